@@ -1,0 +1,227 @@
+"""The ``claimsbot`` command. Every failure a user can cause ends in one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.draft import TemplateProblem
+from bot.mailbox import MailboxError
+from bot.outbox import OutboxError
+from bot.store import StoreError
+
+log = logging.getLogger("claimsbot")
+EXPECTED = (ConfigError, MailboxError, OutboxError, StoreError, TemplateProblem)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, quiet=args.command in {"demo", "extract"})
+    try:
+        return int(args.handler(args))
+    except EXPECTED as exc:
+        print(f"claimsbot: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimsbot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: object, config: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if config:
+            sub.add_argument("--config", type=Path, help="settings file (TOML); else CLAIMSBOT_* variables")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    run = command("run", "poll the complaint mailbox on a schedule (or once)", _run)
+    run.add_argument("--once", action="store_true", help="run one cycle and exit")
+    queue = command("queue", "list replies waiting for approval", _queue)
+    queue.add_argument("--all", action="store_true", help="include approved, sent and rejected replies")
+    for name, verb in (("approve", "approve"), ("reject", "reject")):
+        sub = command(name, f"{verb} a drafted reply", _approve if name == "approve" else _reject)
+        sub.add_argument("reply_id", type=int, metavar="ID")
+        sub.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
+    command("quarantine", "list messages kept for a person to look at", _quarantine)
+    demo = command("demo", "run the whole pipeline on built-in sample data", _demo, config=False)
+    demo.add_argument("--data-dir", type=Path, help="where to keep the database and sent mail")
+    extract = command("extract", "show what the extractor reads in one .eml file", _extract, config=False)
+    extract.add_argument("file", type=Path)
+    extract.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _configure_logging(verbose: bool, *, quiet: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("mailparser", "imapclient", "pymap", "mail.log", "apscheduler", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from bot.pipeline import run_cycle
+    from bot.store import open_engine
+
+    settings = _settings(args)
+    engine = open_engine(settings)
+    if args.once:
+        report = run_cycle(settings, engine)
+        print(_describe_cycle(report))
+        return 0
+
+    def cycle() -> None:
+        try:
+            log.info(_describe_cycle(run_cycle(settings, engine)))
+        except EXPECTED as exc:
+            log.warning("cycle failed, will retry at the next poll: %s", exc)
+
+    scheduler = BlockingScheduler(timezone=UTC)
+    scheduler.add_job(
+        cycle,
+        "interval",
+        seconds=settings.poll_seconds,
+        id="poll",
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping after the current cycle")
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("polling %s every %ss", settings.imap.folder, settings.poll_seconds)
+    scheduler.start()
+    return 0
+
+
+def _describe_cycle(report: object) -> str:
+    from bot.pipeline import CycleReport
+
+    assert isinstance(report, CycleReport)
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
+    return (
+        f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
+        f"outcomes: {outcomes}; {report.sent} replies sent"
+    )
+
+
+def _queue(args: argparse.Namespace) -> int:
+    from bot import store
+    from bot.tables import ReplyStatus
+
+    engine = store.open_engine(_settings(args))
+    statuses = None if args.all else [ReplyStatus.DRAFT, ReplyStatus.UNCERTAIN]
+    with store.session_scope(engine) as session:
+        rows = store.replies(session, statuses=statuses)
+        if not rows:
+            print("no replies waiting for approval")
+        for reply in rows:
+            print(
+                f"{reply.id:>5}  {reply.status:<9} {reply.kind:<18} {reply.language:<8} "
+                f"{reply.to_address}  {reply.subject}"
+            )
+    return 0
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from bot import store
+
+    engine = store.open_engine(_settings(args))
+    with store.session_scope(engine) as session:
+        reply = store.decide_reply(session, reply_id=args.reply_id, approve=approve, by=args.by)
+    if reply is None:
+        print(f"claimsbot: error: reply {args.reply_id} is not a draft waiting for approval", file=sys.stderr)
+        return 1
+    print(f"reply {reply.id} {reply.status}: {reply.subject}")
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    return _decide(args, approve=True)
+
+
+def _reject(args: argparse.Namespace) -> int:
+    return _decide(args, approve=False)
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    from bot import store
+
+    engine = store.open_engine(_settings(args))
+    with store.session_scope(engine) as session:
+        rows = store.quarantined(session)
+        if not rows:
+            print("no messages in quarantine")
+        for message in rows:
+            print(
+                f"{message.id:>5}  {message.received_at:%Y-%m-%d %H:%M}  {message.sender or '?'}  "
+                f"{message.subject or '(no subject)'}\n       reason: {message.reason}"
+            )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo.run import run_demo
+
+    return run_demo(args.data_dir)
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from bot.extract import extract
+    from bot.parse import Unreadable, parse
+
+    try:
+        raw = args.file.read_bytes()
+    except OSError as exc:
+        print(f"claimsbot: error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        found = extract(parse(raw))
+    except Unreadable as exc:
+        print(f"claimsbot: error: {args.file}: unreadable: {exc}", file=sys.stderr)
+        return 1
+    summary = {
+        "language": found.language,
+        "name": found.name,
+        "accounts": found.account_numbers(),
+        "orders": found.order_numbers(),
+        "request": found.request,
+        "consent": None,
+        "evidence": {
+            "name": found.name_evidence,
+            "accounts": {c.value: c.evidence for c in found.accounts if c.confidence >= 0.5},
+            "orders": {c.value: c.evidence for c in found.orders if c.confidence >= 0.5},
+            "request": found.request_evidence,
+        },
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key in ("language", "name", "accounts", "orders", "request"):
+            print(f"{key:<9} {summary[key]}")
+    return 0

@@ -1,0 +1,162 @@
+"""Typed settings, loaded once from a TOML file with environment overrides.
+
+Every key can be given as ``CLAIMSBOT_<SECTION>_<KEY>`` (or ``CLAIMSBOT_<KEY>`` at the top
+level), which is how secrets such as ``CLAIMSBOT_IMAP_PASSWORD`` should reach production.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "CLAIMSBOT_"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line that names the key and the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OUTAGE_2019 = {
+    "name": "quote-server-2019-06-26",
+    "start": "2019-06-26T18:58:00+08:00",
+    "end": "2019-06-27T05:30:00+08:00",
+    "symbols": [],
+}
+
+
+class ImapSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(993, ge=1, le=65535)
+    ssl: bool = True
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    timeout: float = Field(30.0, gt=0)
+    batch_size: int = Field(100, ge=1)
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    security: str = Field("starttls", pattern="^(none|starttls|ssl)$")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    from_address: str = "complaint@broker.example"
+    from_name: str = "Client Services"
+    return_path: str = "bounces@broker.example"
+    message_id_domain: str = "claims.broker.example"
+    timeout: float = Field(30.0, gt=0)
+
+
+class IncidentSettings(_Section):
+    name: str
+    start: datetime
+    end: datetime
+    symbols: list[str] = Field(default_factory=list)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs an explicit UTC offset, e.g. 2019-06-26T18:58:00+08:00")
+        return value
+
+
+class ClaimSettings(_Section):
+    reference_prefix: str = "CLM"
+    answer_within_days: int = Field(14, ge=1)
+
+
+class Settings(_Section):
+    data_dir: Path = Path("claimsbot-data")
+    database_url: str = ""
+    templates_dir: Path = DEFAULT_TEMPLATES
+    poll_seconds: int = Field(60, ge=1)
+    web_secret: SecretStr = SecretStr("")
+    imap: ImapSettings = ImapSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    claims: ClaimSettings = ClaimSettings()
+    incidents: list[IncidentSettings] = Field(
+        default_factory=lambda: [IncidentSettings.model_validate(OUTAGE_2019)], min_length=1
+    )
+    source: str = Field("(defaults)", exclude=True)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'claimsbot.db'}"
+
+    @property
+    def sent_dir(self) -> Path:
+        return self.data_dir / "sent"
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or only the environment when None) into validated settings."""
+    environ = os.environ if environ is None else environ
+    source = str(path) if path else "(environment)"
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: cannot read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    _apply_environment(raw, environ)
+    return settings_from_mapping(raw, source=source)
+
+
+def settings_from_mapping(raw: Mapping[str, Any], *, source: str) -> Settings:
+    try:
+        return Settings.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = _key_name(error["loc"])
+        if error["type"] == "extra_forbidden":
+            raise ConfigError(f"{source}: unknown key {key}") from None
+        if error["type"] == "missing":
+            raise ConfigError(f"{source}: missing key {key}") from None
+        raise ConfigError(f"{source}: invalid value for {key}: {error['msg']}") from None
+
+
+def _key_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) >= 3 and parts[1].isdigit():
+        return f"[[{parts[0]}]] #{int(parts[1]) + 1} {'.'.join(parts[2:])}"
+    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Overlay ``CLAIMSBOT_*`` variables on the file's values, for scalar keys."""
+    for name, field in Settings.model_fields.items():
+        if name == "source":
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            section = raw.setdefault(name, {})
+            if not isinstance(section, dict):
+                continue
+            for key in annotation.model_fields:
+                value = environ.get(f"{ENV_PREFIX}{name}_{key}".upper())
+                if value is not None:
+                    section[key] = value
+        else:
+            value = environ.get(f"{ENV_PREFIX}{name}".upper())
+            if value is not None:
+                raw[name] = value

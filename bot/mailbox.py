@@ -1,0 +1,107 @@
+"""The IMAP edge: fetch new messages without marking them read, archive them once stored.
+
+Reading uses ``BODY.PEEK[]`` so nothing is marked \\Seen by being read. A message is moved to
+the processed folder only after the database has committed what it led to, so a crash in
+between leaves it in the inbox, where the next cycle finds it already stored and only
+archives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import imapclient
+from imapclient.exceptions import IMAPClientError
+
+from bot.config import ImapSettings
+
+log = logging.getLogger(__name__)
+PROCESSED_FLAG = b"$ClaimsbotProcessed"
+
+
+class MailboxError(Exception):
+    """The mailbox cannot be reached or used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    raw: bytes
+
+
+class Mailbox:
+    """One connection to the complaint mailbox, used as a context manager."""
+
+    def __init__(self, settings: ImapSettings) -> None:
+        self.settings = settings
+        self.uidvalidity = 0
+        self._client: imapclient.IMAPClient | None = None
+
+    def __enter__(self) -> Mailbox:
+        s = self.settings
+        try:
+            client = imapclient.IMAPClient(
+                s.host,
+                port=s.port,
+                ssl=s.ssl,
+                ssl_context=ssl.create_default_context() if s.ssl else None,
+                timeout=s.timeout,
+            )
+            client.login(s.username, s.password.get_secret_value())
+            selected = client.select_folder(s.folder)
+        except (TimeoutError, OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP {s.host}:{s.port} folder {s.folder!r}: {_describe(exc)}") from exc
+        self._client = client
+        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            with contextlib.suppress(OSError, IMAPClientError):
+                self._client.logout()
+            self._client = None
+
+    @property
+    def client(self) -> imapclient.IMAPClient:
+        if self._client is None:
+            raise MailboxError("mailbox is not open")
+        return self._client
+
+    def new_messages(self, after_uid: int) -> Iterator[list[Fetched]]:
+        """Batches of messages with a UID above ``after_uid``, oldest first."""
+        # "N:*" always includes the highest UID, even below N, so filter here.
+        uids = sorted(u for u in self.client.search(["UID", f"{after_uid + 1}:*"]) if u > after_uid)
+        size = self.settings.batch_size
+        for start in range(0, len(uids), size):
+            batch = uids[start : start + size]
+            fetched = self.client.fetch(batch, ["BODY.PEEK[]"])
+            yield [Fetched(uid, fetched[uid][b"BODY[]"]) for uid in batch if uid in fetched]
+
+    def archive(self, uids: Sequence[int]) -> None:
+        """Move to the processed folder (MOVE, else COPY + delete of exactly these UIDs)."""
+        if not uids:
+            return
+        client = self.client
+        target = self.settings.processed_folder
+        if not client.folder_exists(target):
+            client.create_folder(target)
+        capabilities = client.capabilities()
+        if b"MOVE" in capabilities:
+            client.move(list(uids), target)
+            return
+        client.copy(list(uids), target)
+        client.add_flags(list(uids), [imapclient.DELETED, PROCESSED_FLAG])
+        if b"UIDPLUS" in capabilities:
+            client.uid_expunge(list(uids))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.replace("\r", " ").replace("\n", " ")[:200]

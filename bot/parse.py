@@ -1,0 +1,164 @@
+"""Parse stage: raw bytes in, a ``ParsedMessage`` out, or ``Unreadable`` with the reason.
+
+mail-parser reads the headers and records MIME defects. Body text is decoded here, part by
+part, because Chinese mail clients routinely label GBK bytes as ``gb2312`` (and Big5-HKSCS
+as ``big5``); decoding with the superset charset reads them correctly and never reads a
+correctly labelled message differently.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.utils
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from html.parser import HTMLParser
+
+import mailparser
+
+_SUPERSETS = {
+    b"gb2312": b"gb18030",
+    b"gbk": b"gb18030",
+    b"x-gbk": b"gb18030",
+    b"cp936": b"gb18030",
+    b"euc-cn": b"gb18030",
+    b"big5": b"big5hkscs",
+    b"x-big5": b"big5hkscs",
+}
+_LABEL = re.compile(
+    rb'(charset\s*=\s*"?|=\?)(' + b"|".join(re.escape(k) for k in _SUPERSETS) + rb')(?=["\s;?]|$)',
+    re.IGNORECASE | re.MULTILINE,
+)
+_BROKEN_STRUCTURE = {
+    "StartBoundaryNotFoundDefect",
+    "CloseBoundaryNotFoundDefect",
+    "MultipartInvariantViolationDefect",
+    "MissingHeaderBodySeparatorDefect",
+    "InvalidMultipartContentTransferEncodingDefect",
+}
+
+
+class Unreadable(Exception):
+    """The message cannot be read reliably; a person must look at it. ``str()`` is the reason."""
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    message_id: str | None
+    sender: str
+    sender_name: str
+    subject: str
+    text: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/plain"
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    """Read one message; raise ``Unreadable`` for broken MIME, bad charsets or no sender."""
+    relabelled = _LABEL.sub(lambda m: m.group(1) + _SUPERSETS[m.group(2).lower()], raw)
+    try:
+        mail = mailparser.parse_from_bytes(relabelled)
+    except Exception as exc:
+        raise Unreadable(f"cannot parse the message: {exc.__class__.__name__}") from exc
+    broken = sorted(set(mail.defects_categories) & _BROKEN_STRUCTURE)
+    if broken:
+        raise Unreadable(f"broken MIME structure ({', '.join(broken)})")
+    message: Message = mail.message
+    headers = {k.lower(): _header_text(v) for k, v in message.items()}
+    name, address = email.utils.parseaddr(headers.get("from", ""))
+    if not address or "@" not in address:
+        raise Unreadable("no usable From address")
+    text = _body_text(message)
+    message_id = _angle(headers.get("message-id", "")) or None
+    return ParsedMessage(
+        message_id=message_id,
+        sender=address.strip().lower(),
+        sender_name=_header_text(mail.from_[0][0]) if mail.from_ else name,
+        subject=mail.subject or "",
+        text=text,
+        in_reply_to=_angle(headers.get("in-reply-to", "")) or None,
+        references=tuple(re.findall(r"<[^<>\s]+>", headers.get("references", ""))),
+        headers=headers,
+        content_type=message.get_content_type(),
+    )
+
+
+def _angle(value: str) -> str:
+    match = re.search(r"<[^<>\s]+>", value)
+    return match.group(0) if match else value.strip()
+
+
+def _header_text(value: object) -> str:
+    return str(email.header.make_header(email.header.decode_header(str(value)))) if value else ""
+
+
+def _body_text(message: Message) -> str:
+    """Plain text of the message: text/plain parts, else text/html parts turned into text."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        if part.get_content_disposition() == "attachment":
+            continue
+        decoded = _decode_part(part)
+        if part.get_content_subtype() == "html":
+            html.append(html_to_text(decoded))
+        else:
+            plain.append(decoded)
+    return "\n".join(plain or html)
+
+
+def _decode_part(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = str(part.get_payload()).encode("utf-8", "replace")
+    charset = part.get_content_charset() or "us-ascii"
+    try:
+        return payload.decode(charset)
+    except LookupError:
+        raise Unreadable(f"unknown charset {charset!r}") from None
+    except UnicodeDecodeError:
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unreadable(f"text is not valid {charset}") from None
+
+
+class _TextOfHtml(HTMLParser):
+    _BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style", "head"}:
+            self._skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style", "head"}:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(markup)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,379 @@
+"""The claims pipeline, wired in one place.
+
+    fetch (mailbox) -> parse -> classify -> extract -> match -> assess -> draft
+        -> approval queue (reply rows) -> send (outbox) -> archive (mailbox)
+
+``process_message`` is the whole path of one message from raw bytes to a stored outcome, and
+is what the worker, the tests and the demo all call. ``run_cycle`` adds the I/O edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import make_msgid, parseaddr
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session
+
+from bot import store
+from bot.assess import Assessment, QuoteRange, assess
+from bot.classify import Kind, classify
+from bot.config import IncidentSettings, Settings
+from bot.draft import draft
+from bot.extract import Extraction, extract
+from bot.mailbox import Mailbox
+from bot.match import Match, Outcome, Problem, match
+from bot.outbox import send_approved
+from bot.parse import ParsedMessage, Unreadable, parse
+from bot.tables import (
+    Claim,
+    ClaimOrder,
+    ClaimStatus,
+    InboundMessage,
+    MessageStatus,
+    Reply,
+    ReplyStatus,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+DEFAULT_NAME = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    duplicates: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+
+
+def process_message(
+    raw: bytes, *, session: Session, settings: Settings, folder: str, uidvalidity: int, uid: int
+) -> InboundMessage | None:
+    """Store one message and everything it leads to; None if it was already stored."""
+    content_hash = hashlib.sha256(raw).hexdigest()
+    message_id = _message_id(raw)
+    if store.find_duplicate(session, message_id=message_id, content_hash=content_hash):
+        return None
+    inbound = InboundMessage(
+        message_id=message_id,
+        content_hash=content_hash,
+        raw=raw,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        received_at=utcnow(),
+        status=MessageStatus.QUARANTINED,
+    )
+    session.add(inbound)
+    try:
+        parsed = parse(raw)
+    except Unreadable as exc:
+        inbound.sender, inbound.subject = _envelope_hint(raw)
+        inbound.reason = str(exc)
+        log.info("message %s quarantined: %s", inbound.message_id, exc)
+        return inbound
+    inbound.sender, inbound.subject = parsed.sender, parsed.subject[:500]
+    verdict = classify(
+        parsed,
+        own_addresses=frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()}),
+        reference_prefix=settings.claims.reference_prefix,
+    )
+    inbound.reason = verdict.reason
+    if verdict.kind is Kind.FOLLOWUP:
+        claim = _claim_for_followup(session, verdict.reference, verdict.thread_ids)
+        if claim is not None:
+            _record_followup(session, settings, inbound, parsed, claim)
+            return inbound
+    if verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
+        inbound.status = MessageStatus(verdict.kind.value)
+        return inbound
+    _open_claim(session, settings, inbound, parsed)
+    return inbound
+
+
+def _envelope_hint(raw: bytes) -> tuple[str, str]:
+    """Best-effort sender and subject of an unreadable message, for the staff's list."""
+    headers = BytesHeaderParser(policy=default).parsebytes(raw)
+    try:
+        sender = parseaddr(str(headers.get("from", "")))[1].lower()
+        subject = str(headers.get("subject", ""))
+    except Exception:
+        return "", ""
+    return sender[:320], subject[:500]
+
+
+def _message_id(raw: bytes) -> str | None:
+    value = BytesHeaderParser().parsebytes(raw).get("message-id")
+    value = str(value).strip() if value else ""
+    return value[:998] or None
+
+
+def _claim_for_followup(session: Session, reference: str | None, thread: tuple[str, ...]) -> Claim | None:
+    if reference:
+        claim = store.claim_by_reference(session, reference=reference)
+        if claim is not None:
+            return claim
+    return store.claim_by_reply_message_id(session, message_ids=thread)
+
+
+def _record_followup(
+    session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage, claim: Claim
+) -> None:
+    assert claim.id is not None and claim.reference is not None
+    inbound.status, inbound.claim_id = MessageStatus.FOLLOWUP, claim.id
+    store.record_event(
+        session,
+        claim_id=claim.id,
+        actor="bot",
+        event="followup_received",
+        detail=f"message {inbound.message_id or inbound.content_hash[:12]}",
+    )
+    same_sender = parsed.sender == claim.sender
+    kind = "followup_received" if same_sender and claim.sender_verified else "unverified_sender"
+    language = extract(parsed).language
+    context = {
+        "reference": claim.reference,
+        "name": claim.claimant_name or DEFAULT_NAME[language],
+        "answer_within_days": settings.claims.answer_within_days,
+    }
+    _queue_reply(session, settings, claim, parsed, kind, language, context)
+
+
+def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
+    incident = settings.incidents[0]
+    extraction = extract(parsed)
+    records = store.TradeBook(session)
+    result = match(extraction, sender=parsed.sender, records=records, incident=incident)
+    assessments = _assess_all(result, records, incident)
+    claim = Claim(
+        incident=incident.name,
+        status=ClaimStatus.ASSESSED if assessments else ClaimStatus.NEEDS_INFORMATION,
+        sender=parsed.sender,
+        claimant_name=extraction.name or "",
+        account_login=result.account.login if result.account else None,
+        sender_verified=result.verified,
+        language=extraction.language,
+        request=extraction.request,
+        created_at=utcnow(),
+    )
+    session.add(claim)
+    session.flush()
+    assert claim.id is not None
+    claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
+    inbound.status, inbound.claim_id = MessageStatus.CLAIM, claim.id
+    store.record_event(
+        session,
+        claim_id=claim.id,
+        actor="bot",
+        event="received",
+        detail=f"message {inbound.message_id or inbound.content_hash[:12]}",
+    )
+    for order_match in result.orders:
+        found = next((a for a in assessments if a.ticket == order_match.ticket), None)
+        session.add(
+            _claim_order(claim.id, order_match.ticket, order_match.outcome, order_match.category, found)
+        )
+    kind, context = _reply_for(claim, extraction, result, assessments, settings, incident)
+    store.record_event(
+        session,
+        claim_id=claim.id,
+        actor="bot",
+        event=str(claim.status),
+        detail=result.problem.value if result.problem else f"{len(assessments)} orders",
+    )
+    _queue_reply(session, settings, claim, parsed, kind, extraction.language, context)
+
+
+def _assess_all(result: Match, records: store.TradeBook, incident: IncidentSettings) -> list[Assessment]:
+    assessments: list[Assessment] = []
+    for order_match in result.orders:
+        order = order_match.order
+        if order_match.outcome is not Outcome.ELIGIBLE or order is None or order_match.category is None:
+            continue
+        symbol = records.symbol(order.symbol)
+        extremes = records.quote_extremes(order.symbol, incident.start, incident.end)
+        if symbol is None or extremes is None:
+            continue
+        assessments.append(assess(order, order_match.category, symbol=symbol, quotes=QuoteRange(*extremes)))
+    return assessments
+
+
+def _claim_order(
+    claim_id: int, ticket: str, outcome: Outcome, category: int | None, found: Assessment | None
+) -> ClaimOrder:
+    row = ClaimOrder(claim_id=claim_id, ticket=ticket, outcome=outcome.value, category=category)
+    if found is not None:
+        row.currency = found.currency
+        for remedy in found.remedies:
+            if remedy.kind == "best_price":
+                row.best_price, row.best_price_amount = remedy.price, remedy.amount
+            else:
+                row.restore_amount = remedy.amount
+        row.explanation = "\n".join(r.explanation for r in found.remedies)
+    return row
+
+
+def _reply_for(
+    claim: Claim,
+    extraction: Extraction,
+    result: Match,
+    assessments: list[Assessment],
+    settings: Settings,
+    incident: IncidentSettings,
+) -> tuple[str, dict[str, object]]:
+    base: dict[str, object] = {
+        "reference": claim.reference,
+        "name": extraction.name or DEFAULT_NAME[extraction.language],
+        "answer_within_days": settings.claims.answer_within_days,
+    }
+    if result.problem is Problem.UNVERIFIED_SENDER:
+        return "unverified_sender", base
+    if result.problem is Problem.NO_ACCOUNT:
+        return "needs_information", {**base, "missing": ["account"]}
+    if not assessments:
+        return "needs_information", {**base, "missing": ["orders"]}
+    by_ticket = {a.ticket: a for a in assessments}
+    eligible = []
+    ineligible = []
+    for order_match in result.orders:
+        found = by_ticket.get(order_match.ticket)
+        if found is None or order_match.order is None:
+            reason = (
+                "unknown_order"
+                if order_match.outcome is Outcome.NOT_YOUR_ORDER
+                else order_match.outcome.value
+            )
+            ineligible.append({"ticket": order_match.ticket, "reason": reason})
+            continue
+        order = order_match.order
+        eligible.append(
+            {
+                "ticket": order.ticket,
+                "symbol": order.symbol,
+                "side": order.side,
+                "lots": order.lots,
+                "category": found.category,
+                "currency": found.currency,
+                "remedies": [
+                    {"kind": r.kind, "amount": r.amount, "price": r.price, "explanation": r.explanation}
+                    for r in found.remedies
+                ],
+            }
+        )
+    window = f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{incident.start:%z})"
+    return "assessment", {
+        **base,
+        "account": result.account.login if result.account else "",
+        "incident_window": window,
+        "eligible": eligible,
+        "ineligible": ineligible,
+        "listed_by_bot": result.listed_by_bot,
+    }
+
+
+def _queue_reply(
+    session: Session,
+    settings: Settings,
+    claim: Claim,
+    parsed: ParsedMessage,
+    kind: str,
+    language: str,
+    context: dict[str, object],
+) -> Reply:
+    drafted = draft(kind, language, context, templates_dir=settings.templates_dir)
+    assert claim.id is not None
+    thread = [*parsed.references, parsed.message_id] if parsed.message_id else list(parsed.references)
+    reply = Reply(
+        claim_id=claim.id,
+        kind=kind,
+        language=drafted.language,
+        to_address=parsed.sender,
+        subject=drafted.subject,
+        body_text=drafted.body,
+        message_id=make_msgid(domain=settings.smtp.message_id_domain),
+        in_reply_to=parsed.message_id or "",
+        references=" ".join(dict.fromkeys(thread)),
+        status=ReplyStatus.DRAFT,
+        created_at=utcnow(),
+    )
+    session.add(reply)
+    store.record_event(session, claim_id=claim.id, actor="bot", event="reply_drafted", detail=kind)
+    return reply
+
+
+def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
+    """One pass: read new mail, process each message in its own transaction, archive, send."""
+    report = CycleReport()
+    folder = settings.imap.folder
+    with Mailbox(settings.imap) as mailbox:
+        _archive_pending(engine, mailbox, folder)
+        with store.session_scope(engine) as session:
+            cursor = store.cursor_for(session, folder=folder)
+            after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
+        for batch in mailbox.new_messages(after):
+            for fetched in batch:
+                report.fetched += 1
+                outcome = _process_safely(
+                    engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid
+                )
+                if outcome is None:
+                    report.duplicates += 1
+                else:
+                    report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+            _archive_pending(engine, mailbox, folder, extra=[f.uid for f in batch])
+    report.sent = len(send_approved(engine, settings.smtp, settings.sent_dir))
+    return report
+
+
+def _process_safely(
+    engine: Engine, settings: Settings, raw: bytes, folder: str, uidvalidity: int, uid: int
+) -> str | None:
+    """Process in one transaction; if our own code fails, keep the message for a person."""
+    try:
+        with store.session_scope(engine) as session:
+            inbound = process_message(
+                raw, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity, uid=uid
+            )
+            store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
+            return str(inbound.status) if inbound else None
+    except Exception as exc:
+        log.error("message uid %s could not be processed: %s", uid, exc.__class__.__name__, exc_info=True)
+    with store.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=hashlib.sha256(raw).hexdigest()):
+            return None
+        session.add(
+            InboundMessage(
+                message_id=None,
+                content_hash=hashlib.sha256(raw).hexdigest(),
+                raw=raw,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                received_at=utcnow(),
+                status=MessageStatus.QUARANTINED,
+                reason="internal error while processing; see the worker log",
+            )
+        )
+        store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
+    return MessageStatus.QUARANTINED.value
+
+
+def _archive_pending(engine: Engine, mailbox: Mailbox, folder: str, extra: list[int] | None = None) -> None:
+    """Archive stored-but-unarchived messages, plus duplicates seen in this batch."""
+    with store.session_scope(engine) as session:
+        pending = store.unarchived(session, folder=folder, uidvalidity=mailbox.uidvalidity)
+        ids = [m.id for m in pending]
+        uids = sorted({m.uid for m in pending} | set(extra or []))
+    if not uids:
+        return
+    mailbox.archive(uids)
+    with store.session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(InboundMessage).where(InboundMessage.id.in_(ids)).values(archived=True)
+        )

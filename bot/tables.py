@@ -1,0 +1,225 @@
+"""Database tables. Portable between SQLite (the embedded default) and PostgreSQL.
+
+Money is stored exactly (NUMERIC on PostgreSQL, decimal text on SQLite, which has no exact
+decimal type) and timestamps are stored in UTC and always read back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(48))
+        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be Decimal, got {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(Money(), nullable=nullable))
+
+
+class MessageStatus(StrEnum):
+    CLAIM = "claim"
+    FOLLOWUP = "followup"
+    AUTOMATED = "automated"
+    NOT_COMPLAINT = "not_complaint"
+    QUARANTINED = "quarantined"
+
+
+class ClaimStatus(StrEnum):
+    RECEIVED = "received"
+    NEEDS_INFORMATION = "needs_information"
+    ASSESSED = "assessed"
+
+
+class ReplyStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+
+
+class MailboxCursor(SQLModel, table=True):
+    """How far the worker has read one IMAP folder."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    folder: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    uidvalidity: int
+    last_uid: int = 0
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message read from the mailbox, kept byte for byte whatever became of it."""
+
+    __table_args__ = (Index("ix_inbound_pending_archive", "archived", "folder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str | None = Field(default=None, sa_column=Column(String(998), unique=True))
+    content_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    folder: str
+    uidvalidity: int
+    uid: int
+    received_at: datetime = _when(nullable=False)
+    sender: str = ""
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: MessageStatus = Field(sa_column=Column(String(32), nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
+    archived: bool = False
+
+
+class Account(SQLModel, table=True):
+    login: str = Field(primary_key=True)
+    name: str
+    email: str
+    currency: str
+
+
+class Symbol(SQLModel, table=True):
+    symbol: str = Field(primary_key=True)
+    contract_size: Decimal = _money()
+    profit_currency: str
+    digits: int
+
+
+class TradeOrder(SQLModel, table=True):
+    __tablename__ = "trade_order"
+
+    ticket: str = Field(primary_key=True)
+    login: str = Field(index=True)
+    symbol: str
+    side: str
+    lots: Decimal = _money()
+    open_time: datetime = _when(nullable=False)
+    open_price: Decimal = _money()
+    close_time: datetime | None = _when(nullable=True)
+    close_price: Decimal | None = _money(nullable=True)
+    close_reason: str = ""
+    profit: Decimal | None = _money(nullable=True)
+
+
+class Tick(SQLModel, table=True):
+    __table_args__ = (Index("ix_tick_symbol_time", "symbol", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str
+    time: datetime = _when(nullable=False)
+    bid: Decimal = _money()
+    ask: Decimal = _money()
+
+
+class Claim(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(default=None, sa_column=Column(String(32), unique=True))
+    incident: str
+    status: ClaimStatus = Field(sa_column=Column(String(32), nullable=False))
+    sender: str
+    claimant_name: str = ""
+    account_login: str | None = None
+    sender_verified: bool = False
+    language: str = "en"
+    request: str = "unspecified"
+    created_at: datetime = _when(nullable=False)
+
+
+class ClaimOrder(SQLModel, table=True):
+    """One order a claim is about, with its outcome and the remedies offered."""
+
+    __table_args__ = (UniqueConstraint("claim_id", "ticket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    ticket: str
+    outcome: str
+    category: int | None = None
+    symbol: str = ""
+    currency: str = ""
+    best_price: Decimal | None = _money(nullable=True)
+    best_price_amount: Decimal | None = _money(nullable=True)
+    restore_amount: Decimal | None = _money(nullable=True)
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ClaimEvent(SQLModel, table=True):
+    """Append-only history of a claim: who or what did what, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    at: datetime = _when(nullable=False)
+    actor: str
+    event: str
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Reply(SQLModel, table=True):
+    """A drafted reply in the outbox; it leaves only after a person approves it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    kind: str
+    language: str
+    to_address: str
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str = Field(sa_column=Column(String(998), unique=True, nullable=False))
+    in_reply_to: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: ReplyStatus = Field(sa_column=Column(String(32), nullable=False, index=True))
+    created_at: datetime = _when(nullable=False)
+    decided_at: datetime | None = _when(nullable=True)
+    decided_by: str = ""
+    sent_at: datetime | None = _when(nullable=True)
+    sent_path: str = ""
