@@ -1,0 +1,92 @@
+"""Real servers for the tests: Dovecot and pymap for IMAP, aiosmtpd for SMTP, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bot import store
+from bot.config import Settings, settings_from_mapping
+from bot.demo.book import load_sample_book
+from bot.demo.imap_server import EmbeddedImapServer
+from bot.demo.smtp_sink import SmtpSink
+from tests.servers import dovecot, postgres
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _require(available: bool, what: str) -> None:
+    """Skip without the server on a developer's machine; in CI its absence is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is not installed; .ci/run must install it")
+    pytest.skip(f"{what} is not installed (apt-get install it to run this test)")
+
+
+@pytest.fixture(params=["pymap", "dovecot"])
+def imap_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "dovecot":
+        _require(dovecot.available(), "Dovecot (dovecot-imapd)")
+        with dovecot.DovecotServer() as server:
+            yield server
+    else:
+        with EmbeddedImapServer() as server:
+            yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    _require(postgres.available(), "PostgreSQL (postgresql)")
+    with postgres.PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_server").new_database()
+    return ""
+
+
+def make_settings(data_dir: Path, imap: Any = None, smtp: SmtpSink | None = None, **extra: Any) -> Settings:
+    raw: dict[str, Any] = {"data_dir": str(data_dir), **extra}
+    if imap is not None:
+        raw["imap"] = {"host": imap.host, "port": imap.port, "ssl": False,
+                       "username": imap.username, "password": imap.password}
+    if smtp is not None:
+        raw["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none"}
+    return settings_from_mapping(raw, source="test")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, imap_server: Any, smtp_sink: SmtpSink, database_url: str) -> Settings:
+    return make_settings(tmp_path / "data", imap_server, smtp_sink, database_url=database_url)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    engine = store.open_engine(settings)
+    with store.session_scope(engine) as session:
+        load_sample_book(session)
+    return engine
+
+
+@pytest.fixture
+def book_engine(tmp_path: Path) -> Engine:
+    """A database holding the sample trade book, with no mail servers."""
+    engine = store.open_engine(make_settings(tmp_path / "book"))
+    with store.session_scope(engine) as session:
+        load_sample_book(session)
+    return engine

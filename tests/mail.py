@@ -1,0 +1,22 @@
+"""The one way tests load sample messages: ``.eml`` files in tests/data/mail or the demo's set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.parse import ParsedMessage, parse
+
+TEST_MAIL = Path(__file__).parent / "data" / "mail"
+DEMO_MAIL = Path(__file__).parent.parent / "bot" / "demo" / "mail"
+
+
+def eml(name: str) -> bytes:
+    for folder in (TEST_MAIL, DEMO_MAIL):
+        path = folder / name
+        if path.exists():
+            return path.read_bytes()
+    raise FileNotFoundError(name)
+
+
+def parsed(name: str) -> ParsedMessage:
+    return parse(eml(name))

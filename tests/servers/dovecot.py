@@ -1,0 +1,120 @@
+"""A throwaway Dovecot IMAP server on 127.0.0.1, for tests that need the real thing."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from bot.demo.imap_server import free_port
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+CONFIG = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+mail_location = maildir:{root}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 50
+}}
+"""
+
+
+def available() -> bool:
+    return Path(DOVECOT).exists()
+
+
+class DovecotServer:
+    """Dovecot with one user and an empty maildir, started and stopped with ``with``."""
+
+    def __init__(self, username: str = "complaint", password: str = "test-only") -> None:
+        self.host = "127.0.0.1"
+        self.username = username
+        self.password = password
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="dovecot-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> DovecotServer:
+        dovecot = pwd.getpwnam("dovecot")
+        os.chmod(self.root, 0o755)
+        for sub in ("run", "state", "mail"):
+            (self.root / sub).mkdir()
+        os.chown(self.root / "mail", dovecot.pw_uid, dovecot.pw_gid)
+        (self.root / "passwd").write_text(f"{self.username}:{{PLAIN}}{self.password}\n")
+        config = self.root / "dovecot.conf"
+        config.write_text(CONFIG.format(root=self.root, port=self.port))
+        self._process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self._log()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as probe:
+                    if probe.recv(100).startswith(b"* OK"):
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"dovecot did not start: {self._log()}")
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _log(self) -> str:
+        log = self.root / "dovecot.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if self._process is not None and self._process.stderr is not None and self._process.poll() is not None:
+            text += self._process.stderr.read().decode(errors="replace")
+        return text[-2000:]

@@ -1,0 +1,148 @@
+"""End to end through real IMAP (pymap and Dovecot), real SMTP (aiosmtpd) and the CLI."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+import imapclient
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot import store
+from bot.cli import main
+from bot.config import Settings
+from bot.demo.run import deliver
+from bot.demo.smtp_sink import SmtpSink
+from bot.tables import Claim, ClaimOrder, InboundMessage, Reply
+from tests.mail import eml
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+
+ENGLISH = "en-alice-best-price.eml"
+CHINESE_GBK = "zh-hans-gbk-under-gb2312-label.eml"
+
+
+def write_config(settings: Settings, path: Path) -> Path:
+    imap, smtp = settings.imap, settings.smtp
+    path.write_text(
+        f'data_dir = "{settings.data_dir}"\n'
+        f'database_url = "{settings.database_url}"\n'
+        f"[imap]\nhost = \"{imap.host}\"\nport = {imap.port}\nssl = false\n"
+        f'username = "{imap.username}"\n'
+        f"[smtp]\nhost = \"{smtp.host}\"\nport = {smtp.port}\nsecurity = \"none\"\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def config_file(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CLAIMSBOT_IMAP_PASSWORD", settings.imap.password.get_secret_value())
+    return str(write_config(settings, tmp_path / "claimsbot.toml"))
+
+
+def folder_count(settings: Settings, folder: str) -> int:
+    with imapclient.IMAPClient(settings.imap.host, port=settings.imap.port, ssl=False, timeout=10) as c:
+        c.login(settings.imap.username, settings.imap.password.get_secret_value())
+        if not c.folder_exists(folder):
+            return 0
+        return int(c.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+
+
+def test_complaints_become_claims_and_approved_replies_are_sent_once(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink, config_file: str
+) -> None:
+    deliver(settings, [(ENGLISH, eml(ENGLISH)), (CHINESE_GBK, eml(CHINESE_GBK))])
+
+    assert main(["run", "--once", "--config", config_file]) == 0
+
+    with store.session_scope(engine) as session:
+        claims = {c.account_login: c for c in session.exec(select(Claim)).all()}
+        assert set(claims) == {"81234567", "81234568"}
+        tickets = {
+            login: {o.ticket for o in session.exec(select(ClaimOrder).where(ClaimOrder.claim_id == c.id))}
+            for login, c in claims.items()
+        }
+        drafts = {r.claim_id: r for r in session.exec(select(Reply)).all()}
+    assert tickets == {"81234567": {"55667788", "55667789"}, "81234568": {"66778899", "66778900"}}
+    english, chinese = claims["81234567"], claims["81234568"]
+    assert (english.language, chinese.language) == ("en", "zh-Hans")
+    assert chinese.claimant_name == "王喆"
+    assert drafts[english.id].status == "draft" and drafts[chinese.id].status == "draft"
+    assert "赔偿申请" in drafts[chinese.id].subject
+    assert smtp_sink.deliveries == [], "nothing leaves before a person approves it"
+    assert folder_count(settings, "INBOX") == 0
+    assert folder_count(settings, "Processed") == 2
+
+    for reply in drafts.values():
+        assert main(["approve", str(reply.id), "--config", config_file]) == 0
+    assert main(["run", "--once", "--config", config_file]) == 0
+
+    delivered = {d.recipients: email.message_from_bytes(d.content, policy=policy.default)
+                 for d in smtp_sink.deliveries}
+    assert set(delivered) == {("alice.chen@example.com",), ("wangzhe@example.cn",)}
+    for claim, source in ((english, ENGLISH), (chinese, CHINESE_GBK)):
+        sent = delivered[(claim.sender,)]
+        complaint_id = email.message_from_bytes(eml(source))["Message-ID"]
+        assert sent["In-Reply-To"] == complaint_id
+        assert complaint_id in sent["References"]
+        assert claim.reference in sent["Subject"]
+        assert sent["Auto-Submitted"] == "auto-replied"
+    chinese_body = delivered[("wangzhe@example.cn",)].get_content()
+    assert "王喆" in chinese_body and "66778899" in chinese_body and "English version" in chinese_body
+
+    assert main(["run", "--once", "--config", config_file]) == 0
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 2
+        assert len(session.exec(select(Reply)).all()) == 2
+    assert len(smtp_sink.deliveries) == 2
+
+
+def test_a_message_delivered_twice_opens_one_claim(settings: Settings, engine: Engine) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    report = run_cycle(settings, engine)
+
+    assert (report.fetched, report.duplicates) == (1, 1)
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 1
+        assert len(session.exec(select(Reply)).all()) == 1
+    assert folder_count(settings, "INBOX") == 0
+
+
+def test_malformed_message_is_kept_for_staff_and_the_cycle_goes_on(
+    settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = eml("broken-unknown-charset.eml")
+    deliver(settings, [("broken", broken), (ENGLISH, eml(ENGLISH)), ("mime", eml("broken-mime-boundary.eml"))])
+
+    assert main(["run", "--once", "--config", config_file]) == 0
+
+    with store.session_scope(engine) as session:
+        messages = session.exec(select(InboundMessage).order_by(InboundMessage.uid)).all()
+        assert [m.status for m in messages] == ["quarantined", "claim", "quarantined"]
+        assert messages[0].raw == broken
+        assert "unknown charset" in messages[0].reason
+        assert "broken MIME" in messages[2].reason
+        assert len(session.exec(select(Claim)).all()) == 1
+    capsys.readouterr()
+    assert main(["quarantine", "--config", config_file]) == 0
+    listing = capsys.readouterr().out
+    assert "unknown charset 'x-unknown-8bit'" in listing and "dan.ho@example.com" in listing
+
+
+def test_automated_mail_is_recorded_and_never_answered(settings: Settings, engine: Engine) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [("ooo", eml("auto-reply-out-of-office.eml")), ("bounce", eml("bounce-dsn.eml"))])
+    report = run_cycle(settings, engine)
+
+    assert report.outcomes == {"automated": 2}
+    with store.session_scope(engine) as session:
+        assert session.exec(select(Reply)).all() == []
