@@ -93,6 +93,11 @@ class Settings(_Section):
     )
     source: str = Field("(defaults)", exclude=True)
 
+    @field_validator("templates_dir", mode="before")
+    @classmethod
+    def _default_templates(cls, value: object) -> object:
+        return DEFAULT_TEMPLATES if value in ("", None) else value
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'claimsbot.db'}"

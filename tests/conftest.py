@@ -63,8 +63,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def make_settings(data_dir: Path, imap: Any = None, smtp: SmtpSink | None = None, **extra: Any) -> Settings:
     raw: dict[str, Any] = {"data_dir": str(data_dir), **extra}
     if imap is not None:
-        raw["imap"] = {"host": imap.host, "port": imap.port, "ssl": False,
-                       "username": imap.username, "password": imap.password}
+        raw["imap"] = {
+            "host": imap.host,
+            "port": imap.port,
+            "ssl": False,
+            "username": imap.username,
+            "password": imap.password,
+        }
     if smtp is not None:
         raw["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none"}
     return settings_from_mapping(raw, source="test")

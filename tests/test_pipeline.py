@@ -30,9 +30,9 @@ def write_config(settings: Settings, path: Path) -> Path:
     path.write_text(
         f'data_dir = "{settings.data_dir}"\n'
         f'database_url = "{settings.database_url}"\n'
-        f"[imap]\nhost = \"{imap.host}\"\nport = {imap.port}\nssl = false\n"
+        f'[imap]\nhost = "{imap.host}"\nport = {imap.port}\nssl = false\n'
         f'username = "{imap.username}"\n'
-        f"[smtp]\nhost = \"{smtp.host}\"\nport = {smtp.port}\nsecurity = \"none\"\n",
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n',
         encoding="utf-8",
     )
     return path
@@ -81,8 +81,9 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
         assert main(["approve", str(reply.id), "--config", config_file]) == 0
     assert main(["run", "--once", "--config", config_file]) == 0
 
-    delivered = {d.recipients: email.message_from_bytes(d.content, policy=policy.default)
-                 for d in smtp_sink.deliveries}
+    delivered = {
+        d.recipients: email.message_from_bytes(d.content, policy=policy.default) for d in smtp_sink.deliveries
+    }
     assert set(delivered) == {("alice.chen@example.com",), ("wangzhe@example.cn",)}
     for claim, source in ((english, ENGLISH), (chinese, CHINESE_GBK)):
         sent = delivered[(claim.sender,)]
@@ -120,7 +121,9 @@ def test_malformed_message_is_kept_for_staff_and_the_cycle_goes_on(
     settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = eml("broken-unknown-charset.eml")
-    deliver(settings, [("broken", broken), (ENGLISH, eml(ENGLISH)), ("mime", eml("broken-mime-boundary.eml"))])
+    deliver(
+        settings, [("broken", broken), (ENGLISH, eml(ENGLISH)), ("mime", eml("broken-mime-boundary.eml"))]
+    )
 
     assert main(["run", "--once", "--config", config_file]) == 0
 

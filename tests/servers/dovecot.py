@@ -115,6 +115,10 @@ class DovecotServer:
     def _log(self) -> str:
         log = self.root / "dovecot.log"
         text = log.read_text(errors="replace") if log.exists() else ""
-        if self._process is not None and self._process.stderr is not None and self._process.poll() is not None:
+        if (
+            self._process is not None
+            and self._process.stderr is not None
+            and self._process.poll() is not None
+        ):
             text += self._process.stderr.read().decode(errors="replace")
         return text[-2000:]

@@ -46,11 +46,27 @@ class PostgresServer:
         os.chmod(self.root, 0o755)
         os.chown(self.root, user.pw_uid, user.pw_gid)
         data = self.root / "data"
-        self._as_postgres(self.bin / "initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                          "-E", "UTF8", "--locale=C.UTF-8")
         self._as_postgres(
-            self.bin / "pg_ctl", "-D", str(data), "-w", "-l", str(self.root / "log"), "-o",
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            self.bin / "initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        self._as_postgres(
+            self.bin / "pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
         )
         return self
 
@@ -69,7 +85,8 @@ class PostgresServer:
 
         self._databases += 1
         name = f"claims_{self._databases}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import ConfigError, load_settings
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_example_config_loads_with_every_key() -> None:
+    settings = load_settings(EXAMPLE, environ={})
+    assert settings.imap.folder == "INBOX"
+    assert settings.incidents[0].start.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_environment_overrides_the_file_for_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[imap]\npassword = "from-file"\nport = 143\n')
+    settings = load_settings(
+        path, environ={"CLAIMSBOT_IMAP_PASSWORD": "from-env", "CLAIMSBOT_POLL_SECONDS": "7"}
+    )
+    assert settings.imap.password.get_secret_value() == "from-env"
+    assert settings.poll_seconds == 7
+    assert "from-env" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[imap]\nport = "imap"\n', "invalid value for [imap] port"),
+        ("[imap]\nprot = 143\n", "unknown key [imap] prot"),
+        ("poll_seconds = 0\n", "invalid value for poll_seconds"),
+        (
+            '[[incidents]]\nname = "x"\nstart = 2019-06-26T18:58:00\nend = 2019-06-27T05:30:00+08:00\n',
+            "[[incidents]] #1 start",
+        ),
+        ('[[incidents]]\nname = "x"\n', "missing key [[incidents]] #1 start"),
+        ("[imap\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_bad_config_is_one_line_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[smtp]\nsecurity = "tls-maybe"\n')
+    assert main(["queue", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[smtp] security" in err and "Traceback" not in err
+
+
+def test_missing_config_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "file not found" in capsys.readouterr().err

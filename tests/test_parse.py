@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.parse import Unreadable, html_to_text, parse
+from tests.mail import eml, parsed
+
+
+def test_gbk_bytes_under_a_gb2312_label_are_read() -> None:
+    message = parsed("zh-hans-gbk-under-gb2312-label.eml")
+    assert message.sender_name == "王喆"
+    assert "王喆" in message.text and "81234568" in message.text
+    assert message.subject == "赔偿申请 账号81234568"
+
+
+def test_big5_message_is_read() -> None:
+    message = parsed("zh-hant-big5.eml")
+    assert "陳大文" in message.text and message.subject == "報價故障賠償"
+
+
+def test_corpus_message_with_gbk_under_gb2312_label_keeps_its_chinese_body() -> None:
+    # mail-parser's own sample: mail-parser alone drops this body (see tests/data/mail/LICENSE.mail-parser).
+    message = parsed("mail-parser-gbk-under-gb2312.eml")
+    assert "\ufffd" not in message.subject and any("\u4e00" <= c <= "\u9fff" for c in message.text)
+
+
+def test_utf8_bytes_under_a_gb2312_label_are_read() -> None:
+    message = parsed("mail-parser-utf8-under-gb2312.eml")
+    assert "增值税发票" in message.subject and "你好" in message.text
+
+
+def test_html_only_message_is_turned_into_text() -> None:
+    message = parsed("html-only-outlook.eml")
+    assert "81234567" in message.text and "<" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("broken-unknown-charset.eml", "unknown charset"),
+        ("broken-mime-boundary.eml", "broken MIME structure"),
+        ("mail-parser-malformed-1.eml", "StartBoundaryNotFoundDefect"),
+    ],
+)
+def test_unreadable_messages_say_why(name: str, reason: str) -> None:
+    with pytest.raises(Unreadable, match=reason):
+        parse(eml(name))
+
+
+def test_html_to_text_drops_scripts_and_keeps_lines() -> None:
+    assert html_to_text("<p>Account 1</p><script>x()</script><div>Order&nbsp;2</div>") == "Account 1\nOrder 2"
