@@ -44,8 +44,10 @@ def main(count: int) -> None:
         assert empty.fetched == 0
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
-    print(f"messages: {count}  cycle: {elapsed:.2f} s  throughput: {count / elapsed:.1f} msg/s  "
-          f"per message: {1000 * elapsed / count:.1f} ms")
+    print(
+        f"messages: {count}  cycle: {elapsed:.2f} s  throughput: {count / elapsed:.1f} msg/s  "
+        f"per message: {1000 * elapsed / count:.1f} ms"
+    )
     print(f"empty poll afterwards: {1000 * idle:.1f} ms  ratio empty/full cycle: {idle / elapsed:.4f}")
     print(f"peak RSS (whole process, servers included): {peak_mib:.0f} MiB")
 

@@ -33,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        print(
+            f"claimsbot: internal error: {exc.__class__.__name__} (run with -v for details)", file=sys.stderr
+        )
+        return 70
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -23,6 +24,18 @@ from bot.store import session_scope
 from bot.tables import Reply, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
+
+
+NOT_DELIVERED = (
+    ConnectionRefusedError,
+    socket.gaierror,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPNotSupportedError,
+)
 
 
 class OutboxError(Exception):
@@ -69,9 +82,14 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> lis
         try:
             _deliver(message, settings)
         except (OSError, smtplib.SMTPException) as exc:
+            # Refused before any data was accepted: safe to try again. Anything else may
+            # have been delivered, so a person decides.
+            retry = isinstance(exc, NOT_DELIVERED)
             with session_scope(engine) as session:
                 session.exec(  # type: ignore[call-overload]
-                    update(Reply).where(Reply.id == reply_id).values(status=ReplyStatus.APPROVED)
+                    update(Reply)
+                    .where(Reply.id == reply_id)
+                    .values(status=ReplyStatus.APPROVED if retry else ReplyStatus.UNCERTAIN)
                 )
             raise OutboxError(f"SMTP {settings.host}:{settings.port}: {exc}") from exc
         path = sent_dir / f"{reply.id:06d}.eml"
@@ -91,7 +109,6 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> lis
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
-    """Refused recipients raise, which puts the reply back as approved (nothing was delivered)."""
     context = ssl.create_default_context()
     smtp_class = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
     kwargs = {"context": context} if settings.security == "ssl" else {}

@@ -16,6 +16,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import make_msgid, parseaddr
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
@@ -25,7 +26,7 @@ from bot.classify import Kind, classify
 from bot.config import IncidentSettings, Settings
 from bot.draft import draft
 from bot.extract import Extraction, extract
-from bot.mailbox import Mailbox
+from bot.mailbox import Mailbox, MailboxError
 from bot.match import Match, Outcome, Problem, match
 from bot.outbox import send_approved
 from bot.parse import ParsedMessage, Unreadable, parse
@@ -310,6 +311,15 @@ def _queue_reply(
 def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
     """One pass: read new mail, process each message in its own transaction, archive, send."""
     report = CycleReport()
+    try:
+        _read_mailbox(settings, engine, report)
+    except (OSError, IMAPClientError) as exc:
+        raise MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}") from exc
+    report.sent = len(send_approved(engine, settings.smtp, settings.sent_dir))
+    return report
+
+
+def _read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
     folder = settings.imap.folder
     with Mailbox(settings.imap) as mailbox:
         _archive_pending(engine, mailbox, folder)
@@ -327,8 +337,6 @@ def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
                 else:
                     report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
             _archive_pending(engine, mailbox, folder, extra=[f.uid for f in batch])
-    report.sent = len(send_approved(engine, settings.smtp, settings.sent_dir))
-    return report
 
 
 def _process_safely(

@@ -149,3 +149,30 @@ def test_automated_mail_is_recorded_and_never_answered(settings: Settings, engin
     assert report.outcomes == {"automated": 2}
     with store.session_scope(engine) as session:
         assert session.exec(select(Reply)).all() == []
+
+
+def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settings, engine: Engine) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        (claim,) = session.exec(select(Claim)).all()
+        (first_reply,) = session.exec(select(Reply)).all()
+    by_reference = eml("followup-with-reference.eml").replace(b"CLM-2026-000001", claim.reference.encode())
+    by_thread = eml("followup-in-reply-to.eml").replace(b"<REPLY-ID>", first_reply.message_id.encode())
+    stranger = eml("followup-from-stranger.eml").replace(b"CLM-2026-000001", claim.reference.encode())
+    deliver(settings, [("ref", by_reference), ("thread", by_thread), ("stranger", stranger)])
+
+    report = run_cycle(settings, engine)
+
+    assert report.outcomes == {"followup": 3}
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 1
+        replies = session.exec(select(Reply).where(Reply.id != first_reply.id).order_by(Reply.id)).all()
+    assert [(r.kind, r.to_address) for r in replies] == [
+        ("followup_received", "alice.chen@example.com"),
+        ("followup_received", "alice.chen@example.com"),
+        ("unverified_sender", "mallory@example.net"),
+    ]
+    assert "81234567" not in replies[2].body_text and "Alice" not in replies[2].body_text
