@@ -102,6 +102,9 @@ def _run(args: argparse.Namespace) -> int:
             log.info(_describe_cycle(run_cycle(settings, engine)))
         except EXPECTED as exc:
             log.warning("cycle failed, will retry at the next poll: %s", exc)
+        except Exception as exc:
+            log.error("cycle failed on our side, will retry at the next poll: %s", exc.__class__.__name__)
+            log.debug("details", exc_info=True)
 
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(

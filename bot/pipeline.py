@@ -123,18 +123,25 @@ def _claim_for_followup(session: Session, reference: str | None, thread: tuple[s
     return store.claim_by_reply_message_id(session, message_ids=thread)
 
 
-def _record_followup(
-    session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage, claim: Claim
+def _attach(
+    session: Session, inbound: InboundMessage, claim: Claim, status: MessageStatus, event: str
 ) -> None:
-    assert claim.id is not None and claim.reference is not None
-    inbound.status, inbound.claim_id = MessageStatus.FOLLOWUP, claim.id
+    """File the message under its claim and say so in the claim's history."""
+    assert claim.id is not None
+    inbound.status, inbound.claim_id = status, claim.id
     store.record_event(
         session,
         claim_id=claim.id,
         actor="bot",
-        event="followup_received",
+        event=event,
         detail=f"message {inbound.message_id or inbound.content_hash[:12]}",
     )
+
+
+def _record_followup(
+    session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage, claim: Claim
+) -> None:
+    _attach(session, inbound, claim, MessageStatus.FOLLOWUP, "followup_received")
     same_sender = parsed.sender == claim.sender
     kind = "followup_received" if same_sender and claim.sender_verified else "unverified_sender"
     language = extract(parsed).language
@@ -167,14 +174,7 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     session.flush()
     assert claim.id is not None
     claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
-    inbound.status, inbound.claim_id = MessageStatus.CLAIM, claim.id
-    store.record_event(
-        session,
-        claim_id=claim.id,
-        actor="bot",
-        event="received",
-        detail=f"message {inbound.message_id or inbound.content_hash[:12]}",
-    )
+    _attach(session, inbound, claim, MessageStatus.CLAIM, "received")
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
         session.add(
