@@ -31,8 +31,7 @@ def main(count: int) -> None:
     with EmbeddedImapServer() as imap, SmtpSink() as smtp:
         settings = demo_settings(Path(tempfile.mkdtemp(prefix="claimsbot-bench-")), imap, smtp)
         engine = store.open_engine(settings)
-        with store.session_scope(engine) as session:
-            load_sample_book(session)
+        load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
         deliver(settings, messages)
         started = time.perf_counter()
         report = run_cycle(settings, engine)

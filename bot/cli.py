@@ -14,12 +14,13 @@ from types import FrameType
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.draft import TemplateProblem
+from bot.importer import ImportProblem
 from bot.mailbox import MailboxError
 from bot.outbox import OutboxError
 from bot.store import StoreError
 
 log = logging.getLogger("claimsbot")
-EXPECTED = (ConfigError, MailboxError, OutboxError, StoreError, TemplateProblem)
+EXPECTED = (ConfigError, MailboxError, OutboxError, StoreError, TemplateProblem, ImportProblem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         print(
@@ -62,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("reply_id", type=int, metavar="ID")
         sub.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
     command("quarantine", "list messages kept for a person to look at", _quarantine)
+    load = command("import", "load trade records from CSV files (kind recognised from the header)", _import)
+    load.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    listing = command("claims", "list claims with their orders and amounts", _claims)
+    listing.add_argument("--json", action="store_true", help="print one JSON object per claim, one per line")
     demo = command("demo", "run the whole pipeline on built-in sample data", _demo, config=False)
     demo.add_argument("--data-dir", type=Path, help="where to keep the database and sent mail")
     extract = command("extract", "show what the extractor reads in one .eml file", _extract, config=False)
@@ -191,6 +199,51 @@ def _quarantine(args: argparse.Namespace) -> int:
                 f"{message.id:>5}  {message.received_at:%Y-%m-%d %H:%M}  {message.sender or '?'}  "
                 f"{message.subject or '(no subject)'}\n       reason: {message.reason}"
             )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bot import store
+    from bot.importer import MAX_ERRORS_SHOWN, import_file
+
+    settings = _settings(args)
+    engine = store.open_engine(settings)
+    rejected = 0
+    for path in args.files:
+        report = import_file(engine, path, settings.trade_server.tz, progress=sys.stderr.isatty())
+        print(report.summary())
+        for error in report.errors[:MAX_ERRORS_SHOWN]:
+            print(f"  {error}")
+        if len(report.errors) > MAX_ERRORS_SHOWN:
+            print(f"  ... and {len(report.errors) - MAX_ERRORS_SHOWN} more rejected rows")
+        rejected += len(report.errors)
+    return 1 if rejected else 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    from bot import store
+    from bot.report import claim_summaries
+
+    engine = store.open_engine(_settings(args))
+    with store.session_scope(engine) as session:
+        summaries = claim_summaries(session)
+    for summary in summaries:
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+            continue
+        totals = ", ".join(f"{amount} {ccy}" for ccy, amount in summary["total"].items()) or "-"
+        print(
+            f"{summary['reference']}  {summary['status']:<17} {summary['language']:<7} "
+            f"{summary['sender']}  account {summary['account'] or '-'}  total {totals}"
+        )
+        for order in summary["orders"]:
+            offers = "; ".join(f"{r['remedy']} {r['amount']} {r['currency']}" for r in order["remedies"])
+            print(
+                f"    {order['ticket']}  {order['reason'] or 'eligible, category ' + str(order['category'])}"
+                f"{'  ' + offers if offers else ''}"
+            )
+    if not summaries and not args.json:
+        print("no claims")
     return 0
 
 

@@ -7,11 +7,13 @@ level), which is how secrets such as ``CLAIMSBOT_IMAP_PASSWORD`` should reach pr
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -60,11 +62,47 @@ class SmtpSettings(_Section):
     timeout: float = Field(30.0, gt=0)
 
 
+def parse_timezone(value: str) -> tzinfo:
+    """An IANA name (``Europe/Athens``) or a fixed offset (``+03:00``)."""
+    match = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", value.strip())
+    if match:
+        sign = -1 if match.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0)))
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name or an offset like +03:00") from None
+
+
+def _check_timezone(value: str) -> str:
+    parse_timezone(value)
+    return value
+
+
+class TradeServerSettings(_Section):
+    timezone: str = "+03:00"
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @property
+    def tz(self) -> tzinfo:
+        return parse_timezone(self.timezone)
+
+
 class IncidentSettings(_Section):
     name: str
     start: datetime
     end: datetime
     symbols: list[str] = Field(default_factory=list)
+    server_timezone: str = ""
+
+    @field_validator("server_timezone")
+    @classmethod
+    def _valid_tz(cls, value: str) -> str:
+        return _check_timezone(value) if value else value
 
     @field_validator("start", "end")
     @classmethod
@@ -77,6 +115,9 @@ class IncidentSettings(_Section):
 class ClaimSettings(_Section):
     reference_prefix: str = "CLM"
     answer_within_days: int = Field(14, ge=1)
+    consent_days: int = Field(30, ge=1)
+    # Extra sender addresses accepted for a registered email: {"registered@x" = ["other@y"]}.
+    email_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class Settings(_Section):
@@ -88,6 +129,7 @@ class Settings(_Section):
     imap: ImapSettings = ImapSettings()
     smtp: SmtpSettings = SmtpSettings()
     claims: ClaimSettings = ClaimSettings()
+    trade_server: TradeServerSettings = TradeServerSettings()
     incidents: list[IncidentSettings] = Field(
         default_factory=lambda: [IncidentSettings.model_validate(OUTAGE_2019)], min_length=1
     )

@@ -1,14 +1,15 @@
 """Match stage: settle the extracted numbers against the trade records and verify the sender.
 
-Nothing about an account is confirmed to a sender who is not its registered email address,
-so an unverified sender gets the same outcome whether or not the account exists.
+Nothing about an account is confirmed to a sender who is not its registered email address
+(or a configured alias of it): an unverified sender gets the same outcome whether or not the
+account exists. A number the client calls an order is resolved as an order ticket, an MT5
+position id, order or deal ticket, always within the claimed account.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -19,8 +20,9 @@ from bot.tables import Account, TradeOrder
 
 class TradeRecords(Protocol):
     def account(self, login: str) -> Account | None: ...
-    def order(self, ticket: str) -> TradeOrder | None: ...
+    def resolve(self, number: str, *, login: str) -> tuple[TradeOrder | None, str]: ...
     def orders_of(self, login: str) -> Sequence[TradeOrder]: ...
+    def already_claimed(self, ticket: str) -> bool: ...
 
 
 class Problem(StrEnum):
@@ -34,6 +36,8 @@ class Outcome(StrEnum):
     UNKNOWN_ORDER = "unknown_order"
     NOT_YOUR_ORDER = "not_your_order"
     OUTSIDE_WINDOW = "outside_window"
+    UNVERIFIED_SENDER = "unverified_sender"
+    ALREADY_CLAIMED = "already_claimed"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class OrderMatch:
     outcome: Outcome
     category: int | None = None
     order: TradeOrder | None = None
+    claimed_as: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,59 +55,91 @@ class Match:
     verified: bool
     problem: Problem | None
     orders: tuple[OrderMatch, ...]
+    incident: IncidentSettings
     listed_by_bot: bool = False
 
 
-def match(extraction: Extraction, *, sender: str, records: TradeRecords, incident: IncidentSettings) -> Match:
+def sender_may_speak_for(account: Account, sender: str, aliases: Mapping[str, Sequence[str]]) -> bool:
+    registered = account.email.strip().lower()
+    allowed = {registered, *(a.strip().lower() for a in aliases.get(registered, ()))}
+    return sender.strip().lower() in allowed
+
+
+def match(
+    extraction: Extraction,
+    *,
+    sender: str,
+    records: TradeRecords,
+    incidents: Sequence[IncidentSettings],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> Match:
+    incident = incidents[0]
     account = next(
         (a for n in extraction.account_numbers(0.0) if (a := records.account(n)) is not None), None
     )
     if account is None:
         problem = Problem.UNVERIFIED_SENDER if extraction.account_numbers() else Problem.NO_ACCOUNT
-        return Match(None, False, problem, ())
-    if account.email.strip().lower() != sender.strip().lower():
-        return Match(None, False, Problem.UNVERIFIED_SENDER, ())
+        return Match(None, False, problem, (), incident)
+    if not sender_may_speak_for(account, sender, aliases or {}):
+        return Match(None, False, Problem.UNVERIFIED_SENDER, (), incident)
     labelled = extraction.order_numbers()
     loose = [n for n in extraction.order_numbers(0.0) if n not in labelled and n != account.login]
-    results = [_settle(t, account, records, incident) for t in labelled]
-    for ticket in loose:
-        order = records.order(ticket)
-        if order is not None and order.login == account.login:
-            results.append(_settle(ticket, account, records, incident))
-    if results:
-        return Match(account, True, None, tuple(results))
-    listed = tuple(
-        m
-        for o in records.orders_of(account.login)
-        if (m := _settle(o.ticket, account, records, incident)).outcome is Outcome.ELIGIBLE
-    )
-    return Match(account, True, None if listed else Problem.NO_ORDERS, listed, listed_by_bot=True)
+    resolved: list[tuple[str, TradeOrder | None, str]] = [
+        (n, *records.resolve(n, login=account.login)) for n in labelled
+    ]
+    for number in loose:
+        order, how = records.resolve(number, login=account.login)
+        if order is not None:
+            resolved.append((number, order, how))
+    listed = False
+    if not resolved:
+        resolved = [(o.ticket, o, "listed") for o in records.orders_of(account.login)]
+        listed = True
+    incident = _incident_for([o for _, o, _ in resolved if o is not None], incidents)
+    results: list[OrderMatch] = []
+    seen: set[str] = set()
+    for number, order, how in resolved:
+        result = _settle(number, order, how, incident, records)
+        if listed and result.outcome is not Outcome.ELIGIBLE:
+            continue
+        if order is not None and order.ticket in seen:
+            continue
+        if order is not None:
+            seen.add(order.ticket)
+        results.append(result)
+    problem = Problem.NO_ORDERS if listed and not results else None
+    return Match(account, True, problem, tuple(results), incident, listed_by_bot=listed)
 
 
-def _settle(ticket: str, account: Account, records: TradeRecords, incident: IncidentSettings) -> OrderMatch:
-    order = records.order(ticket)
+def _incident_for(orders: Sequence[TradeOrder], incidents: Sequence[IncidentSettings]) -> IncidentSettings:
+    """The incident most of the claimed orders fall in (the first configured one on a tie)."""
+    scores = [sum(affected_category(o, i) is not None for o in orders) for i in incidents]
+    return incidents[scores.index(max(scores))]
+
+
+def _settle(
+    number: str, order: TradeOrder | None, how: str, incident: IncidentSettings, records: TradeRecords
+) -> OrderMatch:
     if order is None:
-        return OrderMatch(ticket, Outcome.UNKNOWN_ORDER)
-    if order.login != account.login:
-        return OrderMatch(ticket, Outcome.NOT_YOUR_ORDER)
+        outcome = Outcome.NOT_YOUR_ORDER if how == "foreign" else Outcome.UNKNOWN_ORDER
+        return OrderMatch(number, outcome, claimed_as=number)
     category = affected_category(order, incident)
     if category is None:
-        return OrderMatch(ticket, Outcome.OUTSIDE_WINDOW, order=order)
-    return OrderMatch(ticket, Outcome.ELIGIBLE, category, order)
+        return OrderMatch(order.ticket, Outcome.OUTSIDE_WINDOW, order=order, claimed_as=number)
+    if records.already_claimed(order.ticket):
+        return OrderMatch(order.ticket, Outcome.ALREADY_CLAIMED, category, order, claimed_as=number)
+    return OrderMatch(order.ticket, Outcome.ELIGIBLE, category, order, claimed_as=number)
 
 
 def affected_category(order: TradeOrder, incident: IncidentSettings) -> int | None:
-    """1: opened during the outage and not force-liquidated; 2: open during it and stopped out."""
+    """None if the outage did not touch the order; 2 if it was stopped out after it began; else 1."""
     if incident.symbols and order.symbol not in incident.symbols:
         return None
     start, end = incident.start, incident.end
-    open_during = order.open_time <= end and (order.close_time is None or order.close_time >= start)
-    if order.close_reason == "stop_out" and open_during and _after(order.close_time, start):
+    opened_inside = start <= order.open_time <= end
+    open_across = order.open_time <= end and (order.close_time is None or order.close_time >= start)
+    if not (opened_inside or open_across):
+        return None
+    if order.close_reason == "stop_out" and order.close_time is not None and order.close_time >= start:
         return 2
-    if start <= order.open_time <= end:
-        return 1
-    return None
-
-
-def _after(moment: datetime | None, start: datetime) -> bool:
-    return moment is not None and moment >= start
+    return 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import make_msgid, parseaddr
@@ -21,15 +22,16 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from bot import store
-from bot.assess import Assessment, QuoteRange, assess
+from bot.assess import Assessment, assess
 from bot.classify import Kind, classify
-from bot.config import IncidentSettings, Settings
+from bot.config import Settings
 from bot.draft import draft
 from bot.extract import Extraction, extract
 from bot.mailbox import Mailbox, MailboxError
-from bot.match import Match, Outcome, Problem, match
+from bot.match import Match, OrderMatch, Outcome, Problem, match
 from bot.outbox import send_approved
 from bot.parse import ParsedMessage, Unreadable, parse
+from bot.store import window_from_quote
 from bot.tables import (
     Claim,
     ClaimOrder,
@@ -154,13 +156,19 @@ def _record_followup(
 
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
-    incident = settings.incidents[0]
     extraction = extract(parsed)
     records = store.TradeBook(session)
-    result = match(extraction, sender=parsed.sender, records=records, incident=incident)
-    assessments = _assess_all(result, records, incident)
+    result = match(
+        extraction,
+        sender=parsed.sender,
+        records=records,
+        incidents=settings.incidents,
+        aliases=settings.claims.email_aliases,
+    )
+    assessments, unassessable = _assess_all(result, records)
+    now = utcnow()
     claim = Claim(
-        incident=incident.name,
+        incident=result.incident.name,
         status=ClaimStatus.ASSESSED if assessments else ClaimStatus.NEEDS_INFORMATION,
         sender=parsed.sender,
         claimant_name=extraction.name or "",
@@ -168,7 +176,8 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         sender_verified=result.verified,
         language=extraction.language,
         request=extraction.request,
-        created_at=utcnow(),
+        created_at=now,
+        consent_deadline=now + timedelta(days=settings.claims.consent_days) if assessments else None,
     )
     session.add(claim)
     session.flush()
@@ -177,10 +186,12 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     _attach(session, inbound, claim, MessageStatus.CLAIM, "received")
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
-        session.add(
-            _claim_order(claim.id, order_match.ticket, order_match.outcome, order_match.category, found)
+        session.add(_claim_order(claim.id, order_match, found))
+    for ticket, why in unassessable:
+        store.record_event(
+            session, claim_id=claim.id, actor="bot", event="escalated", detail=f"{ticket}: {why}"
         )
-    kind, context = _reply_for(claim, extraction, result, assessments, settings, incident)
+    kind, context = _reply_for(claim, extraction, result, assessments, settings)
     store.record_event(
         session,
         claim_id=claim.id,
@@ -191,32 +202,61 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     _queue_reply(session, settings, claim, parsed, kind, extraction.language, context)
 
 
-def _assess_all(result: Match, records: store.TradeBook, incident: IncidentSettings) -> list[Assessment]:
+def _assess_all(result: Match, records: store.TradeBook) -> tuple[list[Assessment], list[tuple[str, str]]]:
+    """Assess every eligible order; those the records cannot price go to a person, with the reason."""
+    incident = result.incident
     assessments: list[Assessment] = []
+    unassessable: list[tuple[str, str]] = []
     for order_match in result.orders:
         order = order_match.order
         if order_match.outcome is not Outcome.ELIGIBLE or order is None or order_match.category is None:
             continue
         symbol = records.symbol(order.symbol)
-        extremes = records.quote_extremes(order.symbol, incident.start, incident.end)
-        if symbol is None or extremes is None:
+        quote = records.window(incident, order.symbol)
+        account = result.account
+        if symbol is None or account is None:
+            unassessable.append((order.ticket, f"symbol {order.symbol} is not in the trade records"))
             continue
-        assessments.append(assess(order, order_match.category, symbol=symbol, quotes=QuoteRange(*extremes)))
-    return assessments
+        prices = window_from_quote(quote)
+        if prices is None:
+            unassessable.append((order.ticket, f"no reference ticks for {order.symbol} in the window"))
+            continue
+        conversion = records.conversion(incident, symbol.profit_currency, account.currency)
+        if conversion is None:
+            unassessable.append((order.ticket, f"no rate {symbol.profit_currency}->{account.currency}"))
+            continue
+        assessments.append(
+            assess(
+                order,
+                order_match.category,
+                symbol=symbol,
+                window=prices,
+                start=incident.start,
+                end=incident.end,
+                conversion=conversion,
+            )
+        )
+    return assessments, unassessable
 
 
-def _claim_order(
-    claim_id: int, ticket: str, outcome: Outcome, category: int | None, found: Assessment | None
-) -> ClaimOrder:
-    row = ClaimOrder(claim_id=claim_id, ticket=ticket, outcome=outcome.value, category=category)
+def _claim_order(claim_id: int, order_match: OrderMatch, found: Assessment | None) -> ClaimOrder:
+    row = ClaimOrder(
+        claim_id=claim_id,
+        ticket=order_match.ticket,
+        claimed_as=order_match.claimed_as,
+        outcome=order_match.outcome.value,
+        category=order_match.category,
+        symbol=order_match.order.symbol if order_match.order else "",
+    )
     if found is not None:
         row.currency = found.currency
         for remedy in found.remedies:
             if remedy.kind == "best_price":
                 row.best_price, row.best_price_amount = remedy.price, remedy.amount
+                row.adjusted_open_price = remedy.adjusted_open_price
             else:
                 row.restore_amount = remedy.amount
-        row.explanation = "\n".join(r.explanation for r in found.remedies)
+        row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
     return row
 
 
@@ -226,8 +266,8 @@ def _reply_for(
     result: Match,
     assessments: list[Assessment],
     settings: Settings,
-    incident: IncidentSettings,
 ) -> tuple[str, dict[str, object]]:
+    incident = result.incident
     base: dict[str, object] = {
         "reference": claim.reference,
         "name": extraction.name or DEFAULT_NAME[extraction.language],

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from bot.config import Settings
+from bot.assess import Conversion, Quote, WindowPrices, window_prices
+from bot.config import IncidentSettings, Settings
 from bot.tables import (
     Account,
     Claim,
@@ -23,7 +25,9 @@ from bot.tables import (
     ReplyStatus,
     Symbol,
     Tick,
+    TicketAlias,
     TradeOrder,
+    WindowQuote,
     utcnow,
 )
 
@@ -41,10 +45,21 @@ def open_engine(settings: Settings) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
         engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(engine)
     except Exception as exc:
         raise StoreError(f"cannot open database {_redact_url(url)}: {exc.__class__.__name__}") from exc
     return engine
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    """WAL lets the worker and a staff command use the file at once; foreign keys are checked."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
 
 
 def _redact_url(url: str) -> str:
@@ -85,18 +100,103 @@ class TradeBook:
         stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)
         return self._session.exec(stmt).all()
 
-    def quote_extremes(
-        self, symbol: str, start: datetime, end: datetime
-    ) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
-        """Lowest and highest bid and ask of the healthy feed in [start, end]."""
-        ticks = self._session.exec(
-            select(Tick.bid, Tick.ask).where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
-        ).all()
-        if not ticks:
-            return None
-        bids = [b for b, _ in ticks]
-        asks = [a for _, a in ticks]
-        return min(bids), max(bids), min(asks), max(asks)
+    def resolve(self, number: str, *, login: str) -> tuple[TradeOrder | None, str]:
+        """The position a client's number names (ticket, MT5 position, order or deal), and which it was.
+
+        Only the claimed account's records count: a number of another account is reported as
+        ``foreign`` so that nothing about it is disclosed.
+        """
+        order = self._session.get(TradeOrder, number)
+        if order is not None:
+            return (order, "ticket") if order.login == login else (None, "foreign")
+        aliases = self._session.exec(select(TicketAlias).where(TicketAlias.alias == number)).all()
+        for alias in aliases:
+            if alias.login == login:
+                return self._session.get(TradeOrder, alias.ticket), alias.kind
+        return None, "foreign" if aliases else "unknown"
+
+    def already_claimed(self, ticket: str) -> bool:
+        stmt = select(ClaimOrder.id).where(ClaimOrder.ticket == ticket, ClaimOrder.outcome == "eligible")
+        return self._session.exec(stmt).first() is not None
+
+    def window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
+        """The symbol's quote extremes over the incident window, computed once and kept."""
+        cached = self._session.get(WindowQuote, (incident.name, symbol))
+        if cached is not None:
+            return cached
+        start, end = incident.start, incident.end
+        rows = self._session.execute(
+            sa_select(Tick.time, Tick.bid, Tick.ask)
+            .where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
+            .execution_options(yield_per=10_000)
+        )
+        prices = window_prices((t, b, a) for t, b, a in rows)
+        last = self._session.execute(
+            sa_select(Tick.time, Tick.bid, Tick.ask)
+            .where(Tick.symbol == symbol, Tick.time <= end)
+            .order_by(Tick.time.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        ).first()
+        quote = WindowQuote(incident=incident.name, symbol=symbol)
+        if prices is not None:
+            quote.low_bid, quote.low_bid_time = prices.low_bid.price, prices.low_bid.time
+            quote.high_bid, quote.high_bid_time = prices.high_bid.price, prices.high_bid.time
+            quote.low_ask, quote.low_ask_time = prices.low_ask.price, prices.low_ask.time
+            quote.high_ask, quote.high_ask_time = prices.high_ask.price, prices.high_ask.time
+        if last is not None:
+            quote.last_time, quote.last_mid = last[0], (last[1] + last[2]) / 2
+        try:
+            with self._session.begin_nested():
+                self._session.add(quote)
+        except IntegrityError:
+            stored = self._session.get(WindowQuote, (incident.name, symbol))
+            assert stored is not None
+            return stored
+        return quote
+
+    def conversion(self, incident: IncidentSettings, source: str, target: str) -> Conversion | None:
+        """Rate from ``source`` to ``target`` at the last reference mid at or before the window end."""
+        if source == target:
+            return Conversion(source, target, Decimal(1))
+        for name, invert in ((f"{source}{target}", False), (f"{target}{source}", True)):
+            quote = self.window(incident, name)
+            if quote.last_mid is not None and quote.last_mid > 0:
+                rate = 1 / quote.last_mid if invert else quote.last_mid
+                return Conversion(source, target, rate, name, quote.last_time)
+        return None
+
+
+def window_from_quote(quote: WindowQuote) -> WindowPrices | None:
+    if None in (quote.low_bid, quote.high_bid, quote.low_ask, quote.high_ask):
+        return None
+    return WindowPrices(
+        Quote(quote.low_bid, quote.low_bid_time),  # type: ignore[arg-type]
+        Quote(quote.high_bid, quote.high_bid_time),  # type: ignore[arg-type]
+        Quote(quote.low_ask, quote.low_ask_time),  # type: ignore[arg-type]
+        Quote(quote.high_ask, quote.high_ask_time),  # type: ignore[arg-type]
+    )
+
+
+def choose_remedy(session: Session, *, claim_order_id: int, remedy: str, by: str) -> ClaimOrder:
+    """Lock the client's choice for one position; the other remedy is withdrawn."""
+    row = session.get(ClaimOrder, claim_order_id)
+    if row is None or row.outcome != "eligible":
+        raise ValueError(f"claim order {claim_order_id} has no offer to choose from")
+    offered = {"best_price": row.best_price_amount, "restore": row.restore_amount}
+    if offered.get(remedy) is None:
+        raise ValueError(f"remedy {remedy!r} was not offered for order {row.ticket}")
+    result = session.execute(
+        update(ClaimOrder)
+        .where(ClaimOrder.id == claim_order_id, ClaimOrder.chosen_remedy.is_(None))  # type: ignore[union-attr]
+        .values(chosen_remedy=remedy, chosen_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ValueError(f"order {row.ticket} already has a remedy chosen; the choice is locked")
+    record_event(
+        session, claim_id=row.claim_id, actor=by, event="remedy_chosen", detail=f"{row.ticket}: {remedy}"
+    )
+    session.refresh(row)
+    return row
 
 
 def find_duplicate(session: Session, *, message_id: str | None, content_hash: str) -> InboundMessage | None:

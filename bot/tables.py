@@ -136,6 +136,8 @@ class Symbol(SQLModel, table=True):
 
 
 class TradeOrder(SQLModel, table=True):
+    """One position: an MT4 order, or an MT5 position rebuilt from its deals."""
+
     __tablename__ = "trade_order"
 
     ticket: str = Field(primary_key=True)
@@ -148,11 +150,59 @@ class TradeOrder(SQLModel, table=True):
     close_time: datetime | None = _when(nullable=True)
     close_price: Decimal | None = _money(nullable=True)
     close_reason: str = ""
+    commission: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False))
+    swap: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False))
     profit: Decimal | None = _money(nullable=True)
 
 
+class TicketAlias(SQLModel, table=True):
+    """Another number a client may call an order by (an MT5 deal or order ticket), and its position."""
+
+    __tablename__ = "ticket_alias"
+
+    alias: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    login: str = Field(index=True)
+    ticket: str = Field(index=True)
+
+
+class WindowQuote(SQLModel, table=True):
+    """Extremes of the reference feed over one incident window, computed once per symbol."""
+
+    __tablename__ = "window_quote"
+
+    incident: str = Field(primary_key=True)
+    symbol: str = Field(primary_key=True)
+    low_bid: Decimal | None = _money(nullable=True)
+    low_bid_time: datetime | None = _when(nullable=True)
+    high_bid: Decimal | None = _money(nullable=True)
+    high_bid_time: datetime | None = _when(nullable=True)
+    low_ask: Decimal | None = _money(nullable=True)
+    low_ask_time: datetime | None = _when(nullable=True)
+    high_ask: Decimal | None = _money(nullable=True)
+    high_ask_time: datetime | None = _when(nullable=True)
+    last_mid: Decimal | None = _money(nullable=True)
+    last_time: datetime | None = _when(nullable=True)
+    ticks: int = 0
+
+
+class ImportAudit(SQLModel, table=True):
+    """A trade record that a later import changed: what it was, what it became, from where."""
+
+    __tablename__ = "import_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(nullable=False)
+    file: str
+    line: int
+    record: str
+    key: str
+    before: str = Field(sa_column=Column(Text, nullable=False))
+    after: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class Tick(SQLModel, table=True):
-    __table_args__ = (Index("ix_tick_symbol_time", "symbol", "time"),)
+    __table_args__ = (UniqueConstraint("symbol", "time", name="uq_tick_symbol_time"),)
 
     id: int | None = Field(default=None, primary_key=True)
     symbol: str
@@ -173,6 +223,7 @@ class Claim(SQLModel, table=True):
     language: str = "en"
     request: str = "unspecified"
     created_at: datetime = _when(nullable=False)
+    consent_deadline: datetime | None = _when(nullable=True)
 
 
 class ClaimOrder(SQLModel, table=True):
@@ -183,6 +234,7 @@ class ClaimOrder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
     ticket: str
+    claimed_as: str = ""
     outcome: str
     category: int | None = None
     symbol: str = ""
@@ -190,7 +242,10 @@ class ClaimOrder(SQLModel, table=True):
     best_price: Decimal | None = _money(nullable=True)
     best_price_amount: Decimal | None = _money(nullable=True)
     restore_amount: Decimal | None = _money(nullable=True)
+    adjusted_open_price: Decimal | None = _money(nullable=True)
     explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    chosen_remedy: str | None = None
+    chosen_at: datetime | None = _when(nullable=True)
 
 
 class ClaimEvent(SQLModel, table=True):

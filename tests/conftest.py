@@ -83,17 +83,16 @@ def settings(tmp_path: Path, imap_server: Any, smtp_sink: SmtpSink, database_url
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     engine = store.open_engine(settings)
-    with store.session_scope(engine) as session:
-        load_sample_book(session)
+    load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
     return engine
 
 
 @pytest.fixture
 def book_engine(tmp_path: Path) -> Engine:
     """A database holding the sample trade book, with no mail servers."""
-    engine = store.open_engine(make_settings(tmp_path / "book"))
-    with store.session_scope(engine) as session:
-        load_sample_book(session)
+    settings = make_settings(tmp_path / "book")
+    engine = store.open_engine(settings)
+    load_sample_book(engine, settings.data_dir / "csv", settings.trade_server.tz)
     return engine
 
 

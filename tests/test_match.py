@@ -24,7 +24,7 @@ def claimed(accounts: list[str], orders: list[str]) -> Extraction:
 
 def run(engine: Engine, extraction: Extraction, sender: str):  # type: ignore[no-untyped-def]
     with store.session_scope(engine) as session:
-        return match(extraction, sender=sender, records=store.TradeBook(session), incident=INCIDENT)
+        return match(extraction, sender=sender, records=store.TradeBook(session), incidents=[INCIDENT])
 
 
 def test_registered_sender_gets_each_order_settled(book_engine: Engine) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
+from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import Engine
 
 from bot.tables import Account, Symbol, Tick, TradeOrder
 
@@ -153,11 +155,75 @@ def ticks() -> list[Tick]:
     return rows
 
 
-def load_sample_book(session: Session) -> int:
-    """Add the sample book (idempotent); return the number of rows written."""
-    if session.get(Account, ACCOUNTS[0].login) is not None:
-        return 0
-    rows = [*ACCOUNTS, *SYMBOLS, *ORDERS, *ticks()]
-    for row in rows:
-        session.add(type(row)(**row.model_dump()))
-    return len(rows)
+def write_csv_book(folder: Path, tz: tzinfo) -> list[Path]:
+    """The sample book as the broker's CSV exports, times in the trade server's zone ``tz``."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%Y.%m.%d %H:%M:%S") if moment else ""
+
+    tables: dict[str, tuple[list[str], list[list[object]]]] = {
+        "accounts.csv": (
+            ["login", "name", "email", "currency"],
+            [[a.login, a.name, a.email, a.currency] for a in ACCOUNTS],
+        ),
+        "symbols.csv": (
+            ["symbol", "contract_size", "profit_currency", "digits"],
+            [[s.symbol, s.contract_size, s.profit_currency, s.digits] for s in SYMBOLS],
+        ),
+        "orders.csv": (
+            [
+                "ticket",
+                "login",
+                "symbol",
+                "type",
+                "lots",
+                "open_time",
+                "open_price",
+                "close_time",
+                "close_price",
+                "commission",
+                "swap",
+                "profit",
+                "close_reason",
+            ],
+            [
+                [
+                    o.ticket,
+                    o.login,
+                    o.symbol,
+                    o.side,
+                    o.lots,
+                    when(o.open_time),
+                    o.open_price,
+                    when(o.close_time),
+                    "" if o.close_price is None else o.close_price,
+                    o.commission,
+                    o.swap,
+                    "" if o.profit is None else o.profit,
+                    o.close_reason,
+                ]
+                for o in ORDERS
+            ],
+        ),
+        "ticks.csv": (
+            ["symbol", "time", "bid", "ask"],
+            [[t.symbol, when(t.time), t.bid, t.ask] for t in ticks()],
+        ),
+    }
+    paths = []
+    for name, (header, rows) in tables.items():
+        path = folder / name
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+        paths.append(path)
+    return paths
+
+
+def load_sample_book(engine: Engine, folder: Path, tz: tzinfo) -> int:
+    """Write the sample CSVs and import them as a broker's would be; return the rows imported."""
+    from bot.importer import import_file
+
+    return sum(import_file(engine, path, tz).inserted for path in write_csv_book(folder, tz))

@@ -53,13 +53,16 @@ def run_demo(data_dir: Path | None) -> int:
     with EmbeddedImapServer() as imap, SmtpSink() as smtp:
         settings = demo_settings(data_dir, imap, smtp)
         engine = store.open_engine(settings)
-        with store.session_scope(engine) as session:
-            load_sample_book(session)
+        rows = load_sample_book(engine, data_dir / "book", settings.trade_server.tz)
         messages = sample_messages()
         deliver(settings, messages)
         print(
             f"IMAP server (pymap, in memory) on {imap.host}:{imap.port}; "
             f"SMTP sink (aiosmtpd) on {smtp.host}:{smtp.port}"
+        )
+        print(
+            f"imported the sample trade book: {rows} rows from CSV in {data_dir / 'book'} "
+            f"(server time {settings.trade_server.timezone})"
         )
         print(f"delivered {len(messages)} sample emails: {', '.join(n for n, _ in messages)}\n")
 
