@@ -238,7 +238,7 @@ def kinds(tz: tzinfo) -> dict[str, Kind]:
                 "position": ticket,
                 "login": ticket,
                 "time": when,
-                "symbol": lambda v: text(v).upper(),
+                "symbol": lambda v: v.strip().upper(),
                 "type": choice("buy", "sell", "balance", "credit"),
                 "entry": choice("in", "out", "inout", "out_by", ""),
                 "volume": zero_if_empty,
@@ -311,7 +311,10 @@ def read_rows(
             raise ImportProblem(f"{path}: the file is empty") from None
         except UnicodeDecodeError:
             raise ImportProblem(f"{path}: not UTF-8 text") from None
-        kind = detect(header, tz)
+        try:
+            kind = detect(header, tz)
+        except ImportProblem as exc:
+            raise ImportProblem(f"{path}: {exc}") from None
         report.kind = kind.name
         names = [_header_name(c) for c in header]
         readers = kind.columns
@@ -353,6 +356,8 @@ def read_rows(
 def _row_problem(kind: str, row: dict[str, Any]) -> tuple[str, str] | None:
     if kind == "ticks" and row["ask"] < row["bid"]:
         return "ask", f"ask {row['ask']} is below bid {row['bid']}"
+    if kind == "mt5_deals" and row["type"] in ("buy", "sell") and not row["symbol"]:
+        return "symbol", "is empty"
     if kind == "orders":
         if (row.get("close_time") is None) != (row.get("close_price") is None):
             return "close_price", "close_time and close_price must both be given or both be empty"

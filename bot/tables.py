@@ -39,13 +39,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Money(TypeDecorator[Decimal]):
-    impl = Numeric(28, 10)
+    impl = Numeric()
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(48))
-        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+        # Unconstrained NUMERIC keeps the scale it was given: 1739.00 reads back as 1739.00.
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
@@ -233,7 +234,7 @@ class ClaimOrder(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
-    ticket: str
+    ticket: str = Field(index=True)
     claimed_as: str = ""
     outcome: str
     category: int | None = None

@@ -62,3 +62,83 @@ def test_without_order_numbers_the_accounts_affected_orders_are_listed(book_engi
     result = run(book_engine, claimed(["81234567"], []), "alice.chen@example.com")
     assert result.listed_by_bot
     assert [m.ticket for m in result.orders] == ["55667788", "55667789"]
+
+
+def test_a_configured_alias_of_the_registered_email_may_claim(book_engine: Engine) -> None:
+    with store.session_scope(book_engine) as session:
+        result = match(
+            claimed(["81234567"], ["55667788"]),
+            sender="alice@work.example",
+            records=store.TradeBook(session),
+            incidents=[INCIDENT],
+            aliases={"alice.chen@example.com": ["Alice@Work.example"]},
+        )
+    assert result.verified and result.orders[0].outcome is Outcome.ELIGIBLE
+
+
+def test_an_order_in_an_open_claim_is_not_claimed_twice(book_engine: Engine) -> None:
+    from bot.tables import Claim, ClaimOrder, ClaimStatus, utcnow
+
+    with store.session_scope(book_engine) as session:
+        earlier = Claim(
+            incident=INCIDENT.name,
+            status=ClaimStatus.ASSESSED,
+            sender="alice.chen@example.com",
+            created_at=utcnow(),
+        )
+        session.add(earlier)
+        session.flush()
+        session.add(ClaimOrder(claim_id=earlier.id, ticket="55667788", outcome="eligible", category=1))
+    result = run(book_engine, claimed(["81234567"], ["55667788", "55667789"]), "alice.chen@example.com")
+    assert [(m.ticket, m.outcome) for m in result.orders] == [
+        ("55667788", Outcome.ALREADY_CLAIMED),
+        ("55667789", Outcome.ELIGIBLE),
+    ]
+
+
+def test_a_claim_belongs_to_the_incident_its_orders_fall_in(book_engine: Engine) -> None:
+    from bot.config import IncidentSettings
+
+    later = IncidentSettings(name="later", start="2019-06-25T08:00:00+00:00", end="2019-06-25T16:00:00+00:00")
+    with store.session_scope(book_engine) as session:
+        result = match(
+            claimed(["81234567"], ["55660001"]),
+            sender="alice.chen@example.com",
+            records=store.TradeBook(session),
+            incidents=[INCIDENT, later],
+        )
+    assert result.incident.name == "later"
+    assert [(m.outcome, m.category) for m in result.orders] == [(Outcome.ELIGIBLE, 1)]
+
+
+def test_a_remedy_choice_is_locked_once_made(book_engine: Engine) -> None:
+    from decimal import Decimal
+
+    import pytest
+
+    from bot.tables import Claim, ClaimOrder, ClaimStatus, utcnow
+
+    with store.session_scope(book_engine) as session:
+        claim = Claim(
+            incident=INCIDENT.name,
+            status=ClaimStatus.ASSESSED,
+            sender="wangzhe@example.cn",
+            created_at=utcnow(),
+        )
+        session.add(claim)
+        session.flush()
+        row = ClaimOrder(
+            claim_id=claim.id,
+            ticket="66778899",
+            outcome="eligible",
+            category=2,
+            best_price_amount=Decimal("1179.00"),
+            restore_amount=Decimal("980.00"),
+            currency="USD",
+        )
+        session.add(row)
+        session.flush()
+        chosen = store.choose_remedy(session, claim_order_id=row.id, remedy="restore", by="client")
+        assert chosen.chosen_remedy == "restore"
+        with pytest.raises(ValueError, match="locked"):
+            store.choose_remedy(session, claim_order_id=row.id, remedy="best_price", by="client")

@@ -176,3 +176,40 @@ def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settin
         ("unverified_sender", "mallory@example.net"),
     ]
     assert "81234567" not in replies[2].body_text and "Alice" not in replies[2].body_text
+
+
+def test_spoofed_sender_is_told_nothing_about_the_account(settings: Settings, engine: Engine) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [("spoof", eml("en-unverified-sender.eml"))])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        (reply,) = session.exec(select(Reply)).all()
+        (claim,) = session.exec(select(Claim)).all()
+        assert session.exec(select(ClaimOrder)).all() == []
+    assert reply.kind == "unverified_sender" and reply.to_address == "bobby.lee.trading@example.net"
+    assert claim.account_login is None and not claim.sender_verified
+    for secret in ("81234570", "88990011", "Bob Lee", "EURUSD"):
+        assert secret not in reply.body_text and secret not in reply.subject
+
+
+def test_claims_json_shows_explained_amounts(
+    settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    deliver(settings, [(CHINESE_GBK, eml(CHINESE_GBK))])
+    assert main(["run", "--once", "--config", config_file]) == 0
+    capsys.readouterr()
+    assert main(["claims", "--json", "--config", config_file]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    claim = json.loads(line)
+    orders = {o["ticket"]: o for o in claim["orders"]}
+    assert claim["account"] == "81234568" and claim["total"] == {"USD": "1739.00"}
+    assert orders["66778899"]["category"] == 2
+    assert {r["remedy"]: r["amount"] for r in orders["66778899"]["remedies"]} == {
+        "best_price": "1179.00",
+        "restore": "980.00",
+    }
+    assert "highest bid at 2019-06-26" in orders["66778899"]["explanation"]
+    assert orders["66778900"]["adjusted_open_price"] == "1.13780"
