@@ -63,8 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     queue.add_argument("--all", action="store_true", help="include approved, sent and rejected replies")
     for name, verb in (("approve", "approve"), ("reject", "reject")):
         sub = command(name, f"{verb} a drafted reply", _approve if name == "approve" else _reject)
-        sub.add_argument("reply_id", type=int, metavar="ID")
+        sub.add_argument("reply_id", type=_reply_id, metavar="ID")
         sub.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
+    settle = command("resolve", "settle a reply whose sending was interrupted or refused", _resolve)
+    settle.add_argument("reply_id", type=_reply_id, metavar="ID")
+    what = settle.add_mutually_exclusive_group(required=True)
+    what.add_argument("--sent", action="store_true", help="it reached the client: mark it sent")
+    what.add_argument("--resend", action="store_true", help="it did not: send it at the next cycle")
+    settle.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
     command("quarantine", "list messages kept for a person to look at", _quarantine)
     load = command("import", "load trade records from CSV files (kind recognised from the header)", _import)
     load.add_argument("files", type=Path, nargs="+", metavar="FILE")
@@ -88,6 +94,16 @@ def _configure_logging(verbose: bool, *, quiet: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
+def _reply_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a reply number") from None
+    if not 0 < value < 2**31:
+        raise argparse.ArgumentTypeError(f"{text} is not a reply number")
+    return value
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
@@ -95,19 +111,32 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from bot.pipeline import run_cycle
+    from bot.draft import check_templates
+    from bot.pipeline import CycleFailed, run_cycle
     from bot.store import open_engine
 
     settings = _settings(args)
     engine = open_engine(settings)
+    check_templates(settings.templates_dir)
     if args.once:
-        report = run_cycle(settings, engine)
+        try:
+            report = run_cycle(settings, engine)
+        except CycleFailed as failed:
+            print(_describe_cycle(failed.report))
+            raise MailboxError(str(failed)) from None
         print(_describe_cycle(report))
+        for problem in report.problems:
+            print(f"claimsbot: warning: {problem}", file=sys.stderr)
         return 0
 
     def cycle() -> None:
         try:
-            log.info(_describe_cycle(run_cycle(settings, engine)))
+            report = run_cycle(settings, engine)
+            log.info(_describe_cycle(report))
+            for problem in report.problems:
+                log.warning("%s", problem)
+        except CycleFailed as failed:
+            log.warning("%s; will retry at the next poll (%s)", failed, _describe_cycle(failed.report))
         except EXPECTED as exc:
             log.warning("cycle failed, will retry at the next poll: %s", exc)
         except Exception as exc:
@@ -141,9 +170,14 @@ def _describe_cycle(report: object) -> str:
 
     assert isinstance(report, CycleReport)
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
+    held = (
+        f", {report.failed} refused, {report.uncertain} need a person"
+        if report.failed or report.uncertain
+        else ""
+    )
     return (
         f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
-        f"outcomes: {outcomes}; {report.sent} replies sent"
+        f"outcomes: {outcomes}; {report.sent} replies sent{held}"
     )
 
 
@@ -151,8 +185,12 @@ def _queue(args: argparse.Namespace) -> int:
     from bot import store
     from bot.tables import ReplyStatus
 
-    engine = store.open_engine(_settings(args))
-    statuses = None if args.all else [ReplyStatus.DRAFT, ReplyStatus.UNCERTAIN]
+    engine = store.open_engine(_settings(args), create=False)
+    statuses = (
+        None
+        if args.all
+        else [ReplyStatus.DRAFT, ReplyStatus.APPROVED, ReplyStatus.UNCERTAIN, ReplyStatus.FAILED]
+    )
     with store.session_scope(engine) as session:
         rows = store.replies(session, statuses=statuses)
         if not rows:
@@ -162,13 +200,19 @@ def _queue(args: argparse.Namespace) -> int:
                 f"{reply.id:>5}  {reply.status:<9} {reply.kind:<18} {reply.language:<8} "
                 f"{reply.to_address}  {reply.subject}"
             )
+            if reply.failure and reply.status in (
+                ReplyStatus.UNCERTAIN,
+                ReplyStatus.FAILED,
+                ReplyStatus.APPROVED,
+            ):
+                print(f"       {reply.failure}")
     return 0
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
     from bot import store
 
-    engine = store.open_engine(_settings(args))
+    engine = store.open_engine(_settings(args), create=False)
     with store.session_scope(engine) as session:
         reply = store.decide_reply(session, reply_id=args.reply_id, approve=approve, by=args.by)
     if reply is None:
@@ -186,10 +230,23 @@ def _reject(args: argparse.Namespace) -> int:
     return _decide(args, approve=False)
 
 
+def _resolve(args: argparse.Namespace) -> int:
+    from bot import store
+
+    engine = store.open_engine(_settings(args), create=False)
+    with store.session_scope(engine) as session:
+        reply = store.resolve_reply(session, reply_id=args.reply_id, delivered=args.sent, by=args.by)
+    if reply is None:
+        print(f"claimsbot: error: reply {args.reply_id} is not uncertain or refused", file=sys.stderr)
+        return 1
+    print(f"reply {reply.id} {reply.status}: {reply.subject}")
+    return 0
+
+
 def _quarantine(args: argparse.Namespace) -> int:
     from bot import store
 
-    engine = store.open_engine(_settings(args))
+    engine = store.open_engine(_settings(args), create=False)
     with store.session_scope(engine) as session:
         rows = store.quarantined(session)
         if not rows:
@@ -224,7 +281,7 @@ def _claims(args: argparse.Namespace) -> int:
     from bot import store
     from bot.report import claim_summaries
 
-    engine = store.open_engine(_settings(args))
+    engine = store.open_engine(_settings(args), create=False)
     with store.session_scope(engine) as session:
         summaries = claim_summaries(session)
     for summary in summaries:

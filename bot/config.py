@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 ENV_PREFIX = "CLAIMSBOT_"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -97,18 +105,20 @@ class IncidentSettings(_Section):
     start: datetime
     end: datetime
     symbols: list[str] = Field(default_factory=list)
-    server_timezone: str = ""
-
-    @field_validator("server_timezone")
-    @classmethod
-    def _valid_tz(cls, value: str) -> str:
-        return _check_timezone(value) if value else value
 
     @field_validator("start", "end")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("needs an explicit UTC offset, e.g. 2019-06-26T18:58:00+08:00")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise ValueError("must be after start")
         return value
 
 
@@ -163,8 +173,19 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             raise ConfigError(f"{source}: cannot read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    _apply_environment(raw, environ)
-    return settings_from_mapping(raw, source=source)
+    used = _apply_environment(raw, environ)
+    try:
+        return settings_from_mapping(raw, source=source)
+    except ConfigError as exc:
+        names = [
+            name
+            for name in used
+            if name.lower().removeprefix("claimsbot_").replace("_", " ")
+            in str(exc).lower().replace("[", "").replace("]", "").replace("_", " ")
+        ]
+        if names:
+            raise ConfigError(f"{exc} (set by environment variable {names[0]})") from None
+        raise
 
 
 def settings_from_mapping(raw: Mapping[str, Any], *, source: str) -> Settings:
@@ -189,21 +210,25 @@ def _key_name(loc: tuple[int | str, ...]) -> str:
     return f"[{parts[0]}] {'.'.join(parts[1:])}"
 
 
-def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Overlay ``CLAIMSBOT_*`` variables on the file's values, for scalar keys."""
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Overlay non-empty ``CLAIMSBOT_*`` variables on the file's values; return the names used."""
+    used: list[str] = []
     for name, field in Settings.model_fields.items():
-        if name == "source":
+        if name in {"source", "incidents"}:
             continue
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, _Section):
             section = raw.setdefault(name, {})
             if not isinstance(section, dict):
                 continue
-            for key in annotation.model_fields:
-                value = environ.get(f"{ENV_PREFIX}{name}_{key}".upper())
-                if value is not None:
-                    section[key] = value
+            for key, inner in annotation.model_fields.items():
+                variable = f"{ENV_PREFIX}{name}_{key}".upper()
+                if environ.get(variable) and inner.annotation is not dict[str, list[str]]:
+                    section[key] = environ[variable]
+                    used.append(variable)
         else:
-            value = environ.get(f"{ENV_PREFIX}{name}".upper())
-            if value is not None:
-                raw[name] = value
+            variable = f"{ENV_PREFIX}{name}".upper()
+            if environ.get(variable):
+                raw[name] = environ[variable]
+                used.append(variable)
+    return used

@@ -48,6 +48,20 @@ def _environment(templates_dir: Path) -> SandboxedEnvironment:
     return env
 
 
+def check_templates(templates_dir: Path) -> None:
+    """Fail at start-up, naming the file, if any reply kind lacks a template in any language."""
+    for kind in KINDS:
+        for language in LANGUAGES:
+            for part in ("subject", "txt"):
+                path = templates_dir / f"{kind}.{language}.{part}.j2"
+                if not path.is_file():
+                    raise TemplateProblem(f"{path}: template missing (templates_dir = {templates_dir})")
+                try:
+                    _environment(templates_dir.resolve()).get_template(path.name)
+                except TemplateError as exc:
+                    raise TemplateProblem(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+
+
 def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> DraftedReply:
     if kind not in KINDS:
         raise TemplateProblem(f"unknown reply kind {kind!r}")

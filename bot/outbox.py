@@ -1,17 +1,24 @@
 """The SMTP edge: turn approved replies into mail and send each one at most once.
 
 A reply is marked ``sending`` and committed before the SMTP conversation starts, and
-``sent`` after it ends. A reply found in ``sending`` at the start of a cycle may or may not
-have left (the process died mid-send): it becomes ``uncertain`` and waits for a person,
-because sending it again could deliver it twice.
+``sent`` after it ends. What happens on failure depends on how far the conversation got:
+
+- refused or unreachable before the message data was handed over: nothing was delivered, so
+  a temporary failure (4xx, connection refused, timeout) leaves it ``approved`` for the next
+  cycle and a permanent one (5xx) marks it ``failed`` with the server's answer;
+- cut off while the data was being sent, or the process died mid-send (found ``sending`` at
+  the next cycle): it may have been delivered, so it becomes ``uncertain`` and waits for a
+  person (``claimsbot resolve``), because sending it again could deliver it twice.
+
+One failing reply never holds up the others.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import ssl
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -26,20 +33,29 @@ from bot.tables import Reply, ReplyStatus, utcnow
 log = logging.getLogger(__name__)
 
 
-NOT_DELIVERED = (
-    ConnectionRefusedError,
-    socket.gaierror,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPNotSupportedError,
-)
-
-
 class OutboxError(Exception):
-    """The SMTP server cannot be reached or refused a reply; the message says which."""
+    """The SMTP server cannot be reached; the message says which."""
+
+
+class _Undelivered(Exception):
+    """The server did not take the message; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class _MaybeDelivered(Exception):
+    pass
+
+
+@dataclass
+class SendReport:
+    sent: list[Reply] = field(default_factory=list)
+    failed: int = 0
+    uncertain: int = 0
+    retry: int = 0
+    problem: str = ""
 
 
 def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
@@ -59,14 +75,24 @@ def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
     return message
 
 
-def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> list[Reply]:
-    """Send every approved reply; return the ones that left."""
+def _set(engine: Engine, reply_id: int, status: ReplyStatus, **values: object) -> None:
     with session_scope(engine) as session:
         session.exec(  # type: ignore[call-overload]
-            update(Reply).where(Reply.status == ReplyStatus.SENDING).values(status=ReplyStatus.UNCERTAIN)
+            update(Reply).where(Reply.id == reply_id).values(status=status, **values)
         )
+
+
+def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> SendReport:
+    """Send every approved reply once; report what left, failed, or needs a person."""
+    report = SendReport()
+    with session_scope(engine) as session:
+        interrupted = session.exec(  # type: ignore[call-overload]
+            update(Reply)
+            .where(Reply.status == ReplyStatus.SENDING)
+            .values(status=ReplyStatus.UNCERTAIN, failure="the worker stopped while sending")
+        )
+        report.uncertain += interrupted.rowcount or 0
         approved = session.exec(select(Reply.id).where(Reply.status == ReplyStatus.APPROVED)).all()
-    sent: list[Reply] = []
     for reply_id in approved:
         with session_scope(engine) as session:
             claimed = session.exec(  # type: ignore[call-overload]
@@ -79,42 +105,89 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> lis
             reply = session.get(Reply, reply_id)
         assert reply is not None
         message = compose(reply, settings)
+        sent_dir.mkdir(parents=True, exist_ok=True)
+        path = sent_dir / f"{reply_id:06d}.eml"
+        path.write_bytes(bytes(message))
         try:
             _deliver(message, settings)
-        except (OSError, smtplib.SMTPException) as exc:
-            # Refused before any data was accepted: safe to try again. Anything else may
-            # have been delivered, so a person decides.
-            retry = isinstance(exc, NOT_DELIVERED)
-            with session_scope(engine) as session:
-                session.exec(  # type: ignore[call-overload]
-                    update(Reply)
-                    .where(Reply.id == reply_id)
-                    .values(status=ReplyStatus.APPROVED if retry else ReplyStatus.UNCERTAIN)
-                )
-            raise OutboxError(f"SMTP {settings.host}:{settings.port}: {exc}") from exc
-        path = sent_dir / f"{reply.id:06d}.eml"
-        sent_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(bytes(message))
+        except _Undelivered as exc:
+            if exc.permanent:
+                _set(engine, reply_id, ReplyStatus.FAILED, failure=str(exc))
+                report.failed += 1
+                log.warning("reply %s refused by the SMTP server: %s", reply_id, exc)
+                continue
+            _set(engine, reply_id, ReplyStatus.APPROVED, failure=str(exc))
+            report.retry += 1
+            report.problem = f"SMTP {settings.host}:{settings.port}: {exc}"
+            log.warning("reply %s not sent, will retry: %s", reply_id, exc)
+            if isinstance(exc.__cause__, OSError):
+                break
+            continue
+        except _MaybeDelivered as exc:
+            _set(engine, reply_id, ReplyStatus.UNCERTAIN, failure=str(exc))
+            report.uncertain += 1
+            log.warning("reply %s may or may not have been delivered: %s", reply_id, exc)
+            continue
+        _set(engine, reply_id, ReplyStatus.SENT, sent_at=utcnow(), sent_path=str(path), failure="")
         with session_scope(engine) as session:
-            session.exec(  # type: ignore[call-overload]
-                update(Reply)
-                .where(Reply.id == reply_id)
-                .values(status=ReplyStatus.SENT, sent_at=utcnow(), sent_path=str(path))
-            )
             done = session.get(Reply, reply_id)
         assert done is not None
-        sent.append(done)
-        log.info("sent reply %s", reply.id)
-    return sent
+        report.sent.append(done)
+        log.info("sent reply %s", reply_id)
+    return report
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
+    """One SMTP conversation; the exception says whether the data may have been handed over."""
     context = ssl.create_default_context()
-    smtp_class = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
-    kwargs = {"context": context} if settings.security == "ssl" else {}
-    with smtp_class(settings.host, settings.port, timeout=settings.timeout, **kwargs) as smtp:
+    payload = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    recipient = str(message["To"])
+    smtp: smtplib.SMTP | None = None
+    try:
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        smtp.ehlo_or_helo_if_needed()
         if settings.security == "starttls":
             smtp.starttls(context=context)
+            smtp.ehlo()
         if settings.username:
             smtp.login(settings.username, settings.password.get_secret_value())
-        smtp.send_message(message, from_addr=settings.return_path)
+        for step in (lambda: smtp.mail(settings.return_path), lambda: smtp.rcpt(recipient)):
+            code, answer = step()  # type: ignore[union-attr]
+            if code >= 400:
+                raise smtplib.SMTPResponseException(code, answer)
+    except smtplib.SMTPResponseException as exc:
+        _close(smtp)
+        raise _Undelivered(
+            f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(smtp)
+        raise _Undelivered(f"{exc.__class__.__name__}: {exc}", permanent=False) from exc
+    try:
+        code, answer = smtp.data(payload)
+    except smtplib.SMTPDataError as exc:
+        raise _Undelivered(
+            f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise _MaybeDelivered(f"connection lost while sending the message: {exc.__class__.__name__}") from exc
+    finally:
+        _close(smtp, polite=True)
+
+
+def _close(smtp: smtplib.SMTP | None, *, polite: bool = False) -> None:
+    if smtp is None:
+        return
+    try:
+        if polite:
+            smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        pass
+    smtp.close()
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)

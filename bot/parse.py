@@ -80,7 +80,7 @@ def parse(raw: bytes) -> ParsedMessage:
         message_id=message_id,
         sender=address.strip().lower(),
         sender_name=_header_text(mail.from_[0][0]) if mail.from_ else name,
-        subject=mail.subject or "",
+        subject=_header_text(message.get("subject", "")),
         text=text,
         in_reply_to=_angle(headers.get("in-reply-to", "")) or None,
         references=tuple(re.findall(r"<[^<>\s]+>", headers.get("references", ""))),
@@ -95,7 +95,22 @@ def _angle(value: str) -> str:
 
 
 def _header_text(value: object) -> str:
-    return str(email.header.make_header(email.header.decode_header(str(value)))) if value else ""
+    """Decoded header text; an encoded word in an unknown or wrong charset is kept readable."""
+    if not value:
+        return ""
+    try:
+        return str(email.header.make_header(email.header.decode_header(str(value))))
+    except (LookupError, UnicodeDecodeError, ValueError):
+        parts = []
+        for chunk, charset in email.header.decode_header(str(value)):
+            if isinstance(chunk, str):
+                parts.append(chunk)
+                continue
+            try:
+                parts.append(chunk.decode(charset or "ascii"))
+            except (LookupError, UnicodeDecodeError):
+                parts.append(chunk.decode("utf-8", errors="replace"))
+        return "".join(parts)
 
 
 def _body_text(message: Message) -> str:

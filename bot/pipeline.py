@@ -19,13 +19,14 @@ from email.utils import make_msgid, parseaddr
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot import store
 from bot.assess import Assessment, assess
 from bot.classify import Kind, classify
 from bot.config import Settings
-from bot.draft import draft
+from bot.draft import TemplateProblem, draft
 from bot.extract import Extraction, extract
 from bot.mailbox import Mailbox, MailboxError
 from bot.match import Match, OrderMatch, Outcome, Problem, match
@@ -53,6 +54,17 @@ class CycleReport:
     duplicates: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class CycleFailed(Exception):
+    """The mailbox could not be read; approved replies were still sent. ``report`` says what was done."""
+
+    def __init__(self, report: CycleReport) -> None:
+        super().__init__("; ".join(report.problems))
+        self.report = report
 
 
 def process_message(
@@ -61,8 +73,12 @@ def process_message(
     """Store one message and everything it leads to; None if it was already stored."""
     content_hash = hashlib.sha256(raw).hexdigest()
     message_id = _message_id(raw)
-    if store.find_duplicate(session, message_id=message_id, content_hash=content_hash):
-        return None
+    earlier = store.find_duplicate(session, message_id=message_id, content_hash=content_hash)
+    reused_id = ""
+    if earlier is not None:
+        if earlier.content_hash == content_hash or _same_message(earlier, raw):
+            return None
+        reused_id, message_id = f"Message-ID {message_id} was already used by message #{earlier.id}", None
     inbound = InboundMessage(
         message_id=message_id,
         content_hash=content_hash,
@@ -74,6 +90,10 @@ def process_message(
         status=MessageStatus.QUARANTINED,
     )
     session.add(inbound)
+    if reused_id:
+        inbound.sender, inbound.subject = _envelope_hint(raw)
+        inbound.reason = f"{reused_id} with other content; check it is not a forgery"
+        return inbound
     try:
         parsed = parse(raw)
     except Unreadable as exc:
@@ -98,6 +118,16 @@ def process_message(
         return inbound
     _open_claim(session, settings, inbound, parsed)
     return inbound
+
+
+def _same_message(earlier: InboundMessage, raw: bytes) -> bool:
+    """A redelivery of the same message (relay headers differ) rather than a reused Message-ID."""
+    return _envelope_hint(raw) == (earlier.sender, earlier.subject) or _body_of(raw) == _body_of(earlier.raw)
+
+
+def _body_of(raw: bytes) -> bytes:
+    body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
+    return body
 
 
 def _envelope_hint(raw: bytes) -> tuple[str, str]:
@@ -351,11 +381,18 @@ def _queue_reply(
 def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
     """One pass: read new mail, process each message in its own transaction, archive, send."""
     report = CycleReport()
+    failure: MailboxError | None = None
     try:
         _read_mailbox(settings, engine, report)
+    except MailboxError as exc:
+        failure = exc
     except (OSError, IMAPClientError) as exc:
-        raise MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}") from exc
-    report.sent = len(send_approved(engine, settings.smtp, settings.sent_dir))
+        failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
+    outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
+    report.sent, report.failed, report.uncertain = len(outgoing.sent), outgoing.failed, outgoing.uncertain
+    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem) if p]
+    if failure is not None:
+        raise CycleFailed(report) from failure
     return report
 
 
@@ -382,7 +419,11 @@ def _read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> No
 def _process_safely(
     engine: Engine, settings: Settings, raw: bytes, folder: str, uidvalidity: int, uid: int
 ) -> str | None:
-    """Process in one transaction; if our own code fails, keep the message for a person."""
+    """Process in one transaction; if our own code fails on this message, keep it for a person.
+
+    Failures of the environment (database, templates) are not the message's fault: they end
+    the cycle and the message is read again next time.
+    """
     try:
         with store.session_scope(engine) as session:
             inbound = process_message(
@@ -390,8 +431,17 @@ def _process_safely(
             )
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
             return str(inbound.status) if inbound else None
+    except TemplateProblem:
+        raise
+    except OperationalError as exc:
+        raise store.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
     except Exception as exc:
-        log.error("message uid %s could not be processed: %s", uid, exc.__class__.__name__, exc_info=True)
+        log.error(
+            "message uid %s could not be processed: %s (run with -v for the traceback)",
+            uid,
+            exc.__class__.__name__,
+        )
+        log.debug("traceback", exc_info=True)
     with store.session_scope(engine) as session:
         if store.find_duplicate(session, message_id=None, content_hash=hashlib.sha256(raw).hexdigest()):
             return None

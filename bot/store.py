@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, make_url, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -36,21 +36,43 @@ class StoreError(Exception):
     """The database cannot be reached or used; the message says which and why."""
 
 
-def open_engine(settings: Settings) -> Engine:
-    """Create the engine and the schema (idempotent)."""
+def open_engine(settings: Settings, *, create: bool = True) -> Engine:
+    """Create the engine and the schema (idempotent).
+
+    Staff commands pass ``create=False``: a missing SQLite file then means a wrong
+    ``data_dir``, and creating an empty database there would only hide the mistake.
+    """
     url = settings.db_url
-    if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    where = _describe_url(url)
     try:
+        if url.startswith("sqlite"):
+            path = settings.data_dir / "claimsbot.db"
+            if not settings.database_url and not create and not path.exists():
+                raise StoreError(f"no database at {path}: check data_dir (or --config)")
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(engine)
+    except StoreError:
+        raise
     except Exception as exc:
-        raise StoreError(f"cannot open database {_redact_url(url)}: {exc.__class__.__name__}") from exc
+        raise StoreError(f"cannot open database {where}: {exc.__class__.__name__}") from exc
     return engine
+
+
+def _describe_url(url: str) -> str:
+    """Where the database is, never with credentials (they may sit in the user part or the query)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "(unparseable database_url)"
+    if parsed.drivername.startswith("sqlite"):
+        return f"sqlite file {parsed.database}"
+    host = f"{parsed.host or 'localhost'}:{parsed.port or ''}"
+    return f"{parsed.drivername} host {host} database {parsed.database}"
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:
@@ -60,13 +82,6 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
-
-
-def _redact_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 @contextmanager
@@ -269,6 +284,32 @@ def claim_orders(session: Session, *, claim_id: int) -> Sequence[ClaimOrder]:
     return session.exec(
         select(ClaimOrder).where(ClaimOrder.claim_id == claim_id).order_by(ClaimOrder.id)
     ).all()
+
+
+def resolve_reply(session: Session, *, reply_id: int, delivered: bool, by: str) -> Reply | None:
+    """A person settles an uncertain or refused reply: it was delivered, or it should go again."""
+    new = ReplyStatus.SENT if delivered else ReplyStatus.APPROVED
+    values: dict[str, Any] = {"status": new, "decided_by": by}
+    if delivered:
+        values["sent_at"] = utcnow()
+    result = session.exec(  # type: ignore[call-overload]
+        update(Reply)
+        .where(Reply.id == reply_id, Reply.status.in_([ReplyStatus.UNCERTAIN, ReplyStatus.FAILED]))
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return None
+    reply = session.get(Reply, reply_id)
+    if reply is not None:
+        session.refresh(reply)
+        record_event(
+            session,
+            claim_id=reply.claim_id,
+            actor=by,
+            event="reply_marked_sent" if delivered else "reply_resend",
+            detail=f"reply {reply_id}",
+        )
+    return reply
 
 
 def decide_reply(session: Session, *, reply_id: int, approve: bool, by: str) -> Reply | None:

@@ -90,6 +90,7 @@ class ReplyStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     UNCERTAIN = "uncertain"
+    FAILED = "failed"
 
 
 class MailboxCursor(SQLModel, table=True):
@@ -279,3 +280,4 @@ class Reply(SQLModel, table=True):
     decided_by: str = ""
     sent_at: datetime | None = _when(nullable=True)
     sent_path: str = ""
+    failure: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

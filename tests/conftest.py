@@ -102,3 +102,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for server in ("dovecot", "pymap", "postgres"):
         count = sum(1 for report in passed if f"{server}" in report.nodeid)
         terminalreporter.write_line(f"tests passed against {server}: {count}")
+
+
+@pytest.fixture
+def engine_for(tmp_path: Path) -> Any:
+    """Open a database holding the sample book for settings a test made itself."""
+
+    def make(settings: Settings) -> Engine:
+        engine = store.open_engine(settings)
+        load_sample_book(engine, tmp_path / "book-csv", settings.trade_server.tz)
+        return engine
+
+    return make

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import email
 from email import policy
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -13,6 +15,7 @@ from bot.demo.smtp_sink import SmtpSink
 from bot.outbox import send_approved
 from bot.pipeline import run_cycle
 from bot.tables import Reply, ReplyStatus
+from tests.conftest import make_settings
 from tests.mail import eml
 
 
@@ -35,7 +38,7 @@ def test_a_reply_interrupted_mid_send_is_held_for_a_person_not_sent_again(
         reply.status = ReplyStatus.SENDING  # as left by a worker killed during the SMTP conversation
         session.add(reply)
 
-    assert send_approved(engine, settings.smtp, settings.sent_dir) == []
+    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
     with store.session_scope(engine) as session:
         assert session.get(Reply, reply_id).status == ReplyStatus.UNCERTAIN  # type: ignore[union-attr]
     assert smtp_sink.deliveries == []
@@ -47,7 +50,7 @@ def test_sent_reply_carries_loop_guards_and_its_own_message_id(
     reply_id = drafted_reply(settings, engine)
     with store.session_scope(engine) as session:
         store.decide_reply(session, reply_id=reply_id, approve=True, by="tester")
-    sent = send_approved(engine, settings.smtp, settings.sent_dir)
+    sent = send_approved(engine, settings.smtp, settings.sent_dir).sent
 
     assert [r.id for r in sent] == [reply_id]
     (delivery,) = smtp_sink.deliveries
@@ -59,7 +62,7 @@ def test_sent_reply_carries_loop_guards_and_its_own_message_id(
         (settings.sent_dir / f"{reply_id:06d}.eml").read_bytes(), policy=policy.default
     )
     assert kept["Message-ID"] == message["Message-ID"]
-    assert send_approved(engine, settings.smtp, settings.sent_dir) == []
+    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
     assert len(smtp_sink.deliveries) == 1
 
 
@@ -68,5 +71,65 @@ def test_rejected_reply_is_never_sent(settings: Settings, engine: Engine, smtp_s
     with store.session_scope(engine) as session:
         assert store.decide_reply(session, reply_id=reply_id, approve=False, by="tester") is not None
         assert store.decide_reply(session, reply_id=reply_id, approve=True, by="tester") is None
-    assert send_approved(engine, settings.smtp, settings.sent_dir) == []
+    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+    assert smtp_sink.deliveries == []
+
+
+def approve_all(engine: Engine) -> None:
+    with store.session_scope(engine) as session:
+        for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
+            store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
+
+
+def test_a_refused_recipient_fails_that_reply_and_the_others_still_go(
+    tmp_path: Path, imap_server: Any, engine_for: Any
+) -> None:
+    with SmtpSink(refuse=frozenset({"alice.chen@example.com"})) as sink:
+        settings = make_settings(tmp_path / "d", imap_server, sink)
+        engine = engine_for(settings)
+        deliver(settings, [("alice", eml("en-alice-best-price.eml")), ("chan", eml("zh-hant-big5.eml"))])
+        run_cycle(settings, engine)
+        approve_all(engine)
+        report = send_approved(engine, settings.smtp, settings.sent_dir)
+
+        assert (len(report.sent), report.failed) == (1, 1)
+        assert [d.recipients for d in sink.deliveries] == [("chantaiman@example.hk",)]
+        with store.session_scope(engine) as session:
+            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).one()
+        assert failed.to_address == "alice.chen@example.com" and failed.failure.startswith("550")
+        assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+
+
+def test_an_unreachable_smtp_server_leaves_replies_approved_for_the_next_cycle(
+    tmp_path: Path, imap_server: Any, engine_for: Any
+) -> None:
+    with SmtpSink() as sink:
+        settings = make_settings(tmp_path / "d", imap_server, sink)
+        engine = engine_for(settings)
+        deliver(settings, [("alice", eml("en-alice-best-price.eml"))])
+        run_cycle(settings, engine)
+        approve_all(engine)
+    report = send_approved(engine, settings.smtp, settings.sent_dir)  # the sink is stopped now
+    assert (report.sent, report.retry, report.uncertain) == ([], 1, 0)
+    assert "ConnectionRefusedError" in report.problem
+    with SmtpSink() as sink:
+        moved = settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"port": sink.port})})
+        assert len(send_approved(engine, moved.smtp, settings.sent_dir).sent) == 1
+        assert len(sink.deliveries) == 1
+
+
+def test_staff_settle_an_uncertain_reply_without_a_second_copy(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink
+) -> None:
+    reply_id = drafted_reply(settings, engine)
+    with store.session_scope(engine) as session:
+        reply = session.get(Reply, reply_id)
+        reply.status = ReplyStatus.SENDING  # type: ignore[union-attr]
+        session.add(reply)
+    send_approved(engine, settings.smtp, settings.sent_dir)
+    with store.session_scope(engine) as session:
+        assert store.decide_reply(session, reply_id=reply_id, approve=True, by="x") is None
+        settled = store.resolve_reply(session, reply_id=reply_id, delivered=True, by="staff")
+        assert settled is not None and settled.status == ReplyStatus.SENT
+    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
     assert smtp_sink.deliveries == []

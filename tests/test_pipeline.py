@@ -94,6 +94,7 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
         assert sent["Auto-Submitted"] == "auto-replied"
     chinese_body = delivered[("wangzhe@example.cn",)].get_content()
     assert "王喆" in chinese_body and "66778899" in chinese_body and "English version" in chinese_body
+    assert "卖出 2.00 手" in chinese_body and "（1.13780）执行：560.00 USD" in chinese_body, chinese_body
 
     assert main(["run", "--once", "--config", config_file]) == 0
     with store.session_scope(engine) as session:
@@ -213,3 +214,48 @@ def test_claims_json_shows_explained_amounts(
     }
     assert "highest bid at 2019-06-26" in orders["66778899"]["explanation"]
     assert orders["66778900"]["adjusted_open_price"] == "1.13780"
+
+
+def test_a_reused_message_id_on_another_message_is_kept_for_staff_not_dropped(
+    settings: Settings, engine: Engine
+) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    deliver(settings, [("reused", eml("message-id-reused-by-another-sender.eml"))])
+    report = run_cycle(settings, engine)
+
+    assert report.outcomes == {"quarantined": 1}
+    with store.session_scope(engine) as session:
+        kept = session.exec(select(InboundMessage).where(InboundMessage.status == "quarantined")).one()
+    assert "was already used by message #1" in kept.reason
+    assert kept.raw == eml("message-id-reused-by-another-sender.eml")
+
+
+def test_an_encoded_word_in_an_unknown_charset_does_not_stop_the_claim(
+    settings: Settings, engine: Engine
+) -> None:
+    from bot.pipeline import run_cycle
+
+    deliver(settings, [("ew", eml("encoded-word-unknown-charset.eml"))])
+    report = run_cycle(settings, engine)
+    assert report.outcomes == {"claim": 1}
+
+
+def test_replies_still_go_out_when_the_mailbox_is_down(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink, imap_server: object
+) -> None:
+    from bot.pipeline import CycleFailed, run_cycle
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        (reply,) = store.replies(session)
+        store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
+    imap_server.stop()  # type: ignore[attr-defined]
+
+    with pytest.raises(CycleFailed) as failed:
+        run_cycle(settings, engine)
+    assert failed.value.report.sent == 1
+    assert len(smtp_sink.deliveries) == 1

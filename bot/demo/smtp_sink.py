@@ -20,9 +20,18 @@ class Delivery:
 
 
 class _Keeper:
-    def __init__(self) -> None:
+    def __init__(self, refuse: frozenset[str]) -> None:
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
+        self.refuse = refuse
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -33,12 +42,16 @@ class _Keeper:
 
 
 class SmtpSink:
-    """Receives what the bot sends; ``deliveries`` lists it in arrival order."""
+    """Receives what the bot sends; ``deliveries`` lists it in arrival order.
 
-    def __init__(self) -> None:
+    Recipients in ``refuse`` are answered with a permanent 550, as a real server does for a
+    mailbox that does not exist.
+    """
+
+    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._keeper = _Keeper()
+        self._keeper = _Keeper(frozenset(a.lower() for a in refuse))
         self._controller = Controller(self._keeper, hostname=self.host, port=self.port)
 
     @property
