@@ -101,6 +101,10 @@ class TradeBook:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Symbols and window extremes are few and read for every order: keep them at hand
+        # (the session's identity map holds objects only weakly).
+        self._symbols: dict[str, Symbol | None] = {}
+        self._windows: dict[tuple[str, str], WindowQuote] = {}
 
     def account(self, login: str) -> Account | None:
         return self._session.get(Account, login)
@@ -109,7 +113,9 @@ class TradeBook:
         return self._session.get(TradeOrder, ticket)
 
     def symbol(self, name: str) -> Symbol | None:
-        return self._session.get(Symbol, name)
+        if name not in self._symbols:
+            self._symbols[name] = self._session.get(Symbol, name)
+        return self._symbols[name]
 
     def orders_of(self, login: str) -> Sequence[TradeOrder]:
         stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)
@@ -136,6 +142,12 @@ class TradeBook:
 
     def window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
         """The symbol's quote extremes over the incident window, computed once and kept."""
+        key = (incident.name, symbol)
+        if key not in self._windows:
+            self._windows[key] = self._window(incident, symbol)
+        return self._windows[key]
+
+    def _window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
         cached = self._session.get(WindowQuote, (incident.name, symbol))
         if cached is not None:
             return cached
