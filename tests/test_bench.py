@@ -1,0 +1,35 @@
+"""The benchmarks run end to end on a small size (their figures are read from README.md, not here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_compensation_benchmark_agrees_with_its_reference_on_a_small_book() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/compensation.py", "--orders", "3000", "--ticks", "20000", "--claims", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    totals = next(line for line in result.stdout.splitlines() if line.startswith("totals:"))
+    counts = re.findall(r"over ([\d,]+) orders", totals)
+    difference = float(re.search(r"difference ([\d,.]+)", totals).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert counts[0] == counts[1] and int(counts[0].replace(",", "")) > 100, totals
+    assert difference <= 0.01 * int(counts[0].replace(",", "")), totals  # at most a cent per order
+    assert "ratio ours(warm)/reference:" in result.stdout
+
+
+def test_pipeline_benchmark_runs_on_a_small_mailbox() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/pipeline.py", "40"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "messages: 40" in result.stdout and "throughput:" in result.stdout
