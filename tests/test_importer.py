@@ -123,3 +123,27 @@ def test_import_command_reports_each_file_and_fails_on_rejected_rows(
 def test_missing_file_is_reported(empty_engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportProblem, match="No such file"):
         import_file(empty_engine, tmp_path / "nope.csv", GMT3)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "category"),
+    [
+        ("71000001", 1),  # opened 18:57:59 GMT+8, still open at 18:58: open across the start
+        ("71000002", 1),  # opened exactly at 18:58:00 GMT+8
+        ("71000003", 1),  # opened exactly at 05:30:00 GMT+8
+        ("71000004", None),  # one second after the end
+        ("71000005", None),  # stopped out one minute before the outage began
+        ("71000006", 2),  # stopped out after the fix
+    ],
+)
+def test_the_gmt8_window_holds_for_a_gmt3_server_clock(
+    empty_engine: Engine, ticket: str, category: int | None
+) -> None:
+    from bot.config import Settings
+    from bot.match import affected_category
+
+    import_file(empty_engine, RECORDS / "orders-at-the-window-edges.csv", GMT3)
+    with store.session_scope(empty_engine) as session:
+        order = store.TradeBook(session).order(ticket)
+    assert order is not None
+    assert affected_category(order, Settings().incidents[0]) == category
