@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from bot import store
+from bot.cycle import run_cycle
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.run import deliver, demo_settings, sample_messages
 from bot.demo.smtp_sink import SmtpSink
-from bot.pipeline import run_cycle
 
 
 def main(count: int) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,9 +112,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from bot.cycle import CycleFailed, run_cycle
     from bot.draft import check_templates
-    from bot.pipeline import CycleFailed, run_cycle
     from bot.store import open_engine
+    from bot.worker import Worker, describe
 
     settings = _settings(args)
     engine = open_engine(settings)
@@ -122,30 +124,17 @@ def _run(args: argparse.Namespace) -> int:
         try:
             report = run_cycle(settings, engine)
         except CycleFailed as failed:
-            print(_describe_cycle(failed.report))
+            print(describe(failed.report))
             raise MailboxError(str(failed)) from None
-        print(_describe_cycle(report))
+        print(describe(report))
         for problem in report.problems:
             print(f"claimsbot: warning: {problem}", file=sys.stderr)
         return 0
 
-    def cycle() -> None:
-        try:
-            report = run_cycle(settings, engine)
-            log.info(_describe_cycle(report))
-            for problem in report.problems:
-                log.warning("%s", problem)
-        except CycleFailed as failed:
-            log.warning("%s; will retry at the next poll (%s)", failed, _describe_cycle(failed.report))
-        except EXPECTED as exc:
-            log.warning("cycle failed, will retry at the next poll: %s", exc)
-        except Exception as exc:
-            log.error("cycle failed on our side, will retry at the next poll: %s", exc.__class__.__name__)
-            log.debug("details", exc_info=True)
-
+    worker = Worker(settings, engine)
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        cycle,
+        worker.cycle,
         "interval",
         seconds=settings.poll_seconds,
         id="poll",
@@ -154,31 +143,22 @@ def _run(args: argparse.Namespace) -> int:
         coalesce=True,
     )
 
+    def wake() -> None:
+        scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
+
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping after the current cycle")
+        worker.stop.set()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("polling %s every %ss", settings.imap.folder, settings.poll_seconds)
+    if settings.imap.idle:
+        threading.Thread(target=worker.watch_for_mail, args=(wake,), name="idle", daemon=True).start()
+    woken = ", woken by IDLE where the server offers it" if settings.imap.idle else ""
+    log.info("polling %s every %ss%s", settings.imap.folder, settings.poll_seconds, woken)
     scheduler.start()
     return 0
-
-
-def _describe_cycle(report: object) -> str:
-    from bot.pipeline import CycleReport
-
-    assert isinstance(report, CycleReport)
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
-    held = (
-        f", {report.failed} refused, {report.uncertain} need a person"
-        if report.failed or report.uncertain
-        else ""
-    )
-    return (
-        f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
-        f"outcomes: {outcomes}; {report.sent} replies sent{held}"
-    )
 
 
 def _queue(args: argparse.Namespace) -> int:

@@ -53,6 +53,11 @@ class ImapSettings(_Section):
     password: SecretStr = SecretStr("")
     folder: str = "INBOX"
     processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    max_message_bytes: int = Field(50_000_000, ge=0)
+    idle: bool = True
+    idle_seconds: int = Field(600, ge=10, le=1700)
+    max_backoff_seconds: int = Field(300, ge=1)
     timeout: float = Field(30.0, gt=0)
     batch_size: int = Field(100, ge=1)
 
@@ -126,6 +131,8 @@ class ClaimSettings(_Section):
     reference_prefix: str = "CLM"
     answer_within_days: int = Field(14, ge=1)
     consent_days: int = Field(30, ge=1)
+    # Replies drafted to one address in 24 hours, beyond which a person must step in.
+    max_replies_per_sender_per_day: int = Field(5, ge=1)
     # Extra sender addresses accepted for a registered email: {"registered@x" = ["other@y"]}.
     email_aliases: dict[str, list[str]] = Field(default_factory=dict)
 

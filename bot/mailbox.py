@@ -31,7 +31,8 @@ class MailboxError(Exception):
 @dataclass(frozen=True)
 class Fetched:
     uid: int
-    raw: bytes
+    raw: bytes | None
+    size: int = 0
 
 
 class Mailbox:
@@ -74,22 +75,34 @@ class Mailbox:
             raise MailboxError("mailbox is not open")
         return self._client
 
-    def new_messages(self, after_uid: int) -> Iterator[list[Fetched]]:
-        """Batches of messages with a UID above ``after_uid``, oldest first."""
+    def new_messages(self, after_uid: int, *, max_bytes: int = 0) -> Iterator[list[Fetched]]:
+        """Batches of messages with a UID above ``after_uid``, oldest first.
+
+        Sizes are asked first, so a message over ``max_bytes`` is reported (``raw`` None)
+        without being downloaded.
+        """
         # "N:*" always includes the highest UID, even below N, so filter here.
         uids = sorted(u for u in self.client.search(["UID", f"{after_uid + 1}:*"]) if u > after_uid)
         size = self.settings.batch_size
         for start in range(0, len(uids), size):
             batch = uids[start : start + size]
-            fetched = self.client.fetch(batch, ["BODY.PEEK[]"])
-            yield [Fetched(uid, fetched[uid][b"BODY[]"]) for uid in batch if uid in fetched]
+            sizes = {
+                uid: int(data.get(b"RFC822.SIZE", 0))
+                for uid, data in self.client.fetch(batch, ["RFC822.SIZE"]).items()
+            }
+            wanted = [uid for uid in batch if uid in sizes and not (max_bytes and sizes[uid] > max_bytes)]
+            fetched = self.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+            yield [
+                Fetched(uid, fetched[uid][b"BODY[]"] if uid in wanted else None, sizes[uid])
+                for uid in batch
+                if uid in sizes and (uid not in wanted or uid in fetched)
+            ]
 
-    def archive(self, uids: Sequence[int]) -> None:
-        """Move to the processed folder (MOVE, else COPY + delete of exactly these UIDs)."""
+    def archive(self, uids: Sequence[int], target: str) -> None:
+        """Move to ``target`` (MOVE, else COPY + delete of exactly these UIDs, never a bare EXPUNGE)."""
         if not uids:
             return
         client = self.client
-        target = self.settings.processed_folder
         if not client.folder_exists(target):
             client.create_folder(target)
         capabilities = client.capabilities()

@@ -3,34 +3,29 @@
     fetch (mailbox) -> parse -> classify -> extract -> match -> assess -> draft
         -> approval queue (reply rows) -> send (outbox) -> archive (mailbox)
 
-``process_message`` is the whole path of one message from raw bytes to a stored outcome, and
-is what the worker, the tests and the demo all call. ``run_cycle`` adds the I/O edges.
+``process_message`` is the whole path of one message from raw bytes to a stored outcome: the
+worker, ``claimsbot ingest``, the tests and the demo all call it. ``bot.cycle`` adds the I/O
+edges (mailbox, outbox, archive).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import make_msgid, parseaddr
 
-from imapclient.exceptions import IMAPClientError
-from sqlalchemy import Engine, update
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot import store
 from bot.assess import Assessment, assess
 from bot.classify import Kind, classify
 from bot.config import Settings
-from bot.draft import TemplateProblem, draft
+from bot.draft import draft
 from bot.extract import Extraction, extract
-from bot.mailbox import Mailbox, MailboxError
 from bot.match import Match, OrderMatch, Outcome, Problem, match
-from bot.outbox import send_approved
 from bot.parse import ParsedMessage, Unreadable, parse
 from bot.store import window_from_quote
 from bot.tables import (
@@ -46,25 +41,6 @@ from bot.tables import (
 
 log = logging.getLogger(__name__)
 DEFAULT_NAME = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
-
-
-@dataclass
-class CycleReport:
-    fetched: int = 0
-    duplicates: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    sent: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
-class CycleFailed(Exception):
-    """The mailbox could not be read; approved replies were still sent. ``report`` says what was done."""
-
-    def __init__(self, report: CycleReport) -> None:
-        super().__init__("; ".join(report.problems))
-        self.report = report
 
 
 def process_message(
@@ -356,9 +332,20 @@ def _queue_reply(
     kind: str,
     language: str,
     context: dict[str, object],
-) -> Reply:
-    drafted = draft(kind, language, context, templates_dir=settings.templates_dir)
+) -> Reply | None:
+    """Draft a reply, unless this sender already had the day's share (a loop that slipped through)."""
     assert claim.id is not None
+    recent = store.replies_to(session, address=parsed.sender, since=utcnow() - timedelta(days=1))
+    if recent >= settings.claims.max_replies_per_sender_per_day:
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor="bot",
+            event="reply_suppressed",
+            detail=f"{recent} replies to this sender in 24 hours; a person must answer",
+        )
+        return None
+    drafted = draft(kind, language, context, templates_dir=settings.templates_dir)
     thread = [*parsed.references, parsed.message_id] if parsed.message_id else list(parsed.references)
     reply = Reply(
         claim_id=claim.id,
@@ -376,102 +363,3 @@ def _queue_reply(
     session.add(reply)
     store.record_event(session, claim_id=claim.id, actor="bot", event="reply_drafted", detail=kind)
     return reply
-
-
-def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
-    """One pass: read new mail, process each message in its own transaction, archive, send."""
-    report = CycleReport()
-    failure: MailboxError | None = None
-    try:
-        _read_mailbox(settings, engine, report)
-    except MailboxError as exc:
-        failure = exc
-    except (OSError, IMAPClientError) as exc:
-        failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
-    outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
-    report.sent, report.failed, report.uncertain = len(outgoing.sent), outgoing.failed, outgoing.uncertain
-    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem) if p]
-    if failure is not None:
-        raise CycleFailed(report) from failure
-    return report
-
-
-def _read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
-    folder = settings.imap.folder
-    with Mailbox(settings.imap) as mailbox:
-        _archive_pending(engine, mailbox, folder)
-        with store.session_scope(engine) as session:
-            cursor = store.cursor_for(session, folder=folder)
-            after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
-        for batch in mailbox.new_messages(after):
-            for fetched in batch:
-                report.fetched += 1
-                outcome = _process_safely(
-                    engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid
-                )
-                if outcome is None:
-                    report.duplicates += 1
-                else:
-                    report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-            _archive_pending(engine, mailbox, folder, extra=[f.uid for f in batch])
-
-
-def _process_safely(
-    engine: Engine, settings: Settings, raw: bytes, folder: str, uidvalidity: int, uid: int
-) -> str | None:
-    """Process in one transaction; if our own code fails on this message, keep it for a person.
-
-    Failures of the environment (database, templates) are not the message's fault: they end
-    the cycle and the message is read again next time.
-    """
-    try:
-        with store.session_scope(engine) as session:
-            inbound = process_message(
-                raw, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity, uid=uid
-            )
-            store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
-            return str(inbound.status) if inbound else None
-    except TemplateProblem:
-        raise
-    except OperationalError as exc:
-        raise store.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
-    except Exception as exc:
-        log.error(
-            "message uid %s could not be processed: %s (run with -v for the traceback)",
-            uid,
-            exc.__class__.__name__,
-        )
-        log.debug("traceback", exc_info=True)
-    with store.session_scope(engine) as session:
-        if store.find_duplicate(session, message_id=None, content_hash=hashlib.sha256(raw).hexdigest()):
-            return None
-        session.add(
-            InboundMessage(
-                message_id=None,
-                content_hash=hashlib.sha256(raw).hexdigest(),
-                raw=raw,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                received_at=utcnow(),
-                status=MessageStatus.QUARANTINED,
-                reason="internal error while processing; see the worker log",
-            )
-        )
-        store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
-    return MessageStatus.QUARANTINED.value
-
-
-def _archive_pending(engine: Engine, mailbox: Mailbox, folder: str, extra: list[int] | None = None) -> None:
-    """Archive stored-but-unarchived messages, plus duplicates seen in this batch."""
-    with store.session_scope(engine) as session:
-        pending = store.unarchived(session, folder=folder, uidvalidity=mailbox.uidvalidity)
-        ids = [m.id for m in pending]
-        uids = sorted({m.uid for m in pending} | set(extra or []))
-    if not uids:
-        return
-    mailbox.archive(uids)
-    with store.session_scope(engine) as session:
-        session.exec(  # type: ignore[call-overload]
-            update(InboundMessage).where(InboundMessage.id.in_(ids)).values(archived=True)
-        )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, event, make_url, update
+from sqlalchemy import Engine, event, func, make_url, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -282,6 +283,11 @@ def replies(session: Session, *, statuses: Sequence[ReplyStatus] | None = None) 
 def quarantined(session: Session) -> Sequence[InboundMessage]:
     stmt = select(InboundMessage).where(InboundMessage.status == "quarantined").order_by(InboundMessage.id)
     return session.exec(stmt).all()
+
+
+def replies_to(session: Session, *, address: str, since: datetime) -> int:
+    stmt = select(func.count(Reply.id)).where(Reply.to_address == address, Reply.created_at >= since)
+    return int(session.exec(stmt).one())
 
 
 def claims(session: Session) -> Sequence[Claim]:

@@ -20,3 +20,11 @@ def eml(name: str) -> bytes:
 
 def parsed(name: str) -> ParsedMessage:
     return parse(eml(name))
+
+
+def variants(name: str, count: int) -> list[tuple[str, bytes]]:
+    """``count`` copies of one sample message, each with its own Message-ID."""
+    raw = eml(name)
+    head, marker, rest = raw.partition(b"Message-ID: <")
+    assert marker, f"{name} has no Message-ID"
+    return [(f"{name}#{i}", head + marker + f"v{i}.".encode() + rest) for i in range(count)]

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.demo.run import deliver
 from bot.tables import Claim
 from tests.mail import DEMO_MAIL, TEST_MAIL, eml
-from tests.test_pipeline import write_config
+from tests.test_cycle import write_config
 
 ROOT = Path(__file__).parent.parent
 

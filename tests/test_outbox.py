@@ -10,10 +10,10 @@ from sqlmodel import select
 
 from bot import store
 from bot.config import Settings
+from bot.cycle import run_cycle
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.outbox import send_approved
-from bot.pipeline import run_cycle
 from bot.tables import Reply, ReplyStatus
 from tests.conftest import make_settings
 from tests.mail import eml

@@ -10,10 +10,10 @@ import imapclient
 
 from bot import store
 from bot.config import Settings, settings_from_mapping
+from bot.cycle import run_cycle
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
-from bot.pipeline import run_cycle
 from bot.tables import ReplyStatus
 
 

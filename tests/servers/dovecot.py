@@ -81,6 +81,19 @@ class DovecotServer:
         (self.root / "passwd").write_text(f"{self.username}:{{PLAIN}}{self.password}\n")
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(root=self.root, port=self.port))
+        return self._start()
+
+    def restart(self) -> None:
+        """Stop and start the server on the same port, keeping the mail: a restart mid-batch."""
+        assert self._process is not None
+        # Kill the serving processes first, so open connections drop as in a crash or restart.
+        subprocess.run(["pkill", "-KILL", "-P", str(self._process.pid)], check=False)
+        self._process.kill()
+        self._process.wait(10)
+        self._start()
+
+    def _start(self) -> DovecotServer:
+        config = self.root / "dovecot.conf"
         self._process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

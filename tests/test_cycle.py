@@ -104,7 +104,7 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
 
 
 def test_a_message_delivered_twice_opens_one_claim(settings: Settings, engine: Engine) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
@@ -142,7 +142,7 @@ def test_malformed_message_is_kept_for_staff_and_the_cycle_goes_on(
 
 
 def test_automated_mail_is_recorded_and_never_answered(settings: Settings, engine: Engine) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [("ooo", eml("auto-reply-out-of-office.eml")), ("bounce", eml("bounce-dsn.eml"))])
     report = run_cycle(settings, engine)
@@ -153,7 +153,7 @@ def test_automated_mail_is_recorded_and_never_answered(settings: Settings, engin
 
 
 def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settings, engine: Engine) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
@@ -180,7 +180,7 @@ def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settin
 
 
 def test_spoofed_sender_is_told_nothing_about_the_account(settings: Settings, engine: Engine) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [("spoof", eml("en-unverified-sender.eml"))])
     run_cycle(settings, engine)
@@ -219,7 +219,7 @@ def test_claims_json_shows_explained_amounts(
 def test_a_reused_message_id_on_another_message_is_kept_for_staff_not_dropped(
     settings: Settings, engine: Engine
 ) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
@@ -236,7 +236,7 @@ def test_a_reused_message_id_on_another_message_is_kept_for_staff_not_dropped(
 def test_an_encoded_word_in_an_unknown_charset_does_not_stop_the_claim(
     settings: Settings, engine: Engine
 ) -> None:
-    from bot.pipeline import run_cycle
+    from bot.cycle import run_cycle
 
     deliver(settings, [("ew", eml("encoded-word-unknown-charset.eml"))])
     report = run_cycle(settings, engine)
@@ -246,7 +246,7 @@ def test_an_encoded_word_in_an_unknown_charset_does_not_stop_the_claim(
 def test_replies_still_go_out_when_the_mailbox_is_down(
     settings: Settings, engine: Engine, smtp_sink: SmtpSink, imap_server: object
 ) -> None:
-    from bot.pipeline import CycleFailed, run_cycle
+    from bot.cycle import CycleFailed, run_cycle
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)

@@ -1,0 +1,237 @@
+"""One worker cycle: the I/O around the pipeline.
+
+Read new mail from IMAP (or local files), run each message through ``pipeline.process_message``
+in its own transaction, archive what was committed, then send the approved replies. The order
+is what makes a crash at any moment harmless: a message is archived only after its transaction
+committed, and one found stored but not archived is only archived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mailbox as local_mailbox
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import OperationalError
+
+from bot import store
+from bot.config import Settings
+from bot.draft import TemplateProblem
+from bot.mailbox import Fetched, Mailbox, MailboxError
+from bot.outbox import send_approved
+from bot.pipeline import process_message
+from bot.tables import InboundMessage, MessageStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    duplicates: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str | None) -> None:
+        self.fetched += 1
+        if outcome is None:
+            self.duplicates += 1
+        else:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class CycleFailed(Exception):
+    """The mailbox could not be read; approved replies were still sent. ``report`` says what was done."""
+
+    def __init__(self, report: CycleReport) -> None:
+        super().__init__("; ".join(report.problems))
+        self.report = report
+
+
+def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
+    """One pass: read new mail, process each message in its own transaction, archive, send."""
+    report = CycleReport()
+    failure: MailboxError | None = None
+    try:
+        read_mailbox(settings, engine, report)
+    except MailboxError as exc:
+        failure = exc
+    except (OSError, IMAPClientError) as exc:
+        failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
+    outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
+    report.sent, report.failed, report.uncertain = len(outgoing.sent), outgoing.failed, outgoing.uncertain
+    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem) if p]
+    if failure is not None:
+        raise CycleFailed(report) from failure
+    return report
+
+
+def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
+    folder = settings.imap.folder
+    with Mailbox(settings.imap) as mailbox:
+        archive_pending(engine, mailbox, settings)
+        with store.session_scope(engine) as session:
+            cursor = store.cursor_for(session, folder=folder)
+            after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
+        for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
+            for fetched in batch:
+                if fetched.raw is None:
+                    report.count(_record_oversized(engine, settings, mailbox.uidvalidity, fetched))
+                    continue
+                report.count(
+                    process_safely(engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid)
+                )
+            archive_pending(engine, mailbox, settings, duplicates=[f.uid for f in batch])
+
+
+def process_safely(
+    engine: Engine,
+    settings: Settings,
+    raw: bytes,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    *,
+    on_server: bool = True,
+) -> str | None:
+    """Process in one transaction; if our own code fails on this message, keep it for a person.
+
+    Failures of the environment (database, templates) are not the message's fault: they end
+    the cycle and the message is read again next time.
+    """
+    try:
+        with store.session_scope(engine) as session:
+            inbound = process_message(
+                raw, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity, uid=uid
+            )
+            if inbound is not None and not on_server:
+                inbound.archived = True
+            if on_server:
+                store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
+            return str(inbound.status) if inbound else None
+    except TemplateProblem:
+        raise
+    except OperationalError as exc:
+        raise store.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
+    except Exception as exc:
+        log.error(
+            "message uid %s could not be processed: %s (run with -v for the traceback)",
+            uid,
+            exc.__class__.__name__,
+        )
+        log.debug("traceback", exc_info=True)
+    content_hash = hashlib.sha256(raw).hexdigest()
+    with store.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=content_hash):
+            return None
+        session.add(
+            InboundMessage(
+                message_id=None,
+                content_hash=content_hash,
+                raw=raw,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                received_at=utcnow(),
+                status=MessageStatus.QUARANTINED,
+                reason="internal error while processing; see the worker log",
+                archived=not on_server,
+            )
+        )
+        if on_server:
+            store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
+    return str(MessageStatus.QUARANTINED)
+
+
+def _record_oversized(engine: Engine, settings: Settings, uidvalidity: int, fetched: Fetched) -> str | None:
+    """Too large to read safely: listed for staff and left where it is on the server."""
+    folder = settings.imap.folder
+    marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
+    with store.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=marker):
+            return None
+        session.add(
+            InboundMessage(
+                content_hash=marker,
+                raw=b"",
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=fetched.uid,
+                received_at=utcnow(),
+                status=MessageStatus.QUARANTINED,
+                reason=(
+                    f"message of {fetched.size:,} bytes is over the {settings.imap.max_message_bytes:,}-byte "
+                    f"limit ([imap] max_message_bytes); left in {folder} on the server"
+                ),
+                archived=True,
+            )
+        )
+        store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=fetched.uid)
+    return str(MessageStatus.QUARANTINED)
+
+
+def archive_pending(
+    engine: Engine, mailbox: Mailbox, settings: Settings, duplicates: list[int] | None = None
+) -> None:
+    """Move what the database holds but the server still shows in the inbox.
+
+    Quarantined messages go to the quarantine folder, everything else to the processed folder.
+    ``duplicates`` are UIDs of this batch found already stored: their first copy was filed.
+    """
+    folder = settings.imap.folder
+    with store.session_scope(engine) as session:
+        pending = store.unarchived(session, folder=folder, uidvalidity=mailbox.uidvalidity)
+        quarantined = {m.uid for m in pending if m.status == MessageStatus.QUARANTINED}
+        processed = {m.uid for m in pending} - quarantined
+        ids = [m.id for m in pending]
+    stored = {m_uid for m_uid in quarantined | processed}
+    processed |= {u for u in duplicates or [] if u not in stored}
+    mailbox.archive(sorted(processed), settings.imap.processed_folder)
+    mailbox.archive(sorted(quarantined), settings.imap.quarantine_folder)
+    if ids:
+        with store.session_scope(engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                update(InboundMessage).where(InboundMessage.id.in_(ids)).values(archived=True)
+            )
+
+
+def local_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Messages in an .eml file, an mbox file or a Maildir folder, with a label for each."""
+    if path.is_dir():
+        if not (path / "cur").is_dir() and not (path / "new").is_dir():
+            raise MailboxError(f"{path}: a folder must be a Maildir (with cur/ and new/)")
+        box = local_mailbox.Maildir(str(path), factory=None, create=False)
+        for key in sorted(box.keys()):
+            yield f"{path}:{key}", box.get_bytes(key)
+        return
+    with path.open("rb") as handle:
+        start = handle.read(5)
+    if start == b"From ":
+        box = local_mailbox.mbox(str(path), factory=None, create=False)
+        for key in box.iterkeys():
+            yield f"{path}:{key}", box.get_bytes(key, from_=False)
+        return
+    yield str(path), path.read_bytes()
+
+
+def ingest(settings: Settings, engine: Engine, paths: list[Path]) -> CycleReport:
+    """Run local messages through the same pipeline, exactly once by Message-ID or content hash."""
+    report = CycleReport()
+    for path in paths:
+        try:
+            messages = list(local_messages(path))
+        except OSError as exc:
+            raise MailboxError(f"{path}: {exc.strerror or exc}") from None
+        for index, (label, raw) in enumerate(messages, start=1):
+            report.count(
+                process_safely(engine, settings, raw, f"local:{label}"[:255], 0, index, on_server=False)
+            )
+    return report

@@ -1,0 +1,139 @@
+"""The long-running worker: cycles on a schedule, woken early by IMAP IDLE, backing off on failure.
+
+APScheduler triggers ``Worker.cycle`` every ``poll_seconds``. Where the server supports IDLE, a
+watcher thread keeps one IDLE connection open (re-issued every ``idle_seconds``, well inside
+the 29-minute limit of RFC 2177) and asks for a cycle as soon as new mail arrives. Any
+connection error is retried with capped exponential backoff; imapclient never reconnects by
+itself, and an ``idle_check`` that returns nothing long before its timeout means the server
+has gone, so that is treated as a dead connection too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.cycle import CycleFailed, CycleReport, run_cycle
+from bot.draft import TemplateProblem
+from bot.mailbox import Mailbox, MailboxError
+from bot.outbox import OutboxError
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+RETRYABLE = (CycleFailed, MailboxError, OutboxError, StoreError, OSError, IMAPClientError)
+CHECK_EVERY = 5.0
+
+
+def describe(report: CycleReport) -> str:
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
+    held = (
+        f", {report.failed} refused, {report.uncertain} need a person"
+        if report.failed or report.uncertain
+        else ""
+    )
+    return (
+        f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
+        f"outcomes: {outcomes}; {report.sent} replies sent{held}"
+    )
+
+
+class Backoff:
+    """1, 2, 4 ... seconds after consecutive failures, never more than ``cap``."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.failures = 0
+
+    def failed(self) -> float:
+        self.failures += 1
+        return min(self.cap, 2.0 ** (self.failures - 1))
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+class Worker:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.stop = threading.Event()
+        self._backoff = Backoff(settings.imap.max_backoff_seconds)
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def cycle(self) -> None:
+        """One cycle, unless a recent failure asks us to wait; never raises."""
+        if self.stop.is_set() or time.monotonic() < self._not_before:
+            return
+        with self._lock:
+            try:
+                report = run_cycle(self.settings, self.engine)
+            except TemplateProblem as exc:
+                log.error("%s", exc)
+                self._wait_after_failure()
+                return
+            except RETRYABLE as exc:
+                delay = self._wait_after_failure()
+                log.warning("%s; retrying in %.0f s", exc, delay)
+                return
+            except Exception as exc:
+                delay = self._wait_after_failure()
+                log.error("cycle failed on our side (%s); retrying in %.0f s", exc.__class__.__name__, delay)
+                log.debug("details", exc_info=True)
+                return
+        self._backoff.succeeded()
+        self._not_before = 0.0
+        log.info("%s", describe(report))
+        for problem in report.problems:
+            log.warning("%s", problem)
+
+    def _wait_after_failure(self) -> float:
+        delay = self._backoff.failed()
+        self._not_before = time.monotonic() + delay
+        return delay
+
+    def watch_for_mail(self, wake: Callable[[], None]) -> None:
+        """Keep an IDLE connection and call ``wake`` when mail arrives; returns if IDLE is unsupported."""
+        backoff = Backoff(self.settings.imap.max_backoff_seconds)
+        while not self.stop.is_set():
+            try:
+                with Mailbox(self.settings.imap) as mailbox:
+                    if b"IDLE" not in mailbox.client.capabilities():
+                        log.info(
+                            "the server does not offer IDLE; polling every %ss", self.settings.poll_seconds
+                        )
+                        return
+                    backoff.succeeded()
+                    self._idle(mailbox, wake)
+            except (MailboxError, OSError, IMAPClientError) as exc:
+                # Whatever the server said may have been news: a cycle costs little.
+                wake()
+                delay = backoff.failed()
+                log.warning("IDLE connection lost (%s); reconnecting in %.0f s", exc, delay)
+                self.stop.wait(delay)
+
+    def _idle(self, mailbox: Mailbox, wake: Callable[[], None]) -> None:
+        client = mailbox.client
+        while not self.stop.is_set():
+            client.idle()
+            renew_at = time.monotonic() + self.settings.imap.idle_seconds
+            news = False
+            try:
+                while not self.stop.is_set() and time.monotonic() < renew_at:
+                    asked = time.monotonic()
+                    responses = client.idle_check(timeout=CHECK_EVERY)
+                    if not responses and time.monotonic() - asked < CHECK_EVERY / 2:
+                        raise MailboxError("the server closed the IDLE connection")
+                    if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                        news = True
+                        break
+            finally:
+                client.idle_done()
+            if news:
+                wake()
