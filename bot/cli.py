@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--resend", action="store_true", help="it did not: send it at the next cycle")
     settle.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
     command("quarantine", "list messages kept for a person to look at", _quarantine)
+    feed = command("ingest", "run local messages (.eml, mbox, Maildir) through the pipeline", _ingest)
+    feed.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     load = command("import", "load trade records from CSV files (kind recognised from the header)", _import)
     load.add_argument("files", type=Path, nargs="+", metavar="FILE")
     listing = command("claims", "list claims with their orders and amounts", _claims)
@@ -236,6 +238,19 @@ def _quarantine(args: argparse.Namespace) -> int:
                 f"{message.id:>5}  {message.received_at:%Y-%m-%d %H:%M}  {message.sender or '?'}  "
                 f"{message.subject or '(no subject)'}\n       reason: {message.reason}"
             )
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from bot import store
+    from bot.cycle import ingest
+    from bot.draft import check_templates
+    from bot.worker import describe
+
+    settings = _settings(args)
+    engine = store.open_engine(settings)
+    check_templates(settings.templates_dir)
+    print(describe(ingest(settings, engine, args.paths)).replace("cycle:", "ingest:"))
     return 0
 
 

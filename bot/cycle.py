@@ -82,14 +82,18 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             cursor = store.cursor_for(session, folder=folder)
             after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
         for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
+            duplicates: list[int] = []
             for fetched in batch:
                 if fetched.raw is None:
                     report.count(_record_oversized(engine, settings, mailbox.uidvalidity, fetched))
                     continue
-                report.count(
-                    process_safely(engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid)
+                outcome = process_safely(
+                    engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid
                 )
-            archive_pending(engine, mailbox, settings, duplicates=[f.uid for f in batch])
+                report.count(outcome)
+                if outcome is None:
+                    duplicates.append(fetched.uid)
+            archive_pending(engine, mailbox, settings, duplicates=duplicates)
 
 
 def process_safely(
@@ -192,8 +196,7 @@ def archive_pending(
         quarantined = {m.uid for m in pending if m.status == MessageStatus.QUARANTINED}
         processed = {m.uid for m in pending} - quarantined
         ids = [m.id for m in pending]
-    stored = {m_uid for m_uid in quarantined | processed}
-    processed |= {u for u in duplicates or [] if u not in stored}
+    processed |= set(duplicates or [])
     mailbox.archive(sorted(processed), settings.imap.processed_folder)
     mailbox.archive(sorted(quarantined), settings.imap.quarantine_folder)
     if ids:

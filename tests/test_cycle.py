@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.tables import Claim, ClaimOrder, InboundMessage, Reply
-from tests.mail import eml
+from tests.mail import eml, variants
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
@@ -259,3 +259,95 @@ def test_replies_still_go_out_when_the_mailbox_is_down(
         run_cycle(settings, engine)
     assert failed.value.report.sent == 1
     assert len(smtp_sink.deliveries) == 1
+
+
+def test_ingest_reads_eml_mbox_and_maildir_exactly_once(
+    settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.mail import TEST_MAIL
+
+    paths = [
+        str(TEST_MAIL / "html-only-outlook.eml"),
+        str(TEST_MAIL / "export.mbox"),
+        str(TEST_MAIL / "maildir"),
+    ]
+    assert main(["ingest", *paths, "--config", config_file]) == 0
+    assert "ingest: 6 fetched, 0 already stored, outcomes: automated 1, claim 5" in capsys.readouterr().out
+    assert main(["ingest", *paths, "--config", config_file]) == 0
+    assert "ingest: 6 fetched, 6 already stored" in capsys.readouterr().out
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 5
+
+
+def test_an_oversized_message_is_listed_for_staff_and_left_on_the_server(
+    settings: Settings, engine: Engine
+) -> None:
+    from bot.cycle import run_cycle
+
+    small = settings.model_copy(update={"imap": settings.imap.model_copy(update={"max_message_bytes": 1000})})
+    deliver(settings, [("big", eml(ENGLISH) + b"x" * 2000), ("ok", eml("en-unverified-sender.eml"))])
+    report = run_cycle(small, engine)
+    assert report.outcomes == {"quarantined": 1, "claim": 1}
+    with store.session_scope(engine) as session:
+        held = session.exec(select(InboundMessage).where(InboundMessage.status == "quarantined")).one()
+    assert "over the 1,000-byte limit" in held.reason
+    assert folder_count(settings, "INBOX") == 1
+    assert run_cycle(small, engine).fetched == 0
+
+
+def test_a_loop_that_slips_through_is_capped_per_sender_per_day(settings: Settings, engine: Engine) -> None:
+    from bot.cycle import run_cycle
+
+    capped = settings.model_copy(
+        update={"claims": settings.claims.model_copy(update={"max_replies_per_sender_per_day": 3})}
+    )
+    deliver(settings, variants("en-unverified-sender.eml", 6))
+    run_cycle(capped, engine)
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Reply)).all()) == 3
+        assert len(session.exec(select(Claim)).all()) == 6
+
+
+def test_a_new_uidvalidity_rereads_the_folder_without_reprocessing(
+    settings: Settings, engine: Engine
+) -> None:
+    from bot.cycle import run_cycle
+    from bot.tables import MailboxCursor
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        cursor = session.exec(select(MailboxCursor)).one()
+        cursor.uidvalidity += 1  # as after the server rebuilt its index
+        session.add(cursor)
+    deliver(settings, [(ENGLISH, eml(ENGLISH)), (CHINESE_GBK, eml(CHINESE_GBK))])
+    report = run_cycle(settings, engine)
+
+    assert (report.fetched, report.duplicates, report.outcomes) == (2, 1, {"claim": 1})
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 2
+    assert folder_count(settings, "INBOX") == 0
+
+
+def test_auto_replies_to_our_replies_do_not_start_a_loop(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink
+) -> None:
+    from bot.cycle import run_cycle
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH))])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        (reply,) = store.replies(session)
+        store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="t")
+    run_cycle(settings, engine)
+    (ours,) = smtp_sink.deliveries
+    sent = email.message_from_bytes(ours.content)
+    bounce_back = eml("auto-reply-out-of-office.eml").replace(
+        b"Message-ID: <ooo-123@example.com>",
+        f"Message-ID: <ooo-back@example.com>\r\nIn-Reply-To: {sent['Message-ID']}".encode(),
+    )
+    deliver(settings, [("ooo", bounce_back), ("dsn", eml("bounce-dsn.eml"))])
+    report = run_cycle(settings, engine)
+    assert report.outcomes == {"automated": 2}
+    with store.session_scope(engine) as session:
+        assert len(store.replies(session)) == 1
