@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from html.parser import HTMLParser
 
+import charset_normalizer
 import mailparser
 
 _SUPERSETS = {
@@ -25,6 +26,8 @@ _SUPERSETS = {
     b"euc-cn": b"gb18030",
     b"big5": b"big5hkscs",
     b"x-big5": b"big5hkscs",
+    b"ks_c_5601-1987": b"cp949",
+    b"euc-kr": b"cp949",
 }
 _LABEL = re.compile(
     rb'(charset\s*=\s*"?|=\?)(' + b"|".join(re.escape(k) for k in _SUPERSETS) + rb')(?=["\s;?]|$)',
@@ -54,6 +57,7 @@ class ParsedMessage:
     references: tuple[str, ...]
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/plain"
+    defects: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -74,7 +78,8 @@ def parse(raw: bytes) -> ParsedMessage:
     name, address = email.utils.parseaddr(headers.get("from", ""))
     if not address or "@" not in address:
         raise Unreadable("no usable From address")
-    text = _body_text(message)
+    defects: list[str] = []
+    text = _body_text(message, defects)
     message_id = _angle(headers.get("message-id", "")) or None
     return ParsedMessage(
         message_id=message_id,
@@ -86,6 +91,7 @@ def parse(raw: bytes) -> ParsedMessage:
         references=tuple(re.findall(r"<[^<>\s]+>", headers.get("references", ""))),
         headers=headers,
         content_type=message.get_content_type(),
+        defects=tuple(defects),
     )
 
 
@@ -113,7 +119,7 @@ def _header_text(value: object) -> str:
         return "".join(parts)
 
 
-def _body_text(message: Message) -> str:
+def _body_text(message: Message, defects: list[str]) -> str:
     """Plain text of the message: text/plain parts, else text/html parts turned into text."""
     plain: list[str] = []
     html: list[str] = []
@@ -122,7 +128,7 @@ def _body_text(message: Message) -> str:
             continue
         if part.get_content_disposition() == "attachment":
             continue
-        decoded = _decode_part(part)
+        decoded = _decode_part(part, defects)
         if part.get_content_subtype() == "html":
             html.append(html_to_text(decoded))
         else:
@@ -130,20 +136,58 @@ def _body_text(message: Message) -> str:
     return "\n".join(plain or html)
 
 
-def _decode_part(part: Message) -> str:
+def _decode_part(part: Message, defects: list[str]) -> str:
+    """Strict decoding with the declared charset; else UTF-8; else detection, noted as a defect."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "replace")
-    charset = part.get_content_charset() or "us-ascii"
+    declared = part.get_content_charset() or "us-ascii"
+    charset = _SUPERSETS.get(declared.encode(), declared.encode()).decode()
     try:
         return payload.decode(charset)
-    except LookupError:
-        raise Unreadable(f"unknown charset {charset!r}") from None
+    except (LookupError, UnicodeDecodeError) as exc:
+        problem = "unknown charset" if isinstance(exc, LookupError) else "text is not valid"
+    try:
+        text = payload.decode("utf-8")
+        defects.append(f"{problem} {declared!r}; read as UTF-8")
+        return text
     except UnicodeDecodeError:
+        pass
+    chinese = _likely_chinese(payload)
+    if chinese is not None:
+        defects.append(f"{problem} {declared!r}; detected {chinese[0]}")
+        return chinese[1]
+    guess = charset_normalizer.from_bytes(payload).best()
+    if guess is None or guess.encoding is None:
+        raise Unreadable(f"{problem} {declared!r}, and no charset fits the text")
+    defects.append(f"{problem} {declared!r}; detected {guess.encoding}")
+    return str(guess)
+
+
+# Characters frequent in complaints in either script; GBK read as Big5 (or the reverse) yields
+# valid but rare characters, so counting these tells the two apart where both decode.
+_COMMON = set(
+    "的我是了在有不这這个個们們您好请請号號单單账帳賬户戶订訂交易价價格故障赔賠偿償补補恢复復谢謝日月年"
+)
+
+
+def _likely_chinese(payload: bytes) -> tuple[str, str] | None:
+    """The Chinese encoding under which ``payload`` reads most like Chinese, if any reads so."""
+    best: tuple[float, str, str] | None = None
+    for encoding in ("gb18030", "big5hkscs"):
         try:
-            return payload.decode("utf-8")
+            text = payload.decode(encoding)
         except UnicodeDecodeError:
-            raise Unreadable(f"text is not valid {charset}") from None
+            continue
+        han = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+        if not han:
+            continue
+        score = sum(c in _COMMON for c in han) / len(han)
+        if best is None or score > best[0]:
+            best = (score, encoding, text)
+    if best is None or best[0] < 0.1:
+        return None
+    return best[1], best[2]
 
 
 class _TextOfHtml(HTMLParser):

@@ -84,6 +84,8 @@ def process_message(
         reference_prefix=settings.claims.reference_prefix,
     )
     inbound.reason = verdict.reason
+    if parsed.defects:
+        inbound.reason += "; repaired: " + "; ".join(parsed.defects)
     if verdict.kind is Kind.FOLLOWUP:
         claim = _claim_for_followup(session, verdict.reference, verdict.thread_ids)
         if claim is not None:

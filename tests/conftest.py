@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from bot import store
@@ -18,6 +19,10 @@ from bot.demo.smtp_sink import SmtpSink
 from tests.servers import dovecot, postgres
 
 IN_CI = bool(os.environ.get("CI"))
+# Property tests explore new examples on a developer's machine; in CI they are repeatable.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 
 
 def _require(available: bool, what: str) -> None:
