@@ -264,6 +264,8 @@ class ClaimEvent(SQLModel, table=True):
 class Reply(SQLModel, table=True):
     """A drafted reply in the outbox; it leaves only after a person approves it."""
 
+    __table_args__ = (Index("ix_reply_to_address_created", "to_address", "created_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
     kind: str

@@ -1,0 +1,236 @@
+"""Ingest throughput on a real Dovecot mailbox, against the raw fetch+parse floor, in one run.
+
+Fills a throwaway Dovecot mailbox with N generated complaints (English, Simplified Chinese in
+GBK under a gb2312 label, Traditional Chinese in Big5, HTML-only), loads a trade book of at
+least 100,000 orders with `claimsbot import`, then measures:
+
+  (a) the floor: imapclient FETCH BODY.PEEK[] of every message + mail-parser parse, nothing else;
+  (b) `claimsbot run --once` over the same messages into claims and drafted replies;
+
+and prints both rates, their ratio and peak memory; then one 25 MB message through
+`run --once`; then the cost of an empty poll with 100 and with 100,000 messages already seen.
+
+Run: .venv/bin/python bench/ingest.py [--messages N] [--orders N]   (needs dovecot-imapd)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.header import Header
+from pathlib import Path
+
+import imapclient
+import mailparser
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.compensation import generate  # noqa: E402
+from bot import store  # noqa: E402
+from bot.config import settings_from_mapping  # noqa: E402
+from bot.cycle import run_cycle  # noqa: E402
+from bot.importer import import_file  # noqa: E402
+from bot.tables import InboundMessage, MailboxCursor, MessageStatus, utcnow  # noqa: E402
+from tests.servers.dovecot import DovecotServer  # noqa: E402
+
+
+def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
+    login = i % accounts
+    orders = [50_000_000 + login + accounts * k for k in range(rng.randint(1, 2))]
+    listed = ", ".join(map(str, orders))
+    kind = i % 4
+    head = f"From: Client {login} <client{login}@example.com>\r\nTo: complaint@broker.example\r\n"
+    head += f"Message-ID: <bench-{i}@example.com>\r\nDate: Thu, 27 Jun 2019 10:00:00 +0800\r\nMIME-Version: 1.0\r\n"
+    if kind == 0:
+        body = f"Hello,\r\nmy account is {10_000_000 + login}, orders {listed} opened at abnormal prices.\r\n"
+        return (
+            head + "Subject: Outage compensation\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+        ).encode()
+    if kind == 1:
+        text = f"您好，交易账号：{10_000_000 + login}，订单号 {listed.replace(', ', '、')}。请按最优价格执行。\r\n"
+        subject = Header("赔偿申请", "gbk").encode().replace("=?gbk?", "=?gb2312?")
+        return (
+            head + f"Subject: {subject}\r\nContent-Type: text/plain; charset=gb2312\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode() + base64.encodebytes(text.encode("gbk"))
+    if kind == 2:
+        text = f"您好，帳號 {10_000_000 + login}，訂單號 {listed}。請恢復我的訂單。\r\n"
+        return (
+            head
+            + f"Subject: {Header('報價故障賠償', 'big5').encode()}\r\nContent-Type: text/plain; charset=big5\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode() + base64.encodebytes(text.encode("big5"))
+    html = f"<html><body><p>Account <b>{10_000_000 + login}</b></p><p>Order no. {listed}</p></body></html>"
+    return (
+        head + "Subject: complaint\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n"
+    ).encode()
+
+
+def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
+    path = folder / "bench.toml"
+    path.write_text(
+        f'data_dir = "{database}"\n[claims]\nmax_replies_per_sender_per_day = 1000000\n'
+        f'[imap]\nhost = "{server.host}"\nport = {server.port}\nssl = false\nusername = "{server.username}"\n'
+        f'password = "{server.password}"\nidle = false\n[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\n'
+    )
+    return path
+
+
+def child_run(config: Path) -> tuple[float, float, str]:
+    """`claimsbot run --once` in its own process; returns seconds, its peak RSS in MiB, its summary."""
+    code = (
+        "import resource, sys, time; from bot.cli import main; t = time.perf_counter(); "
+        f"rc = main(['run', '--once', '--config', {str(config)!r}]); "
+        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'T', time.perf_counter() - t); "
+        "sys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    last = [line for line in done.stdout.splitlines() if line.startswith("RSS")][-1].split()
+    summary = next(
+        (line for line in done.stdout.splitlines() if line.startswith("cycle:")), done.stderr[-300:]
+    )
+    return float(last[3]), float(last[1]), summary
+
+
+def append_all(server: DovecotServer, messages: list[bytes], folder: str = "INBOX") -> None:
+    with imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=60) as client:
+        client.login(server.username, server.password)
+        for raw in messages:
+            client.append(folder, raw)
+
+
+def raw_floor(server: DovecotServer, batch: int = 100) -> tuple[float, int]:
+    started = time.perf_counter()
+    count = 0
+    with imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=60) as client:
+        client.login(server.username, server.password)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search(["ALL"])
+        for i in range(0, len(uids), batch):
+            for data in client.fetch(uids[i : i + batch], ["BODY.PEEK[]"]).values():
+                mailparser.parse_from_bytes(data[b"BODY[]"])
+                count += 1
+    return time.perf_counter() - started, count
+
+
+def empty_poll(config: Path, seen: int, server: DovecotServer, folder: Path) -> float:
+    """Median seconds of a poll that finds nothing new, with ``seen`` messages already recorded."""
+    from bot.config import load_settings
+
+    settings = load_settings(config)
+    engine = store.open_engine(settings)
+    with imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=60) as client:
+        client.login(server.username, server.password)
+        status = client.select_folder("INBOX")
+        uidvalidity, uidnext = int(status[b"UIDVALIDITY"]), int(status[b"UIDNEXT"])
+    with store.session_scope(engine) as session:
+        rows = [
+            {
+                "message_id": f"<seen-{i}@x>",
+                "content_hash": f"seen-{i}",
+                "raw": b"",
+                "folder": "INBOX",
+                "uidvalidity": uidvalidity,
+                "uid": i + 1,
+                "received_at": utcnow(),
+                "sender": "",
+                "subject": "",
+                "status": MessageStatus.AUTOMATED,
+                "reason": "",
+                "archived": True,
+            }
+            for i in range(seen)
+        ]
+        for i in range(0, len(rows), 5000):
+            session.execute(InboundMessage.__table__.insert(), rows[i : i + 5000])  # type: ignore[attr-defined]
+        session.add(MailboxCursor(folder="INBOX", uidvalidity=uidvalidity, last_uid=uidnext - 1))
+    run_cycle(settings, engine)
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        report = run_cycle(settings, engine)
+        timings.append(time.perf_counter() - started)
+        assert report.fetched == 0
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--seen", type=int, default=100_000, help="messages already seen, for the empty poll")
+    parser.add_argument("--big-mb", type=int, default=25)
+    args = parser.parse_args()
+    rng = random.Random(3)
+    folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-"))
+    settings = settings_from_mapping({"data_dir": str(folder / "data")}, source="bench")
+    engine = store.open_engine(settings)
+    for path in generate(folder, args.orders, 200_000):
+        import_file(engine, path, settings.trade_server.tz)
+    accounts = max(1, args.orders // 10)
+    messages = [complaint(i, accounts, rng) for i in range(args.messages)]
+    with DovecotServer() as server:
+        started = time.perf_counter()
+        append_all(server, messages)
+        appended = time.perf_counter() - started
+        floor_s, floor_n = raw_floor(server)
+        run_s, run_rss, summary = child_run(config_for(folder, server, folder / "data"))
+    floor_rate, run_rate = floor_n / floor_s, args.messages / run_s
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"Dovecot, SQLite; book {args.orders:,} orders"
+    )
+    print(f"mailbox filled with {args.messages:,} messages in {appended:.1f} s")
+    print(f"(a) raw FETCH + mail-parser: {floor_rate:,.0f} msg/s ({floor_s:.1f} s)")
+    print(f"(b) claimsbot run --once:    {run_rate:,.0f} msg/s ({run_s:.1f} s), peak RSS {run_rss:.0f} MiB")
+    print(f"    {summary}")
+    print(f"ratio (b)/(a): {run_rate / floor_rate:.2f}")
+
+    attachment = base64.encodebytes(os.urandom(args.big_mb * 1024 * 1024 * 3 // 4))
+    big = (
+        b"From: Client 1 <client1@example.com>\r\nTo: complaint@broker.example\r\nSubject: claim\r\n"
+        b"Message-ID: <big@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\naccount 10000001 order 50000001\r\n--b\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + attachment
+        + b"--b--\r\n"
+    )
+    with DovecotServer() as server:
+        append_all(server, [big])
+        big_folder = folder / "big"
+        big_folder.mkdir()
+        big_s, big_rss, big_summary = child_run(config_for(big_folder, server, big_folder / "data"))
+    print(f"one {len(big) / 1e6:.1f} MB message: {big_s:.1f} s, peak RSS {big_rss:.0f} MiB ({big_summary})")
+
+    polls = {}
+    for seen in (100, args.seen):
+        with DovecotServer() as server:
+            tiny = [
+                f"From: a@b.c\r\nSubject: s\r\nMessage-ID: <t{i}@x>\r\n\r\nx\r\n".encode()
+                for i in range(seen)
+            ]
+            append_all(server, tiny)
+            poll_folder = folder / f"poll-{seen}"
+            poll_folder.mkdir()
+            polls[seen] = empty_poll(
+                config_for(poll_folder, server, poll_folder / "data"), seen, server, poll_folder
+            )
+    print(
+        f"empty poll, 100 messages seen: {polls[100] * 1000:.1f} ms; {args.seen:,} seen: "
+        f"{polls[args.seen] * 1000:.1f} ms; ratio {polls[args.seen] / polls[100]:.2f}"
+    )
+    print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
