@@ -50,14 +50,16 @@ def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
     listed = ", ".join(map(str, orders))
     kind = i % 4
     head = f"From: Client {login} <client{login}@example.com>\r\nTo: complaint@broker.example\r\n"
-    head += f"Message-ID: <bench-{i}@example.com>\r\nDate: Thu, 27 Jun 2019 10:00:00 +0800\r\nMIME-Version: 1.0\r\n"
+    head += f"Message-ID: <bench-{i}@example.com>\r\nDate: Thu, 27 Jun 2019 10:00:00 +0800\r\n"
+    head += "MIME-Version: 1.0\r\n"
     if kind == 0:
         body = f"Hello,\r\nmy account is {10_000_000 + login}, orders {listed} opened at abnormal prices.\r\n"
         return (
             head + "Subject: Outage compensation\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
         ).encode()
     if kind == 1:
-        text = f"您好，交易账号：{10_000_000 + login}，订单号 {listed.replace(', ', '、')}。请按最优价格执行。\r\n"
+        numbers = listed.replace(", ", "、")
+        text = f"您好，交易账号：{10_000_000 + login}，订单号 {numbers}。请按最优价格执行。\r\n"
         subject = Header("赔偿申请", "gbk").encode().replace("=?gbk?", "=?gb2312?")
         return (
             head + f"Subject: {subject}\r\nContent-Type: text/plain; charset=gb2312\r\n"
@@ -67,7 +69,8 @@ def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
         text = f"您好，帳號 {10_000_000 + login}，訂單號 {listed}。請恢復我的訂單。\r\n"
         return (
             head
-            + f"Subject: {Header('報價故障賠償', 'big5').encode()}\r\nContent-Type: text/plain; charset=big5\r\n"
+            + f"Subject: {Header('報價故障賠償', 'big5').encode()}\r\n"
+            + "Content-Type: text/plain; charset=big5\r\n"
             "Content-Transfer-Encoding: base64\r\n\r\n"
         ).encode() + base64.encodebytes(text.encode("big5"))
     html = f"<html><body><p>Account <b>{10_000_000 + login}</b></p><p>Order no. {listed}</p></body></html>"
@@ -81,7 +84,8 @@ def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
     path.write_text(
         f'data_dir = "{database}"\n[claims]\nmax_replies_per_sender_per_day = 1000000\n'
         f'[imap]\nhost = "{server.host}"\nport = {server.port}\nssl = false\nusername = "{server.username}"\n'
-        f'password = "{server.password}"\nidle = false\n[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\n'
+        f'password = "{server.password}"\nidle = false\n'
+        '[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\n'
     )
     return path
 
@@ -91,7 +95,8 @@ def child_run(config: Path) -> tuple[float, float, str]:
     code = (
         "import resource, sys, time; from bot.cli import main; t = time.perf_counter(); "
         f"rc = main(['run', '--once', '--config', {str(config)!r}]); "
-        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'T', time.perf_counter() - t); "
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "print('RSS', rss, 'T', time.perf_counter() - t); "
         "sys.exit(rc)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -199,7 +204,8 @@ def main() -> None:
     attachment = base64.encodebytes(os.urandom(args.big_mb * 1024 * 1024 * 3 // 4))
     big = (
         b"From: Client 1 <client1@example.com>\r\nTo: complaint@broker.example\r\nSubject: claim\r\n"
-        b"Message-ID: <big@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"Message-ID: <big@example.com>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
         b"--b\r\nContent-Type: text/plain\r\n\r\naccount 10000001 order 50000001\r\n--b\r\n"
         b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
         + attachment
