@@ -63,3 +63,24 @@ def test_bad_config_is_one_line_on_the_command_line(
 def test_missing_config_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_every_setting_is_documented_in_the_example() -> None:
+    from bot.config import IncidentSettings, Settings, _Section
+
+    text = EXAMPLE.read_text()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        if name == "source":
+            continue
+        annotation = field.annotation
+        if name == "incidents":
+            keys = dict(IncidentSettings.model_fields)
+        elif isinstance(annotation, type) and issubclass(annotation, _Section):
+            keys = dict(annotation.model_fields)
+        else:
+            keys = {name: None}
+        for key in keys:
+            if f"\n{key} =" not in text and f"\n# {key} =" not in text:
+                missing.append(f"{name}.{key}")
+    assert missing == []
