@@ -58,6 +58,7 @@ class ParsedMessage:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/plain"
     defects: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -79,6 +80,11 @@ def parse(raw: bytes) -> ParsedMessage:
     if not address or "@" not in address:
         raise Unreadable("no usable From address")
     defects: list[str] = []
+    if not any(
+        p.get_content_maintype() == "text" and p.get_content_disposition() != "attachment"
+        for p in message.walk()
+    ):
+        raise Unreadable("no text in the message (only attachments or an empty body)")
     text = _body_text(message, defects)
     message_id = _angle(headers.get("message-id", "")) or None
     return ParsedMessage(
@@ -92,7 +98,17 @@ def parse(raw: bytes) -> ParsedMessage:
         headers=headers,
         content_type=message.get_content_type(),
         defects=tuple(defects),
+        attachments=tuple(_attachment_names(message)),
     )
+
+
+def _attachment_names(message: Message) -> list[str]:
+    """File names as the client's mail program wrote them (RFC 2231 and RFC 2047 forms alike)."""
+    names = []
+    for part in message.walk():
+        if part.get_content_disposition() in ("attachment", "inline") and part.get_filename():
+            names.append(_header_text(part.get_filename()))
+    return names
 
 
 def _angle(value: str) -> str:

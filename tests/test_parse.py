@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.parse import Unreadable, html_to_text, parse
@@ -49,3 +51,29 @@ def test_unreadable_messages_say_why(name: str, reason: str) -> None:
 
 def test_html_to_text_drops_scripts_and_keeps_lines() -> None:
     assert html_to_text("<p>Account 1</p><script>x()</script><div>Order&nbsp;2</div>") == "Account 1\nOrder 2"
+
+
+def test_split_encoded_words_and_rfc2231_file_names_are_decoded() -> None:
+    message = parsed("split-encoded-words-unlabelled-gbk-body.eml")
+    assert (message.sender_name, message.subject) == ("王喆", "补偿申请")
+    assert message.attachments == ("订单截图.pdf",)
+    assert "交易账号 81234568" in message.text
+    assert message.defects == ("text is not valid 'us-ascii'; detected gb18030",)
+
+
+def test_a_message_with_no_text_is_refused_with_the_reason() -> None:
+    with pytest.raises(Unreadable, match="no text"):
+        parse(eml("attachment-only.eml"))
+
+
+CORPUS = sorted((Path(__file__).parent / "data" / "corpus").glob("*/*[0-9].*"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_real_world_messages_are_read_or_refused_never_crash(path: Path) -> None:
+    try:
+        message = parse(path.read_bytes())
+    except Unreadable as exc:
+        assert str(exc)
+    else:
+        assert message.sender and isinstance(message.text, str)
