@@ -186,7 +186,7 @@ def main() -> None:
     messages = [complaint(i, accounts, rng) for i in range(args.messages)]
     with DovecotServer() as server:
         started = time.perf_counter()
-        append_all(server, messages)
+        server.fill(messages)
         appended = time.perf_counter() - started
         floor_s, floor_n = raw_floor(server)
         run_s, run_rss, summary = child_run(config_for(folder, server, folder / "data"))
@@ -195,7 +195,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
         f"Dovecot, SQLite; book {args.orders:,} orders"
     )
-    print(f"mailbox filled with {args.messages:,} messages in {appended:.1f} s")
+    print(f"maildir filled with {args.messages:,} messages in {appended:.1f} s")
     print(f"(a) raw FETCH + mail-parser: {floor_rate:,.0f} msg/s ({floor_s:.1f} s)")
     print(f"(b) claimsbot run --once:    {run_rate:,.0f} msg/s ({run_s:.1f} s), peak RSS {run_rss:.0f} MiB")
     print(f"    {summary}")
@@ -225,7 +225,7 @@ def main() -> None:
                 f"From: a@b.c\r\nSubject: s\r\nMessage-ID: <t{i}@x>\r\n\r\nx\r\n".encode()
                 for i in range(seen)
             ]
-            append_all(server, tiny)
+            server.fill(tiny)
             poll_folder = folder / f"poll-{seen}"
             poll_folder.mkdir()
             polls[seen] = empty_poll(

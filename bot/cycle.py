@@ -93,6 +93,12 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 report.count(outcome)
                 if outcome is None:
                     duplicates.append(fetched.uid)
+            # The cursor only saves work: a crash before this line re-reads the batch, and
+            # every message in it is then recognised as stored.
+            with store.session_scope(engine) as session:
+                store.advance_cursor(
+                    session, folder=folder, uidvalidity=mailbox.uidvalidity, uid=batch[-1].uid
+                )
             archive_pending(engine, mailbox, settings, duplicates=duplicates)
 
 
@@ -118,8 +124,6 @@ def process_safely(
             )
             if inbound is not None and not on_server:
                 inbound.archived = True
-            if on_server:
-                store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
             return str(inbound.status) if inbound else None
     except TemplateProblem:
         raise
@@ -150,8 +154,6 @@ def process_safely(
                 archived=not on_server,
             )
         )
-        if on_server:
-            store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=uid)
     return str(MessageStatus.QUARANTINED)
 
 
@@ -178,7 +180,6 @@ def _record_oversized(engine: Engine, settings: Settings, uidvalidity: int, fetc
                 archived=True,
             )
         )
-        store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=fetched.uid)
     return str(MessageStatus.QUARANTINED)
 
 

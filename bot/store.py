@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, event, func, make_url, update
+from sqlalchemy import Engine, event, func, make_url, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -228,11 +228,12 @@ def choose_remedy(session: Session, *, claim_order_id: int, remedy: str, by: str
 
 
 def find_duplicate(session: Session, *, message_id: str | None, content_hash: str) -> InboundMessage | None:
+    """The stored message with this Message-ID or this content, preferring the same content."""
+    condition = InboundMessage.content_hash == content_hash
     if message_id:
-        found = session.exec(select(InboundMessage).where(InboundMessage.message_id == message_id)).first()
-        if found:
-            return found
-    return session.exec(select(InboundMessage).where(InboundMessage.content_hash == content_hash)).first()
+        condition = or_(condition, InboundMessage.message_id == message_id)
+    found = session.exec(select(InboundMessage).where(condition)).all()
+    return next((m for m in found if m.content_hash == content_hash), found[0] if found else None)
 
 
 def cursor_for(session: Session, *, folder: str) -> MailboxCursor | None:

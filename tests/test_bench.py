@@ -33,3 +33,32 @@ def test_pipeline_benchmark_runs_on_a_small_mailbox() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "messages: 40" in result.stdout and "throughput:" in result.stdout
+
+
+def test_ingest_benchmark_runs_on_a_small_dovecot_mailbox() -> None:
+    from tests.conftest import _require
+    from tests.servers import dovecot
+
+    _require(dovecot.available(), "Dovecot (dovecot-imapd)")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/ingest.py",
+            "--messages",
+            "60",
+            "--orders",
+            "2000",
+            "--seen",
+            "300",
+            "--big-mb",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cycle: 60 fetched, 0 already stored, outcomes: claim 60" in result.stdout, result.stdout
+    assert re.search(r"ratio \(b\)/\(a\): \d", result.stdout)
+    assert re.search(r"empty poll, 100 messages seen: [\d.]+ ms; 300 seen", result.stdout)
