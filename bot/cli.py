@@ -325,12 +325,13 @@ def _extract(args: argparse.Namespace) -> int:
         "accounts": found.account_numbers(),
         "orders": found.order_numbers(),
         "request": found.request,
-        "consent": None,
+        "consent": found.consent.answer,
         "evidence": {
             "name": found.name_evidence,
             "accounts": {c.value: c.evidence for c in found.accounts if c.confidence >= 0.5},
             "orders": {c.value: c.evidence for c in found.orders if c.confidence >= 0.5},
             "request": found.request_evidence,
+            "consent": found.consent.evidence,
         },
     }
     if args.json:

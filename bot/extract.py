@@ -63,6 +63,64 @@ _BEST_PRICE = re.compile(
 )
 
 
+_REFUSE = re.compile(
+    r"\b(?:do\s*n[o']?t|does\s*n[o']?t|won'?t|will\s+not|can\s*n[o']?t|cannot|not)\s+(?:agree|accept|consent)"
+    r"|\bdisagree|\brefuse|\breject|\bno,?\s+(?:thanks|thank you)\b"
+    r"|不同意|不接受|拒绝|拒絕|不认可|不認可|不接納|不要执行|不要執行",
+    re.IGNORECASE,
+)
+_AGREE = re.compile(
+    r"\b(?:i\s+(?:agree|accept|consent|choose|chose|select|pick)|agreed|accepted|yes\b|go ahead"
+    r"|please\s+(?:proceed|go ahead|execute))"
+    r"|同意|接受|确认|確認|选择|選擇|我选|我選|就选|就選",
+    re.IGNORECASE,
+)
+_HEDGE = re.compile(
+    r"吗|嗎|么|麼|是否|要不要|\?|\b(?:should|shall|can|could|do)\s+i\b|\bif\b|如果|假如", re.IGNORECASE
+)
+_BEST_CHOICE = re.compile(
+    r"option\s*(?:no\.?\s*)?1\b|choice\s*1\b|方案\s*[1一]|选项\s*[1一]|選項\s*[1一]|第\s*[1一]\s*(?:个|個)?(?:方案|选项|選項)"
+    r"|best price|most favou?rable|最优|最優|最有利|最好的价|最好的價",
+    re.IGNORECASE,
+)
+_RESTORE_CHOICE = re.compile(
+    r"option\s*(?:no\.?\s*)?2\b|choice\s*2\b|方案\s*[2二]|选项\s*[2二]|選項\s*[2二]|第\s*[2二]\s*(?:个|個)?(?:方案|选项|選項)"
+    r"|restor|reinstat|reopen|恢复|恢復|还原|還原",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The client's answer to an offer: a remedy, ``refused``, or None when it is not clear."""
+
+    answer: str | None
+    agrees_without_choice: bool
+    evidence: str
+
+
+def consent(text: str) -> Consent:
+    """Read consent only from the client's own words; a question or a negation is never consent."""
+    own = unicodedata.normalize("NFKC", strip_quoted(text)).strip()
+    refused = _REFUSE.search(own)
+    if refused:
+        return Consent("refused", False, _around(own, refused.start(), refused.end()))
+    bare = own.strip(" .。!")
+    if bare in {"1", "2"}:
+        return Consent("best_price" if bare == "1" else "restore", False, bare)
+    for sentence in re.split(r"(?<=[.!。?\n])", own):
+        agreed = _AGREE.search(sentence)
+        if not agreed or _HEDGE.search(sentence):
+            continue
+        best, restore = _BEST_CHOICE.search(sentence), _RESTORE_CHOICE.search(sentence)
+        if best and restore:
+            return Consent(None, False, sentence.strip())
+        if best or restore:
+            return Consent("best_price" if best else "restore", False, sentence.strip())
+        return Consent(None, True, sentence.strip())
+    return Consent(None, False, "")
+
+
 @dataclass(frozen=True)
 class Candidate:
     value: str
@@ -80,6 +138,7 @@ class Extraction:
     request: str
     request_evidence: str
     unquoted_text: str = field(repr=False, default="")
+    consent: Consent = Consent(None, False, "")
 
     def account_numbers(self, min_confidence: float = 0.5) -> list[str]:
         return [c.value for c in self.accounts if c.confidence >= min_confidence]
@@ -103,8 +162,12 @@ def extract(message: ParsedMessage) -> Extraction:
             orders.append(loose)
     name, name_evidence = _name(text, message.sender_name)
     request, request_evidence = _request(text)
+    language = detect_language(text)
+    if language != "en" and _script_neutral(text):
+        # Words such as 不同意 are the same in both scripts: the quoted offer tells which one.
+        language = detect_language(unicodedata.normalize("NFKC", f"{message.subject}\n{message.text}"))
     return Extraction(
-        language=detect_language(text),
+        language=language,
         name=name,
         name_evidence=name_evidence,
         accounts=tuple(accounts),
@@ -112,6 +175,14 @@ def extract(message: ParsedMessage) -> Extraction:
         request=request,
         request_evidence=request_evidence,
         unquoted_text=body,
+        consent=consent(message.text) if _is_reply(message) else Consent(None, False, ""),
+    )
+
+
+def _is_reply(message: ParsedMessage) -> bool:
+    """Consent is an answer to an offer, so only a reply can carry it."""
+    return bool(message.in_reply_to or message.references) or bool(
+        re.match(r"\s*(re|aw|回复|回覆|答复|答覆)\s*[:：]", message.subject, re.IGNORECASE)
     )
 
 
@@ -138,6 +209,11 @@ def detect_language(text: str) -> str:
     simplified = sum(hanzidentifier.identify(c) == hanzidentifier.SIMPLIFIED for c in han)
     traditional = sum(hanzidentifier.identify(c) == hanzidentifier.TRADITIONAL for c in han)
     return "zh-Hant" if traditional > simplified else "zh-Hans"
+
+
+def _script_neutral(text: str) -> bool:
+    han = "".join(c for c in text if "\u4e00" <= c <= "\u9fff")
+    return hanzidentifier.identify(han) == hanzidentifier.BOTH
 
 
 def _mask_distractors(text: str) -> str:

@@ -24,7 +24,7 @@ from bot.assess import Assessment, assess
 from bot.classify import Kind, classify
 from bot.config import Settings
 from bot.draft import draft
-from bot.extract import Extraction, extract
+from bot.extract import Consent, Extraction, extract
 from bot.match import Match, OrderMatch, Outcome, Problem, match
 from bot.parse import ParsedMessage, Unreadable, parse
 from bot.store import window_from_quote
@@ -153,14 +153,45 @@ def _record_followup(
 ) -> None:
     _attach(session, inbound, claim, MessageStatus.FOLLOWUP, "followup_received")
     same_sender = parsed.sender == claim.sender
-    kind = "followup_received" if same_sender and claim.sender_verified else "unverified_sender"
-    language = extract(parsed).language
+    verified = same_sender and claim.sender_verified
+    kind = "followup_received" if verified else "unverified_sender"
+    extraction = extract(parsed)
+    language = extraction.language
+    if verified:
+        _apply_consent(session, claim, extraction.consent)
     context = {
         "reference": claim.reference,
         "name": claim.claimant_name or DEFAULT_NAME[language],
         "answer_within_days": settings.claims.answer_within_days,
     }
     _queue_reply(session, settings, claim, parsed, kind, language, context)
+
+
+def _apply_consent(session: Session, claim: Claim, consent: Consent) -> None:
+    """Lock the remedy the client chose on every offered order still open to a choice."""
+    assert claim.id is not None
+    if consent.answer == "refused":
+        store.record_event(
+            session, claim_id=claim.id, actor="client", event="refused", detail=consent.evidence
+        )
+        return
+    open_rows = [
+        r
+        for r in store.claim_orders(session, claim_id=claim.id)
+        if r.outcome == "eligible" and r.chosen_remedy is None
+    ]
+    remedy = consent.answer
+    if remedy is None and consent.agrees_without_choice and all(r.restore_amount is None for r in open_rows):
+        remedy = "best_price"
+    if remedy is None:
+        return
+    for row in open_rows:
+        offered = row.best_price_amount if remedy == "best_price" else row.restore_amount
+        if offered is not None and row.id is not None:
+            store.choose_remedy(session, claim_order_id=row.id, remedy=remedy, by="client")
+    store.record_event(
+        session, claim_id=claim.id, actor="client", event="consented", detail=f"{remedy}: {consent.evidence}"
+    )
 
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:

@@ -177,6 +177,9 @@ def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settin
         ("unverified_sender", "mallory@example.net"),
     ]
     assert "81234567" not in replies[2].body_text and "Alice" not in replies[2].body_text
+    with store.session_scope(engine) as session:
+        chosen = {o.ticket: o.chosen_remedy for o in session.exec(select(ClaimOrder)).all()}
+    assert chosen == {"55667788": "best_price", "55667789": "best_price"}, "'I agree, option 1' was consent"
 
 
 def test_spoofed_sender_is_told_nothing_about_the_account(settings: Settings, engine: Engine) -> None:
