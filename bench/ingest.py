@@ -93,9 +93,10 @@ def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
 def child_run(config: Path) -> tuple[float, float, str]:
     """`claimsbot run --once` in its own process; returns seconds, its peak RSS in MiB, its summary."""
     code = (
-        "import resource, sys, time; from bot.cli import main; t = time.perf_counter(); "
+        "import sys, time; from bot.cli import main; t = time.perf_counter(); "
         f"rc = main(['run', '--once', '--config', {str(config)!r}]); "
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        # VmHWM, not ru_maxrss: after fork and exec, ru_maxrss still counts the parent's pages.
+        "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024; "
         "print('RSS', rss, 'T', time.perf_counter() - t); "
         "sys.exit(rc)"
     )

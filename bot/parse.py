@@ -64,8 +64,42 @@ class ParsedMessage:
         return self.headers.get(name.lower(), "")
 
 
+# A run of this many base64 lines (about 150 kB) is an attachment, never a client's text.
+_BASE64_LINE = re.compile(rb"^[A-Za-z0-9+/=]{40,}\r?\n", re.MULTILINE)
+ATTACHMENT_LINES = 2000
+LARGE = 1_000_000
+
+
+def _without_attachment_bodies(raw: bytes) -> bytes:
+    """``raw`` minus long runs of base64 lines, found line by line (a regex repeat would hold
+    state for every line of the run)."""
+    kept: list[bytes] = []
+    start = run_start = end = 0
+    lines = 0
+    for match in _BASE64_LINE.finditer(raw):
+        if match.start() != end or lines == 0:
+            if lines >= ATTACHMENT_LINES:
+                kept.append(raw[start:run_start])
+                start = end
+            run_start, lines = match.start(), 0
+        lines += 1
+        end = match.end()
+    if lines >= ATTACHMENT_LINES:
+        kept.append(raw[start:run_start])
+        start = end
+    kept.append(raw[start:])
+    return b"".join(kept)
+
+
 def parse(raw: bytes) -> ParsedMessage:
-    """Read one message; raise ``Unreadable`` for broken MIME, bad charsets or no sender."""
+    """Read one message; raise ``Unreadable`` for broken MIME, bad charsets or no sender.
+
+    Large attachment bodies are cut out before parsing: nothing here reads them, and parsing
+    them would cost several times the message's size in memory (the raw message is stored
+    whole by the caller).
+    """
+    if len(raw) > LARGE:
+        raw = _without_attachment_bodies(raw)
     relabelled = _LABEL.sub(lambda m: m.group(1) + _SUPERSETS[m.group(2).lower()], raw)
     try:
         mail = mailparser.parse_from_bytes(relabelled)

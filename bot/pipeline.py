@@ -16,6 +16,7 @@ from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import make_msgid, parseaddr
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -55,10 +56,12 @@ def process_message(
         if earlier.content_hash == content_hash or _same_message(earlier, raw):
             return None
         reused_id, message_id = f"Message-ID {message_id} was already used by message #{earlier.id}", None
+    stored_raw, raw_path = _keep(raw, content_hash, settings)
     inbound = InboundMessage(
         message_id=message_id,
         content_hash=content_hash,
-        raw=raw,
+        raw=stored_raw,
+        raw_path=raw_path,
         folder=folder,
         uidvalidity=uidvalidity,
         uid=uid,
@@ -98,9 +101,37 @@ def process_message(
     return inbound
 
 
+LARGE_MESSAGE = 1_000_000
+
+
+def _keep(raw: bytes, content_hash: str, settings: Settings) -> tuple[bytes, str]:
+    """Small messages go in the database row; large ones in a file named by their hash.
+
+    A database BLOB costs two more copies of the message in memory while it is written; a
+    file costs none. The file is written before the transaction commits, under a name that
+    depends only on the content, so a crash leaves at worst a file that the retry rewrites.
+    """
+    if len(raw) <= LARGE_MESSAGE:
+        return raw, ""
+    folder = settings.data_dir / "messages"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{content_hash}.eml"
+    if not path.exists():
+        partial = path.with_suffix(".part")
+        partial.write_bytes(raw)
+        partial.replace(path)
+    return b"", str(path)
+
+
+def stored_bytes(message: InboundMessage) -> bytes:
+    return Path(message.raw_path).read_bytes() if message.raw_path else message.raw
+
+
 def _same_message(earlier: InboundMessage, raw: bytes) -> bool:
     """A redelivery of the same message (relay headers differ) rather than a reused Message-ID."""
-    return _envelope_hint(raw) == (earlier.sender, earlier.subject) or _body_of(raw) == _body_of(earlier.raw)
+    if _envelope_hint(raw) == (earlier.sender, earlier.subject):
+        return True
+    return _body_of(raw) == _body_of(stored_bytes(earlier))
 
 
 def _body_of(raw: bytes) -> bytes:
@@ -108,9 +139,16 @@ def _body_of(raw: bytes) -> bytes:
     return body
 
 
+def _head(raw: bytes) -> bytes:
+    """The header block only: parsing headers must not cost a copy of a large body."""
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    return raw if end < 0 else raw[: end + 2]
+
+
 def _envelope_hint(raw: bytes) -> tuple[str, str]:
     """Best-effort sender and subject of an unreadable message, for the staff's list."""
-    headers = BytesHeaderParser(policy=default).parsebytes(raw)
+    headers = BytesHeaderParser(policy=default).parsebytes(_head(raw))
     try:
         sender = parseaddr(str(headers.get("from", "")))[1].lower()
         subject = str(headers.get("subject", ""))
@@ -120,7 +158,7 @@ def _envelope_hint(raw: bytes) -> tuple[str, str]:
 
 
 def _message_id(raw: bytes) -> str | None:
-    value = BytesHeaderParser().parsebytes(raw).get("message-id")
+    value = BytesHeaderParser().parsebytes(_head(raw)).get("message-id")
     value = str(value).strip() if value else ""
     return value[:998] or None
 

@@ -111,6 +111,8 @@ class InboundMessage(SQLModel, table=True):
     message_id: str | None = Field(default=None, sa_column=Column(String(998), unique=True))
     content_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Messages over a megabyte are kept as data_dir/messages/<content_hash>.eml instead of ``raw``.
+    raw_path: str = ""
     folder: str
     uidvalidity: int
     uid: int
