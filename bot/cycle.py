@@ -24,8 +24,8 @@ from bot.config import Settings
 from bot.draft import TemplateProblem
 from bot.mailbox import Fetched, Mailbox, MailboxError
 from bot.outbox import send_approved
-from bot.pipeline import process_message
-from bot.tables import InboundMessage, MessageStatus, utcnow
+from bot.pipeline import hold_for_staff, process_message
+from bot.tables import InboundMessage, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -140,19 +140,16 @@ def process_safely(
     with store.session_scope(engine) as session:
         if store.find_duplicate(session, message_id=None, content_hash=content_hash):
             return None
-        session.add(
-            InboundMessage(
-                message_id=None,
-                content_hash=content_hash,
-                raw=raw,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                received_at=utcnow(),
-                status=MessageStatus.QUARANTINED,
-                reason="internal error while processing; see the worker log",
-                archived=not on_server,
-            )
+        hold_for_staff(
+            session,
+            settings,
+            raw,
+            reason="internal error while processing; see the worker log",
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            archived=not on_server,
+            content_hash=content_hash,
         )
     return str(MessageStatus.QUARANTINED)
 
@@ -161,24 +158,23 @@ def _record_oversized(engine: Engine, settings: Settings, uidvalidity: int, fetc
     """Too large to read safely: listed for staff and left where it is on the server."""
     folder = settings.imap.folder
     marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
+    limit = settings.imap.max_message_bytes
     with store.session_scope(engine) as session:
         if store.find_duplicate(session, message_id=None, content_hash=marker):
             return None
-        session.add(
-            InboundMessage(
-                content_hash=marker,
-                raw=b"",
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=fetched.uid,
-                received_at=utcnow(),
-                status=MessageStatus.QUARANTINED,
-                reason=(
-                    f"message of {fetched.size:,} bytes is over the {settings.imap.max_message_bytes:,}-byte "
-                    f"limit ([imap] max_message_bytes); left in {folder} on the server"
-                ),
-                archived=True,
-            )
+        hold_for_staff(
+            session,
+            settings,
+            b"",
+            content_hash=marker,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=fetched.uid,
+            archived=True,
+            reason=(
+                f"message of {fetched.size:,} bytes is over the {limit:,}-byte limit "
+                f"([imap] max_message_bytes); left in {folder} on the server"
+            ),
         )
     return str(MessageStatus.QUARANTINED)
 

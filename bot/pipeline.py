@@ -127,6 +127,40 @@ def stored_bytes(message: InboundMessage) -> bytes:
     return Path(message.raw_path).read_bytes() if message.raw_path else message.raw
 
 
+def hold_for_staff(
+    session: Session,
+    settings: Settings,
+    raw: bytes,
+    *,
+    reason: str,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    archived: bool = False,
+    content_hash: str | None = None,
+) -> InboundMessage:
+    """Keep a message the pipeline could not handle, with the reason, for a person to look at."""
+    content_hash = content_hash or hashlib.sha256(raw).hexdigest()
+    stored_raw, raw_path = _keep(raw, content_hash, settings)
+    sender, subject = _envelope_hint(raw) if raw else ("", "")
+    inbound = InboundMessage(
+        content_hash=content_hash,
+        raw=stored_raw,
+        raw_path=raw_path,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        received_at=utcnow(),
+        sender=sender,
+        subject=subject,
+        status=MessageStatus.QUARANTINED,
+        reason=reason,
+        archived=archived,
+    )
+    session.add(inbound)
+    return inbound
+
+
 def _same_message(earlier: InboundMessage, raw: bytes) -> bool:
     """A redelivery of the same message (relay headers differ) rather than a reused Message-ID."""
     if _envelope_hint(raw) == (earlier.sender, earlier.subject):
