@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -38,11 +39,16 @@ class OutboxError(Exception):
 
 
 class _Undelivered(Exception):
-    """The server did not take the message; ``permanent`` when retrying cannot help."""
+    """The server did not take the message.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    ``permanent``: retrying this reply cannot help. ``server``: the refusal is about the
+    connection or our own sender address, not this reply, so no other reply will fare better.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, server: bool = False) -> None:
         super().__init__(reason)
         self.permanent = permanent
+        self.server = server
 
 
 class _MaybeDelivered(Exception):
@@ -92,7 +98,9 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> Sen
             .values(status=ReplyStatus.UNCERTAIN, failure="the worker stopped while sending")
         )
         report.uncertain += interrupted.rowcount or 0
-        approved = session.exec(select(Reply.id).where(Reply.status == ReplyStatus.APPROVED)).all()
+        approved = session.exec(
+            select(Reply.id).where(Reply.status == ReplyStatus.APPROVED).order_by(Reply.id)
+        ).all()
     for reply_id in approved:
         with session_scope(engine) as session:
             claimed = session.exec(  # type: ignore[call-overload]
@@ -111,16 +119,16 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> Sen
         try:
             _deliver(message, settings)
         except _Undelivered as exc:
-            if exc.permanent:
+            if exc.permanent and not exc.server:
                 _set(engine, reply_id, ReplyStatus.FAILED, failure=str(exc))
                 report.failed += 1
                 log.warning("reply %s refused by the SMTP server: %s", reply_id, exc)
                 continue
             _set(engine, reply_id, ReplyStatus.APPROVED, failure=str(exc))
             report.retry += 1
-            report.problem = f"SMTP {settings.host}:{settings.port}: {exc}"
             log.warning("reply %s not sent, will retry: %s", reply_id, exc)
-            if isinstance(exc.__cause__, OSError):
+            if exc.server:
+                report.problem = f"SMTP {settings.host}:{settings.port}: {exc}"
                 break
             continue
         except _MaybeDelivered as exc:
@@ -138,7 +146,8 @@ def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> Sen
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
-    """One SMTP conversation; the exception says whether the data may have been handed over."""
+    """One SMTP conversation; the exception says whether the data may have been handed over,
+    and whether the refusal concerns this reply or the server as a whole."""
     context = ssl.create_default_context()
     payload = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     recipient = str(message["To"])
@@ -154,28 +163,44 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
             smtp.ehlo()
         if settings.username:
             smtp.login(settings.username, settings.password.get_secret_value())
-        for step in (lambda: smtp.mail(settings.return_path), lambda: smtp.rcpt(recipient)):
-            code, answer = step()  # type: ignore[union-attr]
-            if code >= 400:
-                raise smtplib.SMTPResponseException(code, answer)
-    except smtplib.SMTPResponseException as exc:
-        _close(smtp)
-        raise _Undelivered(
-            f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
-        ) from exc
+        code, answer = smtp.mail(settings.return_path)
+        if code >= 400:
+            raise smtplib.SMTPSenderRefused(code, answer, settings.return_path)
     except (OSError, smtplib.SMTPException) as exc:
         _close(smtp)
-        raise _Undelivered(f"{exc.__class__.__name__}: {exc}", permanent=False) from exc
+        raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
+    code, answer = _step(smtp, lambda: smtp.rcpt(recipient))
+    if code >= 400:
+        _close(smtp, polite=True)
+        raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
     try:
         code, answer = smtp.data(payload)
     except smtplib.SMTPDataError as exc:
+        _close(smtp, polite=True)
         raise _Undelivered(
             f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
         ) from exc
     except (OSError, smtplib.SMTPException) as exc:
+        _close(smtp)
         raise _MaybeDelivered(f"connection lost while sending the message: {exc.__class__.__name__}") from exc
-    finally:
-        _close(smtp, polite=True)
+    _close(smtp, polite=True)
+    if code != 250:
+        # The server read the message and refused it: nothing was delivered.
+        raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
+
+
+def _step(smtp: smtplib.SMTP, command: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+    try:
+        return command()
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(smtp)
+        raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 def _close(smtp: smtplib.SMTP | None, *, polite: bool = False) -> None:

@@ -133,3 +133,19 @@ def test_staff_settle_an_uncertain_reply_without_a_second_copy(
         assert settled is not None and settled.status == ReplyStatus.SENT
     assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
     assert smtp_sink.deliveries == []
+
+
+def test_a_message_refused_after_its_data_is_failed_not_marked_sent(
+    tmp_path: Path, imap_server: Any, engine_for: Any
+) -> None:
+    with SmtpSink(reject_content=frozenset({"alice.chen@example.com"})) as sink:
+        settings = make_settings(tmp_path / "d", imap_server, sink)
+        engine = engine_for(settings)
+        deliver(settings, [("alice", eml("en-alice-best-price.eml")), ("chan", eml("zh-hant-big5.eml"))])
+        run_cycle(settings, engine)
+        approve_all(engine)
+        report = send_approved(engine, settings.smtp, settings.sent_dir)
+        assert (len(report.sent), report.failed) == (1, 1)
+        with store.session_scope(engine) as session:
+            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).one()
+        assert failed.failure.startswith("554")

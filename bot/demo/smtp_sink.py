@@ -20,10 +20,11 @@ class Delivery:
 
 
 class _Keeper:
-    def __init__(self, refuse: frozenset[str]) -> None:
+    def __init__(self, refuse: frozenset[str], reject_content: frozenset[str]) -> None:
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
         self.refuse = refuse
+        self.reject_content = reject_content
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -34,6 +35,8 @@ class _Keeper:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if any(r.lower() in self.reject_content for r in envelope.rcpt_tos):
+            return "554 5.7.1 message content rejected"
         with self.lock:
             self.deliveries.append(
                 Delivery(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content))
@@ -44,14 +47,19 @@ class _Keeper:
 class SmtpSink:
     """Receives what the bot sends; ``deliveries`` lists it in arrival order.
 
-    Recipients in ``refuse`` are answered with a permanent 550, as a real server does for a
-    mailbox that does not exist.
+    Recipients in ``refuse`` are answered with a permanent 550 at RCPT, as a real server does
+    for a mailbox that does not exist; messages to ``reject_content`` are refused with a 554
+    after their data was sent, as a content filter does.
     """
 
-    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, refuse: frozenset[str] = frozenset(), reject_content: frozenset[str] = frozenset()
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._keeper = _Keeper(frozenset(a.lower() for a in refuse))
+        self._keeper = _Keeper(
+            frozenset(a.lower() for a in refuse), frozenset(a.lower() for a in reject_content)
+        )
         self._controller = Controller(self._keeper, hostname=self.host, port=self.port)
 
     @property
