@@ -288,6 +288,19 @@ class _Progress(io.RawIOBase):
         return count or 0
 
 
+def _decoded_lines(stream: io.BufferedReader, path: Path, report: ImportReport) -> Iterator[str]:
+    """Lines decoded one at a time, so a bad byte costs its own line only (reported, read as
+    blank) and line numbers stay right."""
+    for number, line in enumerate(stream, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.errors.append(RowError(str(path), number, "-", f"not UTF-8 text (byte {exc.start + 1})"))
+            yield "\n"
+
+
 def read_rows(
     path: Path, tz: tzinfo, report: ImportReport, *, progress: bool
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -303,14 +316,13 @@ def read_rows(
         leave=False,
     )
     with path.open("rb") as raw, bar:
-        stream = io.TextIOWrapper(io.BufferedReader(_Progress(raw, bar)), encoding="utf-8-sig", newline="")
-        reader = csv.reader(stream)
+        reader = csv.reader(_decoded_lines(io.BufferedReader(_Progress(raw, bar)), path, report))
         try:
             header = next(reader)
         except StopIteration:
             raise ImportProblem(f"{path}: the file is empty") from None
-        except UnicodeDecodeError:
-            raise ImportProblem(f"{path}: not UTF-8 text") from None
+        if report.errors:
+            raise ImportProblem(f"{path}: the header is not UTF-8 text")
         try:
             kind = detect(header, tz)
         except ImportProblem as exc:
@@ -323,8 +335,8 @@ def read_rows(
                 cells = next(reader)
             except StopIteration:
                 return
-            except (UnicodeDecodeError, csv.Error) as exc:
-                report.errors.append(RowError(str(path), reader.line_num + 1, "-", f"unreadable line: {exc}"))
+            except csv.Error as exc:
+                report.errors.append(RowError(str(path), reader.line_num, "-", f"unreadable line: {exc}"))
                 continue
             line = reader.line_num
             if not any(c.strip() for c in cells):
@@ -354,6 +366,11 @@ def read_rows(
 
 
 def _row_problem(kind: str, row: dict[str, Any]) -> tuple[str, str] | None:
+    if kind == "mt5_deals" and row["type"] in ("buy", "sell"):
+        if row["volume"] <= 0:
+            return "volume", f"must be greater than 0 for a {row['type']} deal"
+        if row["price"] <= 0:
+            return "price", f"must be greater than 0 for a {row['type']} deal"
     if kind == "ticks" and row["ask"] < row["bid"]:
         return "ask", f"ask {row['ask']} is below bid {row['bid']}"
     if kind == "mt5_deals" and row["type"] in ("buy", "sell") and not row["symbol"]:

@@ -74,14 +74,20 @@ def match(
     aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> Match:
     incident = incidents[0]
+    # What an unverified sender is told depends only on the email, never on whether a
+    # number is a real account: a labelled account number gets "write from your registered
+    # address", a message without one gets "tell us your account number".
+    refusal = Problem.UNVERIFIED_SENDER if extraction.account_numbers() else Problem.NO_ACCOUNT
     account = next(
-        (a for n in extraction.account_numbers(0.0) if (a := records.account(n)) is not None), None
+        (
+            a
+            for n in extraction.account_numbers(0.0)
+            if (a := records.account(n)) is not None and sender_may_speak_for(a, sender, aliases or {})
+        ),
+        None,
     )
     if account is None:
-        problem = Problem.UNVERIFIED_SENDER if extraction.account_numbers() else Problem.NO_ACCOUNT
-        return Match(None, False, problem, (), incident)
-    if not sender_may_speak_for(account, sender, aliases or {}):
-        return Match(None, False, Problem.UNVERIFIED_SENDER, (), incident)
+        return Match(None, False, refusal, (), incident)
     labelled = extraction.order_numbers()
     loose = [n for n in extraction.order_numbers(0.0) if n not in labelled and n != account.login]
     resolved: list[tuple[str, TradeOrder | None, str]] = [

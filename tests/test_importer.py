@@ -147,3 +147,13 @@ def test_the_gmt8_window_holds_for_a_gmt3_server_clock(
         order = store.TradeBook(session).order(ticket)
     assert order is not None
     assert affected_category(order, Settings().incidents[0]) == category
+
+
+def test_a_bad_byte_costs_only_its_own_line(empty_engine: Engine) -> None:
+    path = RECORDS / "accounts-with-a-bad-byte.csv"
+    report = import_file(empty_engine, path, GMT3)
+    assert [str(e) for e in report.errors] == [
+        f"{path}:3: column -: not UTF-8 text (byte 14)",
+        f"{path}:5: column email: 'not-an-email' is not an email address",
+    ]
+    assert report.inserted == 2

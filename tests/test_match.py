@@ -142,3 +142,31 @@ def test_a_remedy_choice_is_locked_once_made(book_engine: Engine) -> None:
         assert chosen.chosen_remedy == "restore"
         with pytest.raises(ValueError, match="locked"):
             store.choose_remedy(session, claim_order_id=row.id, remedy="best_price", by="client")
+
+
+def test_a_bare_number_does_not_reveal_whether_it_is_an_account(book_engine: Engine) -> None:
+    loose = Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=(Candidate("81234567", 0.3, "81234567"),),
+        orders=(),
+        request="unspecified",
+        request_evidence="",
+    )
+    missing = Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=(Candidate("99999999", 0.3, "99999999"),),
+        orders=(),
+        request="unspecified",
+        request_evidence="",
+    )
+    assert run(book_engine, loose, "someone@example.net") == run(book_engine, missing, "someone@example.net")
+    assert run(book_engine, loose, "someone@example.net").problem is Problem.NO_ACCOUNT
+
+
+def test_the_account_the_sender_owns_is_chosen_among_several_numbers(book_engine: Engine) -> None:
+    result = run(book_engine, claimed(["81234570", "81234567"], ["55667788"]), "alice.chen@example.com")
+    assert result.account is not None and result.account.login == "81234567"
