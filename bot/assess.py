@@ -174,7 +174,7 @@ def assess(
                 "best_price",
                 amount,
                 account_ccy,
-                exit_price if category == 2 else entry,
+                exit_price if category == 2 or not entry_repriced else entry,
                 f"{entry_note}; {exit_note}; profit {formula} x {order.lots} lots x {symbol.contract_size}: "
                 f"{adjusted:.2f} instead of {actual:.2f} {symbol.profit_currency}; "
                 f"difference {amount} {account_ccy}" + (f"; {converted}" if converted else ""),

@@ -146,6 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     def wake() -> None:
+        worker.request()
         scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -66,8 +66,11 @@ def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
         failure = exc
     except (OSError, IMAPClientError) as exc:
         failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
-    outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
-    report.sent, report.failed, report.uncertain = len(outgoing.sent), outgoing.failed, outgoing.uncertain
+    finally:
+        # Approved replies go out whatever happened while reading the mailbox.
+        outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
+        report.sent, report.failed = len(outgoing.sent), outgoing.failed
+        report.uncertain = outgoing.uncertain
     report.problems = [p for p in (str(failure) if failure else "", outgoing.problem) if p]
     if failure is not None:
         raise CycleFailed(report) from failure
@@ -82,6 +85,8 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             cursor = store.cursor_for(session, folder=folder)
             after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
         for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
+            if not batch:  # every message of the batch was expunged meanwhile
+                continue
             duplicates: list[int] = []
             for fetched in batch:
                 if fetched.raw is None:

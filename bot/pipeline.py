@@ -242,6 +242,17 @@ def _record_followup(
 def _apply_consent(session: Session, claim: Claim, consent: Consent) -> None:
     """Lock the remedy the client chose on every offered order still open to a choice."""
     assert claim.id is not None
+    if consent.answer is None and not consent.agrees_without_choice:
+        return
+    if claim.consent_deadline is not None and utcnow() > claim.consent_deadline:
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor="client",
+            event="consent_after_deadline",
+            detail=consent.evidence,
+        )
+        return
     if consent.answer == "refused":
         store.record_event(
             session, claim_id=claim.id, actor="client", event="refused", detail=consent.evidence

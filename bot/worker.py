@@ -66,9 +66,21 @@ class Worker:
         self._backoff = Backoff(settings.imap.max_backoff_seconds)
         self._not_before = 0.0
         self._lock = threading.Lock()
+        self._again = threading.Event()
+
+    def request(self) -> None:
+        """Ask for a cycle as soon as possible; one already running will run once more."""
+        self._again.set()
 
     def cycle(self) -> None:
         """One cycle, unless a recent failure asks us to wait; never raises."""
+        for _ in range(10):
+            self._again.clear()
+            self._cycle_once()
+            if not self._again.is_set() or self.stop.is_set():
+                return
+
+    def _cycle_once(self) -> None:
         if self.stop.is_set() or time.monotonic() < self._not_before:
             return
         with self._lock:
@@ -109,8 +121,7 @@ class Worker:
                             "the server does not offer IDLE; polling every %ss", self.settings.poll_seconds
                         )
                         return
-                    backoff.succeeded()
-                    self._idle(mailbox, wake)
+                    self._idle(mailbox, wake, backoff)
             except (MailboxError, OSError, IMAPClientError) as exc:
                 # Whatever the server said may have been news: a cycle costs little.
                 wake()
@@ -118,7 +129,7 @@ class Worker:
                 log.warning("IDLE connection lost (%s); reconnecting in %.0f s", exc, delay)
                 self.stop.wait(delay)
 
-    def _idle(self, mailbox: Mailbox, wake: Callable[[], None]) -> None:
+    def _idle(self, mailbox: Mailbox, wake: Callable[[], None], backoff: Backoff) -> None:
         client = mailbox.client
         while not self.stop.is_set():
             client.idle()
@@ -134,6 +145,8 @@ class Worker:
                         news = True
                         break
             finally:
-                client.idle_done()
-            if news:
+                late = client.idle_done()
+            # A full IDLE period (or real news) means the connection works: forget past failures.
+            backoff.succeeded()
+            if news or any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in late[1]):
                 wake()
