@@ -84,6 +84,10 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
         with store.session_scope(engine) as session:
             cursor = store.cursor_for(session, folder=folder)
             after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
+            if cursor and cursor.uidvalidity != mailbox.uidvalidity:
+                # Old UIDs mean nothing now: what is still in the folder is read again and
+                # recognised by Message-ID or content, then filed as a duplicate.
+                store.forget_uids(session, folder=folder, keep_uidvalidity=mailbox.uidvalidity)
         for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
             if not batch:  # every message of the batch was expunged meanwhile
                 continue

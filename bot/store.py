@@ -151,7 +151,10 @@ class TradeBook:
     def _window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
         cached = self._session.get(WindowQuote, (incident.name, symbol))
         if cached is not None:
-            return cached
+            if (cached.window_start, cached.window_end) == (incident.start, incident.end):
+                return cached
+            self._session.delete(cached)
+            self._session.flush()
         start, end = incident.start, incident.end
         rows = self._session.execute(
             sa_select(Tick.time, Tick.bid, Tick.ask)
@@ -165,7 +168,9 @@ class TradeBook:
             .order_by(Tick.time.desc())  # type: ignore[attr-defined]
             .limit(1)
         ).first()
-        quote = WindowQuote(incident=incident.name, symbol=symbol)
+        quote = WindowQuote(
+            incident=incident.name, symbol=symbol, window_start=incident.start, window_end=incident.end
+        )
         if prices is not None:
             quote.low_bid, quote.low_bid_time = prices.low_bid.price, prices.low_bid.time
             quote.high_bid, quote.high_bid_time = prices.high_bid.price, prices.high_bid.time
@@ -248,6 +253,14 @@ def advance_cursor(session: Session, *, folder: str, uidvalidity: int, uid: int)
         cursor.last_uid = 0
     cursor.last_uid = max(cursor.last_uid, uid)
     session.add(cursor)
+
+
+def forget_uids(session: Session, *, folder: str, keep_uidvalidity: int) -> None:
+    session.exec(  # type: ignore[call-overload]
+        update(InboundMessage)
+        .where(InboundMessage.folder == folder, InboundMessage.uidvalidity != keep_uidvalidity)
+        .values(archived=True)
+    )
 
 
 def unarchived(session: Session, *, folder: str, uidvalidity: int) -> Sequence[InboundMessage]:

@@ -177,6 +177,9 @@ class WindowQuote(SQLModel, table=True):
 
     incident: str = Field(primary_key=True)
     symbol: str = Field(primary_key=True)
+    # The window the extremes were computed for: an edited incident recomputes them.
+    window_start: datetime | None = _when(nullable=True)
+    window_end: datetime | None = _when(nullable=True)
     low_bid: Decimal | None = _money(nullable=True)
     low_bid_time: datetime | None = _when(nullable=True)
     high_bid: Decimal | None = _money(nullable=True)
