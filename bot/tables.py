@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -98,8 +98,9 @@ class MailboxCursor(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     folder: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
-    uidvalidity: int
-    last_uid: int = 0
+    # IMAP UIDs and UIDVALIDITY are unsigned 32-bit: above PostgreSQL's INTEGER.
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
 class InboundMessage(SQLModel, table=True):
@@ -114,8 +115,8 @@ class InboundMessage(SQLModel, table=True):
     # Messages over a megabyte are kept as data_dir/messages/<content_hash>.eml instead of ``raw``.
     raw_path: str = ""
     folder: str
-    uidvalidity: int
-    uid: int
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uid: int = Field(sa_column=Column(BigInteger, nullable=False))
     received_at: datetime = _when(nullable=False)
     sender: str = ""
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -102,9 +104,20 @@ class DovecotServer:
         """Stop and start the server on the same port, keeping the mail: a restart mid-batch."""
         assert self._process is not None
         # Kill the serving processes first, so open connections drop as in a crash or restart.
-        subprocess.run(["pkill", "-KILL", "-P", str(self._process.pid)], check=False)
+        children = subprocess.run(["pgrep", "-P", str(self._process.pid)], capture_output=True, text=True)
+        pids = [int(p) for p in children.stdout.split()]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._process.kill()
         self._process.wait(10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A killed master leaves its sockets behind; a real restart script clears them too.
+        for leftover in (self.root / "run").iterdir():
+            if leftover.is_socket() or leftover.is_file():
+                leftover.unlink()
         self._start()
 
     def _start(self) -> DovecotServer:
