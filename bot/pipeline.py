@@ -51,32 +51,35 @@ def process_message(
     content_hash = hashlib.sha256(raw).hexdigest()
     message_id = _message_id(raw)
     earlier = store.find_duplicate(session, message_id=message_id, content_hash=content_hash)
-    reused_id = ""
     if earlier is not None:
         if earlier.content_hash == content_hash or _same_message(earlier, raw):
             return None
-        reused_id, message_id = f"Message-ID {message_id} was already used by message #{earlier.id}", None
-    stored_raw, raw_path = _keep(raw, content_hash, settings)
-    inbound = InboundMessage(
-        message_id=message_id,
-        content_hash=content_hash,
-        raw=stored_raw,
-        raw_path=raw_path,
+        reason = f"Message-ID {message_id} was already used by message #{earlier.id} with other content"
+        return hold_for_staff(
+            session,
+            settings,
+            raw,
+            reason=f"{reason}; check it is not a forgery",
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            content_hash=content_hash,
+        )
+    # Held for staff until a stage below gives it a verdict.
+    inbound = hold_for_staff(
+        session,
+        settings,
+        raw,
+        reason="",
         folder=folder,
         uidvalidity=uidvalidity,
         uid=uid,
-        received_at=utcnow(),
-        status=MessageStatus.QUARANTINED,
+        content_hash=content_hash,
     )
-    session.add(inbound)
-    if reused_id:
-        inbound.sender, inbound.subject = _envelope_hint(raw)
-        inbound.reason = f"{reused_id} with other content; check it is not a forgery"
-        return inbound
+    inbound.message_id = message_id
     try:
         parsed = parse(raw)
     except Unreadable as exc:
-        inbound.sender, inbound.subject = _envelope_hint(raw)
         inbound.reason = str(exc)
         log.info("message %s quarantined: %s", inbound.message_id, exc)
         return inbound
