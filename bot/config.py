@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +25,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from bot.operations_config import DeadlineSettings, DigestSettings
 
 ENV_PREFIX = "CLAIMSBOT_"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -42,6 +45,15 @@ OUTAGE_2019 = {
     "start": "2019-06-26T18:58:00+08:00",
     "end": "2019-06-27T05:30:00+08:00",
     "symbols": [],
+}
+
+DEFAULT_EXTERNAL_ROUTE = {
+    "en": (
+        "If you are not satisfied with our response, you may refer your complaint to the external "
+        "dispute resolution scheme named in our client agreement, free of charge."
+    ),
+    "zh-Hans": "如您对我们的答复不满意，可免费将投诉提交至客户协议中列明的外部争议解决机构。",
+    "zh-Hant": "如您對我們的答覆不滿意，可免費將投訴提交至客戶協議中列明的外部爭議解決機構。",
 }
 
 
@@ -73,6 +85,12 @@ class SmtpSettings(_Section):
     return_path: str = "bounces@broker.example"
     message_id_domain: str = "claims.broker.example"
     timeout: float = Field(30.0, gt=0)
+    # IMAP folder a copy of every sent reply is appended to; empty: none.
+    sent_folder: str = ""
+    # First wait after a temporary SMTP failure; it doubles on each further failure.
+    retry_seconds: int = Field(60, ge=1)
+    # Temporary failures before the reply is shown to staff as failed.
+    max_attempts: int = Field(8, ge=1)
 
 
 def parse_timezone(value: str) -> tzinfo:
@@ -137,6 +155,31 @@ class ClaimSettings(_Section):
     email_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class ApprovalSettings(_Section):
+    # Offers above this amount (in the offer's currency) need a manager's second approval.
+    four_eyes_amount: Decimal = Field(Decimal("10000"), ge=0)
+
+
+class ComplaintRuleSettings(_Section):
+    # Where a client can take the complaint if unsatisfied, per reply language.
+    external_route: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_EXTERNAL_ROUTE))
+
+    @field_validator("external_route")
+    @classmethod
+    def _every_language(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [lang for lang in DEFAULT_EXTERNAL_ROUTE if not value.get(lang, "").strip()]
+        if missing:
+            raise ValueError(f"needs a text for every reply language; missing: {', '.join(missing)}")
+        return value
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Hours a staff login lasts.
+    session_hours: int = Field(8, ge=1)
+
+
 class Settings(_Section):
     data_dir: Path = Path("claimsbot-data")
     database_url: str = ""
@@ -147,6 +190,11 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     claims: ClaimSettings = ClaimSettings()
     trade_server: TradeServerSettings = TradeServerSettings()
+    approval: ApprovalSettings = ApprovalSettings()
+    complaint_rules: ComplaintRuleSettings = ComplaintRuleSettings()
+    web: WebSettings = WebSettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
+    digest: DigestSettings = DigestSettings()
     incidents: list[IncidentSettings] = Field(
         default_factory=lambda: [IncidentSettings.model_validate(OUTAGE_2019)], min_length=1
     )
@@ -224,13 +272,13 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> list[
         if name in {"source", "incidents"}:
             continue
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, _Section):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             section = raw.setdefault(name, {})
             if not isinstance(section, dict):
                 continue
             for key, inner in annotation.model_fields.items():
                 variable = f"{ENV_PREFIX}{name}_{key}".upper()
-                if environ.get(variable) and inner.annotation is not dict[str, list[str]]:
+                if environ.get(variable) and getattr(inner.annotation, "__origin__", None) is not dict:
                     section[key] = environ[variable]
                     used.append(variable)
         else:

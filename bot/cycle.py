@@ -23,7 +23,7 @@ from bot import store
 from bot.config import Settings
 from bot.draft import TemplateProblem
 from bot.mailbox import Fetched, Mailbox, MailboxError
-from bot.outbox import send_approved
+from bot.outbox import SendReport, send_approved
 from bot.pipeline import hold_for_staff, process_message
 from bot.tables import InboundMessage, MessageStatus
 
@@ -68,13 +68,28 @@ def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
         failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
     finally:
         # Approved replies go out whatever happened while reading the mailbox.
-        outgoing = send_approved(engine, settings.smtp, settings.sent_dir)
+        outgoing = send_approved(engine, settings)
         report.sent, report.failed = len(outgoing.sent), outgoing.failed
         report.uncertain = outgoing.uncertain
-    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem) if p]
+    copies = keep_sent_copies(settings, outgoing)
+    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem, copies) if p]
     if failure is not None:
         raise CycleFailed(report) from failure
     return report
+
+
+def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
+    """Put what was sent in the IMAP Sent folder; a failure here is reported, never resent."""
+    folder = settings.smtp.sent_folder
+    if not folder or not outgoing.messages:
+        return ""
+    try:
+        with Mailbox(settings.imap) as mailbox:
+            mailbox.keep_sent([m.as_bytes() for m in outgoing.messages], folder)
+    except (MailboxError, OSError, IMAPClientError) as exc:
+        log.warning("sent replies not copied to %s: %s", folder, exc)
+        return f"copy to IMAP folder {folder} failed: {exc}"
+    return ""
 
 
 def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:

@@ -114,6 +114,16 @@ class Mailbox:
         if b"UIDPLUS" in capabilities:
             client.uid_expunge(list(uids))
 
+    def keep_sent(self, messages: Sequence[bytes], folder: str) -> None:
+        """Append copies of sent replies to ``folder`` (the Sent folder staff's mail client shows)."""
+        if not messages:
+            return
+        client = self.client
+        if not client.folder_exists(folder):
+            client.create_folder(folder)
+        for message in messages:
+            client.append(folder, message, flags=[imapclient.SEEN])
+
 
 def _describe(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__

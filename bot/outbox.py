@@ -4,8 +4,9 @@ A reply is marked ``sending`` and committed before the SMTP conversation starts,
 ``sent`` after it ends. What happens on failure depends on how far the conversation got:
 
 - refused or unreachable before the message data was handed over: nothing was delivered, so
-  a temporary failure (4xx, connection refused, timeout) leaves it ``approved`` for the next
-  cycle and a permanent one (5xx) marks it ``failed`` with the server's answer;
+  a temporary failure (4xx, connection refused, timeout) leaves it ``approved`` with a
+  retry time that doubles each attempt (``failed`` after ``max_attempts``), and a permanent
+  one (5xx) marks it ``failed`` with the server's answer, for staff to see in the queue;
 - cut off while the data was being sent, or the process died mid-send (found ``sending`` at
   the next cycle): it may have been delivered, so it becomes ``uncertain`` and waits for a
   person (``claimsbot resolve``), because sending it again could deliver it twice.
@@ -20,14 +21,17 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from html import escape
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import select
 
-from bot.config import SmtpSettings
+from bot import store
+from bot.config import Settings, SmtpSettings
 from bot.store import session_scope
 from bot.tables import Reply, ReplyStatus, utcnow
 
@@ -62,6 +66,8 @@ class SendReport:
     uncertain: int = 0
     retry: int = 0
     problem: str = ""
+    # The sent messages as delivered, for the copy in the IMAP Sent folder.
+    messages: list[EmailMessage] = field(default_factory=list)
 
 
 def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
@@ -78,7 +84,114 @@ def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(reply.body_text, charset="utf-8")
+    if reply.body_html:
+        message.add_alternative(_page(reply), subtype="html", charset="utf-8")
     return message
+
+
+def _page(reply: Reply) -> str:
+    lang = "en" if reply.language == "en" else reply.language
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{escape(reply.subject)}'
+        f'</title></head>\n<body style="font-family: sans-serif; line-height: 1.5">\n{reply.body_html}'
+        "</body></html>\n"
+    )
+
+
+def send_approved(engine: Engine, config: Settings) -> SendReport:
+    """Send every approved reply that is due once, over one SMTP connection; report what left,
+    failed, waits for a retry, or needs a person."""
+    settings, sent_dir = config.smtp, config.sent_dir
+    report = SendReport()
+    now = utcnow()
+    with session_scope(engine) as session:
+        interrupted = session.exec(  # type: ignore[call-overload]
+            update(Reply)
+            .where(Reply.status == ReplyStatus.SENDING)
+            .values(status=ReplyStatus.UNCERTAIN, failure="the worker stopped while sending")
+        )
+        report.uncertain += interrupted.rowcount or 0
+        due = session.exec(
+            select(Reply.id)
+            .where(
+                Reply.status == ReplyStatus.APPROVED,
+                or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now),  # type: ignore[union-attr]
+            )
+            .order_by(Reply.id)
+        ).all()
+    connection = _Connection(settings)
+    try:
+        for reply_id in due:
+            if not _send_one(engine, connection, config, sent_dir, reply_id, report):
+                break
+    finally:
+        connection.close()
+    return report
+
+
+def _send_one(
+    engine: Engine,
+    connection: _Connection,
+    config: Settings,
+    sent_dir: Path,
+    reply_id: int,
+    report: SendReport,
+) -> bool:
+    """Send one reply; False when the server itself is failing, so the rest wait for the next run."""
+    settings = config.smtp
+    with session_scope(engine) as session:
+        claimed = session.exec(  # type: ignore[call-overload]
+            update(Reply)
+            .where(Reply.id == reply_id, Reply.status == ReplyStatus.APPROVED)
+            .values(status=ReplyStatus.SENDING, attempts=Reply.attempts + 1)
+        )
+        if claimed.rowcount != 1:
+            return True
+        reply = session.get(Reply, reply_id)
+    assert reply is not None
+    message = compose(reply, settings)
+    sent_dir.mkdir(parents=True, exist_ok=True)
+    path = sent_dir / f"{reply_id:06d}.eml"
+    path.write_bytes(bytes(message))
+    try:
+        connection.send(message)
+    except _Undelivered as exc:
+        if exc.permanent and not exc.server:
+            _set(engine, reply_id, ReplyStatus.FAILED, failure=str(exc))
+            report.failed += 1
+            log.warning("reply %s refused by the SMTP server: %s", reply_id, exc)
+            return True
+        if reply.attempts >= settings.max_attempts:
+            failure = f"gave up after {reply.attempts} attempts; last: {exc}"
+            _set(engine, reply_id, ReplyStatus.FAILED, failure=failure)
+            report.failed += 1
+            log.warning("reply %s: %s", reply_id, failure)
+        else:
+            wait = timedelta(seconds=settings.retry_seconds * 2 ** (reply.attempts - 1))
+            _set(engine, reply_id, ReplyStatus.APPROVED, failure=str(exc), next_attempt_at=utcnow() + wait)
+            report.retry += 1
+            log.warning("reply %s not sent, will retry in %s: %s", reply_id, wait, exc)
+        if exc.server:
+            report.problem = f"SMTP {settings.host}:{settings.port}: {exc}"
+            return False
+        return True
+    except _MaybeDelivered as exc:
+        _set(engine, reply_id, ReplyStatus.UNCERTAIN, failure=str(exc))
+        report.uncertain += 1
+        log.warning("reply %s may or may not have been delivered: %s", reply_id, exc)
+        return True
+    with session_scope(engine) as session:
+        done = session.get(Reply, reply_id)
+        assert done is not None
+        done.status, done.sent_at, done.sent_path, done.failure = ReplyStatus.SENT, utcnow(), str(path), ""
+        store.after_sent(session, done, consent_days=config.claims.consent_days)
+        session.flush()
+        session.refresh(done)
+        session.expunge(done)
+    report.sent.append(done)
+    report.messages.append(message)
+    log.info("sent reply %s (%s) for claim %s", reply_id, done.kind, done.claim_id)
+    return True
 
 
 def _set(engine: Engine, reply_id: int, status: ReplyStatus, **values: object) -> None:
@@ -88,113 +201,89 @@ def _set(engine: Engine, reply_id: int, status: ReplyStatus, **values: object) -
         )
 
 
-def send_approved(engine: Engine, settings: SmtpSettings, sent_dir: Path) -> SendReport:
-    """Send every approved reply once; report what left, failed, or needs a person."""
-    report = SendReport()
-    with session_scope(engine) as session:
-        interrupted = session.exec(  # type: ignore[call-overload]
-            update(Reply)
-            .where(Reply.status == ReplyStatus.SENDING)
-            .values(status=ReplyStatus.UNCERTAIN, failure="the worker stopped while sending")
-        )
-        report.uncertain += interrupted.rowcount or 0
-        approved = session.exec(
-            select(Reply.id).where(Reply.status == ReplyStatus.APPROVED).order_by(Reply.id)
-        ).all()
-    for reply_id in approved:
-        with session_scope(engine) as session:
-            claimed = session.exec(  # type: ignore[call-overload]
-                update(Reply)
-                .where(Reply.id == reply_id, Reply.status == ReplyStatus.APPROVED)
-                .values(status=ReplyStatus.SENDING)
-            )
-            if claimed.rowcount != 1:
-                continue
-            reply = session.get(Reply, reply_id)
-        assert reply is not None
-        message = compose(reply, settings)
-        sent_dir.mkdir(parents=True, exist_ok=True)
-        path = sent_dir / f"{reply_id:06d}.eml"
-        path.write_bytes(bytes(message))
+class _Connection:
+    """One SMTP session for a batch, opened at the first reply and reopened after a fault.
+
+    Each ``send`` raises to say whether the data may have been handed over, and whether the
+    refusal concerns this reply or the server as a whole.
+    """
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
         try:
-            _deliver(message, settings)
-        except _Undelivered as exc:
-            if exc.permanent and not exc.server:
-                _set(engine, reply_id, ReplyStatus.FAILED, failure=str(exc))
-                report.failed += 1
-                log.warning("reply %s refused by the SMTP server: %s", reply_id, exc)
-                continue
-            _set(engine, reply_id, ReplyStatus.APPROVED, failure=str(exc))
-            report.retry += 1
-            log.warning("reply %s not sent, will retry: %s", reply_id, exc)
-            if exc.server:
-                report.problem = f"SMTP {settings.host}:{settings.port}: {exc}"
-                break
-            continue
-        except _MaybeDelivered as exc:
-            _set(engine, reply_id, ReplyStatus.UNCERTAIN, failure=str(exc))
-            report.uncertain += 1
-            log.warning("reply %s may or may not have been delivered: %s", reply_id, exc)
-            continue
-        _set(engine, reply_id, ReplyStatus.SENT, sent_at=utcnow(), sent_path=str(path), failure="")
-        with session_scope(engine) as session:
-            done = session.get(Reply, reply_id)
-        assert done is not None
-        report.sent.append(done)
-        log.info("sent reply %s", reply_id)
-    return report
+            if settings.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    settings.host, settings.port, timeout=settings.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+            smtp.ehlo_or_helo_if_needed()
+            if settings.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if settings.username:
+                smtp.login(settings.username, settings.password.get_secret_value())
+        except (OSError, smtplib.SMTPException) as exc:
+            _close(smtp)
+            raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
+        return smtp
 
-
-def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
-    """One SMTP conversation; the exception says whether the data may have been handed over,
-    and whether the refusal concerns this reply or the server as a whole."""
-    context = ssl.create_default_context()
-    payload = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-    recipient = str(message["To"])
-    smtp: smtplib.SMTP | None = None
-    try:
-        if settings.security == "ssl":
-            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        smtp.ehlo_or_helo_if_needed()
-        if settings.security == "starttls":
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if settings.username:
-            smtp.login(settings.username, settings.password.get_secret_value())
-        code, answer = smtp.mail(settings.return_path)
+    def send(self, message: EmailMessage) -> None:
+        settings = self.settings
+        if self.smtp is None:
+            self.smtp = self._open()
+        smtp = self.smtp
+        payload = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        recipient = str(message["To"])
+        code, answer = self._step(lambda: smtp.mail(settings.return_path))
         if code >= 400:
-            raise smtplib.SMTPSenderRefused(code, answer, settings.return_path)
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(smtp)
-        raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
-    code, answer = _step(smtp, lambda: smtp.rcpt(recipient))
-    if code >= 400:
-        _close(smtp, polite=True)
-        raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
-    try:
-        code, answer = smtp.data(payload)
-    except smtplib.SMTPDataError as exc:
-        _close(smtp, polite=True)
-        raise _Undelivered(
-            f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
-        ) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(smtp)
-        raise _MaybeDelivered(f"connection lost while sending the message: {exc.__class__.__name__}") from exc
-    _close(smtp, polite=True)
-    if code != 250:
-        # The server read the message and refused it: nothing was delivered.
-        raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
+            self.close()
+            raise _Undelivered(f"{code} {_text(answer)}", permanent=False, server=True)
+        code, answer = self._step(lambda: smtp.rcpt(recipient))
+        if code >= 400:
+            self._reset()
+            raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
+        try:
+            code, answer = smtp.data(payload)
+        except smtplib.SMTPDataError as exc:
+            self._reset()
+            raise _Undelivered(
+                f"{exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close(polite=False)
+            raise _MaybeDelivered(
+                f"connection lost while sending the message: {exc.__class__.__name__}"
+            ) from exc
+        if code != 250:
+            # The server read the message and refused it: nothing was delivered.
+            self._reset()
+            raise _Undelivered(f"{code} {_text(answer)}", permanent=code >= 500)
 
+    def _step(self, command: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+        try:
+            return command()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close(polite=False)
+            raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
 
-def _step(smtp: smtplib.SMTP, command: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
-    try:
-        return command()
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(smtp)
-        raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
+    def _reset(self) -> None:
+        """Forget a refused transaction so the next reply can use the same connection."""
+        try:
+            if self.smtp is not None:
+                self.smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close(polite=False)
+
+    def close(self, *, polite: bool = True) -> None:
+        _close(self.smtp, polite=polite)
+        self.smtp = None
 
 
 def _describe(exc: BaseException) -> str:

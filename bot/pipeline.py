@@ -12,36 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 
 from sqlmodel import Session
 
-from bot import store
+from bot import replies, store
 from bot.assess import Assessment, assess
 from bot.classify import Kind, classify
 from bot.config import Settings
-from bot.draft import draft
-from bot.extract import Consent, Extraction, extract
+from bot.extract import Consent, extract
+from bot.lifecycle import State
 from bot.match import Match, OrderMatch, Outcome, Problem, match
 from bot.parse import ParsedMessage, Unreadable, parse
 from bot.store import window_from_quote
 from bot.tables import (
     Claim,
     ClaimOrder,
-    ClaimStatus,
     InboundMessage,
     MessageStatus,
-    Reply,
-    ReplyStatus,
     utcnow,
 )
 
 log = logging.getLogger(__name__)
-DEFAULT_NAME = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
+DEFAULT_NAME = replies.DEFAULT_NAME
 
 
 def process_message(
@@ -227,26 +223,23 @@ def _record_followup(
     session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage, claim: Claim
 ) -> None:
     _attach(session, inbound, claim, MessageStatus.FOLLOWUP, "followup_received")
-    same_sender = parsed.sender == claim.sender
-    verified = same_sender and claim.sender_verified
-    kind = "followup_received" if verified else "unverified_sender"
-    extraction = extract(parsed)
-    language = extraction.language
-    if verified:
-        _apply_consent(session, claim, extraction.consent)
-    context = {
-        "reference": claim.reference,
-        "name": claim.claimant_name or DEFAULT_NAME[language],
-        "answer_within_days": settings.claims.answer_within_days,
-    }
-    _queue_reply(session, settings, claim, parsed, kind, language, context)
-
-
-def _apply_consent(session: Session, claim: Claim, consent: Consent) -> None:
-    """Lock the remedy the client chose on every offered order still open to a choice."""
-    assert claim.id is not None
-    if consent.answer is None and not consent.agrees_without_choice:
+    verified = parsed.sender == claim.sender and claim.sender_verified
+    if not verified:
+        context = {**replies.common(claim, settings), "name": DEFAULT_NAME[claim.language]}
+        replies.queue(session, settings, claim, "unverified_sender", context, to=parsed.sender)
         return
+    kind = _apply_consent(session, settings, claim, extract(parsed).consent)
+    context = replies.common(claim, settings)
+    if kind == "consent_received":
+        context["chosen"] = replies.chosen(session, claim)
+    replies.queue(session, settings, claim, kind, context)
+
+
+def _apply_consent(session: Session, settings: Settings, claim: Claim, consent: Consent) -> str:
+    """Lock the remedy the client chose on every offered order; return the reply kind it calls for."""
+    assert claim.id is not None
+    if claim.status != State.OFFER_SENT or (consent.answer is None and not consent.agrees_without_choice):
+        return "followup_received"
     if claim.consent_deadline is not None and utcnow() > claim.consent_deadline:
         store.record_event(
             session,
@@ -255,29 +248,34 @@ def _apply_consent(session: Session, claim: Claim, consent: Consent) -> None:
             event="consent_after_deadline",
             detail=consent.evidence,
         )
-        return
+        return "followup_received"
     if consent.answer == "refused":
-        store.record_event(
-            session, claim_id=claim.id, actor="client", event="refused", detail=consent.evidence
-        )
-        return
+        store.move(session, claim, State.REFUSED, actor="client", reason=consent.evidence)
+        return "followup_received"
     open_rows = [
         r
         for r in store.claim_orders(session, claim_id=claim.id)
         if r.outcome == "eligible" and r.chosen_remedy is None
     ]
     remedy = consent.answer
-    if remedy is None and consent.agrees_without_choice and all(r.restore_amount is None for r in open_rows):
+    if remedy is None and consent.agrees_without_choice:
+        # A plain "同意" / "I agree" accepts option 1, which every offer has (as the offer says).
         remedy = "best_price"
-    if remedy is None:
-        return
+    chosen = []
     for row in open_rows:
-        offered = row.best_price_amount if remedy == "best_price" else row.restore_amount
-        if offered is not None and row.id is not None:
-            store.choose_remedy(session, claim_order_id=row.id, remedy=remedy, by="client")
-    store.record_event(
-        session, claim_id=claim.id, actor="client", event="consented", detail=f"{remedy}: {consent.evidence}"
-    )
+        offered = {"best_price": row.best_price_amount, "restore": row.restore_amount}
+        # "2" on an offer where some orders have only option 1 accepts that one option too,
+        # as the offer says: one answer settles the whole claim.
+        pick = remedy if remedy and offered[remedy] is not None else "best_price"
+        if remedy is not None and offered[pick] is not None and row.id is not None:
+            chosen.append(store.choose_remedy(session, claim_order_id=row.id, remedy=pick, by="client"))
+    if not chosen:
+        store.record_event(
+            session, claim_id=claim.id, actor="client", event="consent_unclear", detail=consent.evidence
+        )
+        return "followup_received"
+    store.move(session, claim, State.CONSENTED, actor="client", reason=f"{remedy}: {consent.evidence}")
+    return "consent_received"
 
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
@@ -291,18 +289,16 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         aliases=settings.claims.email_aliases,
     )
     assessments, unassessable = _assess_all(result, records)
-    now = utcnow()
     claim = Claim(
         incident=result.incident.name,
-        status=ClaimStatus.ASSESSED if assessments else ClaimStatus.NEEDS_INFORMATION,
+        status=State.RECEIVED,
         sender=parsed.sender,
         claimant_name=extraction.name or "",
         account_login=result.account.login if result.account else None,
         sender_verified=result.verified,
         language=extraction.language,
         request=extraction.request,
-        created_at=now,
-        consent_deadline=now + timedelta(days=settings.claims.consent_days) if assessments else None,
+        created_at=utcnow(),
     )
     session.add(claim)
     session.flush()
@@ -312,19 +308,50 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
         session.add(_claim_order(claim.id, order_match, found))
-    for ticket, why in unassessable:
-        store.record_event(
-            session, claim_id=claim.id, actor="bot", event="escalated", detail=f"{ticket}: {why}"
+    session.flush()
+    context = replies.common(claim, settings)
+    if result.problem is Problem.UNVERIFIED_SENDER:
+        store.move(
+            session, claim, State.NEEDS_INFORMATION, actor="bot", reason="sender is not the registered email"
         )
-    kind, context = _reply_for(claim, extraction, result, assessments, settings)
-    store.record_event(
-        session,
-        claim_id=claim.id,
-        actor="bot",
-        event=str(claim.status),
-        detail=result.problem.value if result.problem else f"{len(assessments)} orders",
-    )
-    _queue_reply(session, settings, claim, parsed, kind, extraction.language, context)
+        replies.queue(session, settings, claim, "unverified_sender", context)
+        return
+    unknown = [m.claimed_as or m.ticket for m in result.orders if m.outcome in _UNKNOWN]
+    missing = ["account"] if result.problem is Problem.NO_ACCOUNT else ["orders"] if not result.orders else []
+    if missing or (unknown and not assessments):
+        store.move(
+            session,
+            claim,
+            State.NEEDS_INFORMATION,
+            actor="bot",
+            reason=f"missing: {', '.join(missing + [f'unknown order {t}' for t in unknown])}",
+        )
+        replies.queue(
+            session,
+            settings,
+            claim,
+            "needs_information",
+            {**context, "missing": missing, "unknown_tickets": unknown},
+        )
+        return
+    rows = list(store.claim_orders(session, claim_id=claim.id))
+    store.move(session, claim, State.ACKNOWLEDGED, actor="bot", reason="claim registered")
+    replies.queue(session, settings, claim, "acknowledgement", replies.acknowledgement(claim, settings, rows))
+    if unassessable or not assessments:
+        why = "; ".join(f"{ticket}: {reason}" for ticket, reason in unassessable) or "; ".join(
+            f"{m.ticket}: {m.outcome.value}" for m in result.orders
+        )
+        if not assessments:
+            store.move(
+                session, claim, State.ESCALATED, actor="bot", reason=f"no order can be assessed: {why}"
+            )
+            return
+        store.record_event(session, claim_id=claim.id, actor="bot", event="needs_a_person", detail=why)
+    store.move(session, claim, State.ASSESSED, actor="bot", reason=f"{len(assessments)} orders assessed")
+    replies.queue(session, settings, claim, "offer", replies.offer(session, claim, settings))
+
+
+_UNKNOWN = (Outcome.UNKNOWN_ORDER, Outcome.NOT_YOUR_ORDER)
 
 
 def _assess_all(result: Match, records: store.TradeBook) -> tuple[list[Assessment], list[tuple[str, str]]]:
@@ -383,102 +410,3 @@ def _claim_order(claim_id: int, order_match: OrderMatch, found: Assessment | Non
                 row.restore_amount = remedy.amount
         row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
     return row
-
-
-def _reply_for(
-    claim: Claim,
-    extraction: Extraction,
-    result: Match,
-    assessments: list[Assessment],
-    settings: Settings,
-) -> tuple[str, dict[str, object]]:
-    incident = result.incident
-    base: dict[str, object] = {
-        "reference": claim.reference,
-        "name": extraction.name or DEFAULT_NAME[extraction.language],
-        "answer_within_days": settings.claims.answer_within_days,
-    }
-    if result.problem is Problem.UNVERIFIED_SENDER:
-        return "unverified_sender", base
-    if result.problem is Problem.NO_ACCOUNT:
-        return "needs_information", {**base, "missing": ["account"]}
-    if not assessments:
-        return "needs_information", {**base, "missing": ["orders"]}
-    by_ticket = {a.ticket: a for a in assessments}
-    eligible = []
-    ineligible = []
-    for order_match in result.orders:
-        found = by_ticket.get(order_match.ticket)
-        if found is None or order_match.order is None:
-            reason = (
-                "unknown_order"
-                if order_match.outcome is Outcome.NOT_YOUR_ORDER
-                else order_match.outcome.value
-            )
-            ineligible.append({"ticket": order_match.ticket, "reason": reason})
-            continue
-        order = order_match.order
-        eligible.append(
-            {
-                "ticket": order.ticket,
-                "symbol": order.symbol,
-                "side": order.side,
-                "lots": order.lots,
-                "category": found.category,
-                "currency": found.currency,
-                "remedies": [
-                    {"kind": r.kind, "amount": r.amount, "price": r.price, "explanation": r.explanation}
-                    for r in found.remedies
-                ],
-            }
-        )
-    window = f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{incident.start:%z})"
-    return "assessment", {
-        **base,
-        "account": result.account.login if result.account else "",
-        "incident_window": window,
-        "eligible": eligible,
-        "ineligible": ineligible,
-        "listed_by_bot": result.listed_by_bot,
-    }
-
-
-def _queue_reply(
-    session: Session,
-    settings: Settings,
-    claim: Claim,
-    parsed: ParsedMessage,
-    kind: str,
-    language: str,
-    context: dict[str, object],
-) -> Reply | None:
-    """Draft a reply, unless this sender already had the day's share (a loop that slipped through)."""
-    assert claim.id is not None
-    recent = store.replies_to(session, address=parsed.sender, since=utcnow() - timedelta(days=1))
-    if recent >= settings.claims.max_replies_per_sender_per_day:
-        store.record_event(
-            session,
-            claim_id=claim.id,
-            actor="bot",
-            event="reply_suppressed",
-            detail=f"{recent} replies to this sender in 24 hours; a person must answer",
-        )
-        return None
-    drafted = draft(kind, language, context, templates_dir=settings.templates_dir)
-    thread = [*parsed.references, parsed.message_id] if parsed.message_id else list(parsed.references)
-    reply = Reply(
-        claim_id=claim.id,
-        kind=kind,
-        language=drafted.language,
-        to_address=parsed.sender,
-        subject=drafted.subject,
-        body_text=drafted.body,
-        message_id=make_msgid(domain=settings.smtp.message_id_domain),
-        in_reply_to=parsed.message_id or "",
-        references=" ".join(dict.fromkeys(thread)),
-        status=ReplyStatus.DRAFT,
-        created_at=utcnow(),
-    )
-    session.add(reply)
-    store.record_event(session, claim_id=claim.id, actor="bot", event="reply_drafted", detail=kind)
-    return reply

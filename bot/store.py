@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from bot.assess import Conversion, Quote, WindowPrices, window_prices
 from bot.config import IncidentSettings, Settings
+from bot.lifecycle import CLOSED, IllegalTransition, State, transition
 from bot.tables import (
     Account,
     Claim,
@@ -24,6 +25,7 @@ from bot.tables import (
     MailboxCursor,
     Reply,
     ReplyStatus,
+    StaffUser,
     Symbol,
     Tick,
     TicketAlias,
@@ -285,6 +287,63 @@ def claim_by_reply_message_id(session: Session, *, message_ids: Sequence[str]) -
 
 def record_event(session: Session, *, claim_id: int, actor: str, event: str, detail: str = "") -> None:
     session.add(ClaimEvent(claim_id=claim_id, at=utcnow(), actor=actor, event=event, detail=detail))
+
+
+def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) -> None:
+    """Move a claim to another lifecycle state and write the move into its history.
+
+    The update is conditional on the state the caller saw, so two workers or two staff acting
+    on the same claim at once cannot both move it: the second gets ``IllegalTransition``.
+    """
+    assert claim.id is not None
+    step = transition(claim.status, to, actor=actor, reason=reason)
+    values: dict[str, Any] = {"status": step.after}
+    if step.after in CLOSED:
+        values["closed_at"] = utcnow()
+    result = session.exec(  # type: ignore[call-overload]
+        update(Claim).where(Claim.id == claim.id, Claim.status == step.before).values(**values)
+    )
+    if result.rowcount != 1:
+        raise IllegalTransition(f"claim {claim.reference} changed meanwhile; reload it and try again")
+    session.add(
+        ClaimEvent(
+            claim_id=claim.id,
+            at=utcnow(),
+            actor=actor,
+            event="transition",
+            detail=reason,
+            from_state=step.before,
+            to_state=step.after,
+        )
+    )
+    session.refresh(claim)
+
+
+def after_sent(session: Session, reply: Reply, *, consent_days: int) -> None:
+    """What a reply's leaving changes about its claim, in the transaction that records it sent."""
+    record_event(
+        session, claim_id=reply.claim_id, actor="bot", event="reply_sent", detail=f"{reply.kind} {reply.id}"
+    )
+    claim = session.get(Claim, reply.claim_id)
+    if reply.kind == "offer" and claim is not None and claim.status == State.ASSESSED:
+        claim.offered_at = utcnow()
+        claim.consent_deadline = claim.offered_at + timedelta(days=consent_days)
+        move(session, claim, State.OFFER_SENT, actor="bot", reason=f"offer sent as reply {reply.id}")
+
+
+def history(session: Session, *, claim_id: int) -> Sequence[ClaimEvent]:
+    return session.exec(
+        select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.id)
+    ).all()
+
+
+def claim_messages(session: Session, *, claim_id: int) -> Sequence[InboundMessage]:
+    stmt = select(InboundMessage).where(InboundMessage.claim_id == claim_id).order_by(InboundMessage.id)
+    return session.exec(stmt).all()
+
+
+def staff_user(session: Session, *, name: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.name == name)).first()
 
 
 def replies(session: Session, *, statuses: Sequence[ReplyStatus] | None = None) -> Sequence[Reply]:

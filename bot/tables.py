@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from bot.lifecycle import State
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -77,14 +79,12 @@ class MessageStatus(StrEnum):
     QUARANTINED = "quarantined"
 
 
-class ClaimStatus(StrEnum):
-    RECEIVED = "received"
-    NEEDS_INFORMATION = "needs_information"
-    ASSESSED = "assessed"
-
-
 class ReplyStatus(StrEnum):
+    """Where a reply is in the outbox. ``second_approval``: a large offer approved once, waiting
+    for a manager's. ``approved``: waiting for the sending job (which retries temporary failures)."""
+
     DRAFT = "draft"
+    SECOND_APPROVAL = "second_approval"
     APPROVED = "approved"
     REJECTED = "rejected"
     SENDING = "sending"
@@ -223,7 +223,7 @@ class Claim(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     reference: str | None = Field(default=None, sa_column=Column(String(32), unique=True))
     incident: str
-    status: ClaimStatus = Field(sa_column=Column(String(32), nullable=False))
+    status: State = Field(sa_column=Column(String(32), nullable=False, index=True))
     sender: str
     claimant_name: str = ""
     account_login: str | None = None
@@ -232,6 +232,8 @@ class Claim(SQLModel, table=True):
     request: str = "unspecified"
     created_at: datetime = _when(nullable=False)
     consent_deadline: datetime | None = _when(nullable=True)
+    offered_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
 
 
 class ClaimOrder(SQLModel, table=True):
@@ -265,6 +267,9 @@ class ClaimEvent(SQLModel, table=True):
     actor: str
     event: str
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Set when the event moved the claim from one lifecycle state to another.
+    from_state: str | None = None
+    to_state: str | None = None
 
 
 class Reply(SQLModel, table=True):
@@ -279,6 +284,10 @@ class Reply(SQLModel, table=True):
     to_address: str
     subject: str = Field(sa_column=Column(Text, nullable=False))
     body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The largest amount the reply states, for the approval rules and the queue's filter.
+    amount: Decimal | None = _money(nullable=True)
+    currency: str = ""
     message_id: str = Field(sa_column=Column(String(998), unique=True, nullable=False))
     in_reply_to: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -286,6 +295,24 @@ class Reply(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     decided_at: datetime | None = _when(nullable=True)
     decided_by: str = ""
+    first_approved_by: str = ""
+    edited_by: str = ""
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
     sent_path: str = ""
     failure: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class StaffUser(SQLModel, table=True):
+    """A person who works the approval queue; the password is kept only as an Argon2 hash."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), unique=True, nullable=False))
+    role: str
+    password_hash: str
+    created_at: datetime = _when(nullable=False)
+    active: bool = True

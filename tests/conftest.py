@@ -16,6 +16,7 @@ from bot.config import Settings, settings_from_mapping
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
+from bot.tables import ReplyStatus
 from tests.servers import dovecot, postgres
 
 IN_CI = bool(os.environ.get("CI"))
@@ -99,6 +100,13 @@ def book_engine(tmp_path: Path) -> Engine:
     engine = store.open_engine(settings)
     load_sample_book(engine, settings.data_dir / "csv", settings.trade_server.tz)
     return engine
+
+
+def approve_all(engine: Engine) -> None:
+    """Every draft approved, as staff would in the approval page (tested on its own in tests/web)."""
+    with store.session_scope(engine) as session:
+        for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
+            store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.tables import Claim, ClaimOrder, InboundMessage, Reply
+from tests.conftest import approve_all
 from tests.mail import eml, variants
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -66,13 +67,16 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
             login: {o.ticket for o in session.exec(select(ClaimOrder).where(ClaimOrder.claim_id == c.id))}
             for login, c in claims.items()
         }
-        drafts = {r.claim_id: r for r in session.exec(select(Reply)).all()}
+        drafts = {(r.claim_id, r.kind): r for r in session.exec(select(Reply)).all()}
     assert tickets == {"81234567": {"55667788", "55667789"}, "81234568": {"66778899", "66778900"}}
     english, chinese = claims["81234567"], claims["81234568"]
     assert (english.language, chinese.language) == ("en", "zh-Hans")
     assert chinese.claimant_name == "王喆"
-    assert drafts[english.id].status == "draft" and drafts[chinese.id].status == "draft"
-    assert "赔偿申请" in drafts[chinese.id].subject
+    assert sorted(drafts) == sorted(
+        (claim.id, kind) for claim in (english, chinese) for kind in ("acknowledgement", "offer")
+    )
+    assert {r.status for r in drafts.values()} == {"draft"}
+    assert "赔偿方案" in drafts[(chinese.id, "offer")].subject
     assert smtp_sink.deliveries == [], "nothing leaves before a person approves it"
     assert folder_count(settings, "INBOX") == 0
     assert folder_count(settings, "Processed") == 2
@@ -81,26 +85,31 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
         assert main(["approve", str(reply.id), "--config", config_file]) == 0
     assert main(["run", "--once", "--config", config_file]) == 0
 
-    delivered = {
-        d.recipients: email.message_from_bytes(d.content, policy=policy.default) for d in smtp_sink.deliveries
-    }
-    assert set(delivered) == {("alice.chen@example.com",), ("wangzhe@example.cn",)}
+    delivered = [email.message_from_bytes(d.content, policy=policy.default) for d in smtp_sink.deliveries]
+    assert (
+        sorted(str(m["To"]) for m in delivered) == ["alice.chen@example.com"] * 2 + ["wangzhe@example.cn"] * 2
+    )
     for claim, source in ((english, ENGLISH), (chinese, CHINESE_GBK)):
-        sent = delivered[(claim.sender,)]
         complaint_id = email.message_from_bytes(eml(source))["Message-ID"]
-        assert sent["In-Reply-To"] == complaint_id
-        assert complaint_id in sent["References"]
-        assert claim.reference in sent["Subject"]
-        assert sent["Auto-Submitted"] == "auto-replied"
-    chinese_body = delivered[("wangzhe@example.cn",)].get_content()
+        for sent in (m for m in delivered if m["To"] == claim.sender):
+            assert sent["In-Reply-To"] == complaint_id
+            assert complaint_id in sent["References"]
+            assert claim.reference in sent["Subject"]
+            assert sent["Auto-Submitted"] == "auto-replied"
+            assert sent.get_body(("html",)) is not None
+    offer = next(m for m in delivered if m["To"] == "wangzhe@example.cn" and "赔偿方案" in m["Subject"])
+    chinese_body = offer.get_body(("plain",)).get_content()
     assert "王喆" in chinese_body and "66778899" in chinese_body and "English version" in chinese_body
-    assert "卖出 2.00 手" in chinese_body and "（1.13780）执行：560.00 USD" in chinese_body, chinese_body
+    assert "卖出 2 手" in chinese_body and "1.13780" in chinese_body and "560.00美元" in chinese_body, (
+        chinese_body
+    )
 
     assert main(["run", "--once", "--config", config_file]) == 0
     with store.session_scope(engine) as session:
         assert len(session.exec(select(Claim)).all()) == 2
-        assert len(session.exec(select(Reply)).all()) == 2
-    assert len(smtp_sink.deliveries) == 2
+        assert len(session.exec(select(Reply)).all()) == 4
+        assert {c.status for c in session.exec(select(Claim)).all()} == {"offer_sent"}
+    assert len(smtp_sink.deliveries) == 4
 
 
 def test_a_message_delivered_twice_opens_one_claim(settings: Settings, engine: Engine) -> None:
@@ -114,7 +123,7 @@ def test_a_message_delivered_twice_opens_one_claim(settings: Settings, engine: E
     assert (report.fetched, report.duplicates) == (1, 1)
     with store.session_scope(engine) as session:
         assert len(session.exec(select(Claim)).all()) == 1
-        assert len(session.exec(select(Reply)).all()) == 1
+        assert len(session.exec(select(Reply)).all()) == 2
     assert folder_count(settings, "INBOX") == 0
 
 
@@ -157,9 +166,13 @@ def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settin
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
+    approve_all(engine)
+    run_cycle(settings, engine)
     with store.session_scope(engine) as session:
         (claim,) = session.exec(select(Claim)).all()
-        (first_reply,) = session.exec(select(Reply)).all()
+        assert claim.status == "offer_sent"
+        first_reply = session.exec(select(Reply).where(Reply.kind == "offer")).one()
+        earlier = {r.id for r in session.exec(select(Reply)).all()}
     by_reference = eml("followup-with-reference.eml").replace(b"CLM-2026-000001", claim.reference.encode())
     by_thread = eml("followup-in-reply-to.eml").replace(b"<REPLY-ID>", first_reply.message_id.encode())
     stranger = eml("followup-from-stranger.eml").replace(b"CLM-2026-000001", claim.reference.encode())
@@ -170,9 +183,10 @@ def test_followups_join_their_claim_and_strangers_learn_nothing(settings: Settin
     assert report.outcomes == {"followup": 3}
     with store.session_scope(engine) as session:
         assert len(session.exec(select(Claim)).all()) == 1
-        replies = session.exec(select(Reply).where(Reply.id != first_reply.id).order_by(Reply.id)).all()
+        replies = [r for r in session.exec(select(Reply).order_by(Reply.id)).all() if r.id not in earlier]
+        assert session.get(Claim, claim.id).status == "consented"  # type: ignore[union-attr]
     assert [(r.kind, r.to_address) for r in replies] == [
-        ("followup_received", "alice.chen@example.com"),
+        ("consent_received", "alice.chen@example.com"),
         ("followup_received", "alice.chen@example.com"),
         ("unverified_sender", "mallory@example.net"),
     ]
@@ -253,15 +267,13 @@ def test_replies_still_go_out_when_the_mailbox_is_down(
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
-    with store.session_scope(engine) as session:
-        (reply,) = store.replies(session)
-        store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
+    approve_all(engine)
     imap_server.stop()  # type: ignore[attr-defined]
 
     with pytest.raises(CycleFailed) as failed:
         run_cycle(settings, engine)
-    assert failed.value.report.sent == 1
-    assert len(smtp_sink.deliveries) == 1
+    assert failed.value.report.sent == 2
+    assert len(smtp_sink.deliveries) == 2
 
 
 def test_ingest_reads_eml_mbox_and_maildir_exactly_once(
@@ -339,11 +351,9 @@ def test_auto_replies_to_our_replies_do_not_start_a_loop(
 
     deliver(settings, [(ENGLISH, eml(ENGLISH))])
     run_cycle(settings, engine)
-    with store.session_scope(engine) as session:
-        (reply,) = store.replies(session)
-        store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="t")
+    approve_all(engine)
     run_cycle(settings, engine)
-    (ours,) = smtp_sink.deliveries
+    ours = smtp_sink.deliveries[0]
     sent = email.message_from_bytes(ours.content)
     bounce_back = eml("auto-reply-out-of-office.eml").replace(
         b"Message-ID: <ooo-123@example.com>",
@@ -353,4 +363,4 @@ def test_auto_replies_to_our_replies_do_not_start_a_loop(
     report = run_cycle(settings, engine)
     assert report.outcomes == {"automated": 2}
     with store.session_scope(engine) as session:
-        assert len(store.replies(session)) == 1
+        assert len(store.replies(session)) == 2

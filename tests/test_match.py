@@ -77,12 +77,13 @@ def test_a_configured_alias_of_the_registered_email_may_claim(book_engine: Engin
 
 
 def test_an_order_in_an_open_claim_is_not_claimed_twice(book_engine: Engine) -> None:
-    from bot.tables import Claim, ClaimOrder, ClaimStatus, utcnow
+    from bot.lifecycle import State
+    from bot.tables import Claim, ClaimOrder, utcnow
 
     with store.session_scope(book_engine) as session:
         earlier = Claim(
             incident=INCIDENT.name,
-            status=ClaimStatus.ASSESSED,
+            status=State.OFFER_SENT,
             sender="alice.chen@example.com",
             created_at=utcnow(),
         )
@@ -116,12 +117,13 @@ def test_a_remedy_choice_is_locked_once_made(book_engine: Engine) -> None:
 
     import pytest
 
-    from bot.tables import Claim, ClaimOrder, ClaimStatus, utcnow
+    from bot.lifecycle import State
+    from bot.tables import Claim, ClaimOrder, utcnow
 
     with store.session_scope(book_engine) as session:
         claim = Claim(
             incident=INCIDENT.name,
-            status=ClaimStatus.ASSESSED,
+            status=State.OFFER_SENT,
             sender="wangzhe@example.cn",
             created_at=utcnow(),
         )

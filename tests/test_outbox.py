@@ -14,8 +14,8 @@ from bot.cycle import run_cycle
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.outbox import send_approved
-from bot.tables import Reply, ReplyStatus
-from tests.conftest import make_settings
+from bot.tables import Reply, ReplyStatus, utcnow
+from tests.conftest import approve_all, make_settings
 from tests.mail import eml
 
 
@@ -23,7 +23,7 @@ def drafted_reply(settings: Settings, engine: Engine) -> int:
     deliver(settings, [("alice", eml("en-alice-best-price.eml"))])
     run_cycle(settings, engine)
     with store.session_scope(engine) as session:
-        (reply,) = session.exec(select(Reply)).all()
+        reply = session.exec(select(Reply).where(Reply.kind == "offer")).one()
         assert reply.id is not None
         return reply.id
 
@@ -38,7 +38,7 @@ def test_a_reply_interrupted_mid_send_is_held_for_a_person_not_sent_again(
         reply.status = ReplyStatus.SENDING  # as left by a worker killed during the SMTP conversation
         session.add(reply)
 
-    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+    assert send_approved(engine, settings).sent == []
     with store.session_scope(engine) as session:
         assert session.get(Reply, reply_id).status == ReplyStatus.UNCERTAIN  # type: ignore[union-attr]
     assert smtp_sink.deliveries == []
@@ -50,7 +50,7 @@ def test_sent_reply_carries_loop_guards_and_its_own_message_id(
     reply_id = drafted_reply(settings, engine)
     with store.session_scope(engine) as session:
         store.decide_reply(session, reply_id=reply_id, approve=True, by="tester")
-    sent = send_approved(engine, settings.smtp, settings.sent_dir).sent
+    sent = send_approved(engine, settings).sent
 
     assert [r.id for r in sent] == [reply_id]
     (delivery,) = smtp_sink.deliveries
@@ -62,7 +62,7 @@ def test_sent_reply_carries_loop_guards_and_its_own_message_id(
         (settings.sent_dir / f"{reply_id:06d}.eml").read_bytes(), policy=policy.default
     )
     assert kept["Message-ID"] == message["Message-ID"]
-    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+    assert send_approved(engine, settings).sent == []
     assert len(smtp_sink.deliveries) == 1
 
 
@@ -71,14 +71,8 @@ def test_rejected_reply_is_never_sent(settings: Settings, engine: Engine, smtp_s
     with store.session_scope(engine) as session:
         assert store.decide_reply(session, reply_id=reply_id, approve=False, by="tester") is not None
         assert store.decide_reply(session, reply_id=reply_id, approve=True, by="tester") is None
-    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+    assert send_approved(engine, settings).sent == []
     assert smtp_sink.deliveries == []
-
-
-def approve_all(engine: Engine) -> None:
-    with store.session_scope(engine) as session:
-        for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
-            store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
 
 
 def test_a_refused_recipient_fails_that_reply_and_the_others_still_go(
@@ -90,14 +84,14 @@ def test_a_refused_recipient_fails_that_reply_and_the_others_still_go(
         deliver(settings, [("alice", eml("en-alice-best-price.eml")), ("chan", eml("zh-hant-big5.eml"))])
         run_cycle(settings, engine)
         approve_all(engine)
-        report = send_approved(engine, settings.smtp, settings.sent_dir)
+        report = send_approved(engine, settings)
 
-        assert (len(report.sent), report.failed) == (1, 1)
-        assert [d.recipients for d in sink.deliveries] == [("chantaiman@example.hk",)]
+        assert (len(report.sent), report.failed) == (2, 2)
+        assert [d.recipients for d in sink.deliveries] == [("chantaiman@example.hk",)] * 2
         with store.session_scope(engine) as session:
-            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).one()
-        assert failed.to_address == "alice.chen@example.com" and failed.failure.startswith("550")
-        assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).all()
+        assert {(r.to_address, r.failure[:3]) for r in failed} == {("alice.chen@example.com", "550")}
+        assert send_approved(engine, settings).sent == []
 
 
 def test_an_unreachable_smtp_server_leaves_replies_approved_for_the_next_cycle(
@@ -109,13 +103,42 @@ def test_an_unreachable_smtp_server_leaves_replies_approved_for_the_next_cycle(
         deliver(settings, [("alice", eml("en-alice-best-price.eml"))])
         run_cycle(settings, engine)
         approve_all(engine)
-    report = send_approved(engine, settings.smtp, settings.sent_dir)  # the sink is stopped now
+    report = send_approved(engine, settings)  # the sink is stopped now
     assert (report.sent, report.retry, report.uncertain) == ([], 1, 0)
     assert "ConnectionRefusedError" in report.problem
+    with store.session_scope(engine) as session:
+        tried = session.exec(select(Reply).where(Reply.attempts == 1)).one()
+        assert tried.status == ReplyStatus.APPROVED and tried.next_attempt_at is not None
+        wait = (tried.next_attempt_at - utcnow()).total_seconds()
+        assert settings.smtp.retry_seconds - 5 < wait <= settings.smtp.retry_seconds
     with SmtpSink() as sink:
         moved = settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"port": sink.port})})
-        assert len(send_approved(engine, moved.smtp, settings.sent_dir).sent) == 1
+        assert [r.id for r in send_approved(engine, moved).sent] != [tried.id], "it waits for its retry time"
         assert len(sink.deliveries) == 1
+        with store.session_scope(engine) as session:
+            session.get(Reply, tried.id).next_attempt_at = utcnow()  # type: ignore[union-attr]
+        assert [r.id for r in send_approved(engine, moved).sent] == [tried.id]
+        assert len(sink.deliveries) == 2
+
+
+def test_a_reply_that_keeps_meeting_temporary_failures_is_shown_to_staff_as_failed(
+    tmp_path: Path, imap_server: Any, engine_for: Any
+) -> None:
+    with SmtpSink() as sink:
+        settings = make_settings(tmp_path / "d", imap_server, sink)
+        engine = engine_for(settings)
+        deliver(settings, [("alice", eml("en-alice-best-price.eml"))])
+        run_cycle(settings, engine)
+        approve_all(engine)
+    for _ in range(settings.smtp.max_attempts):
+        with store.session_scope(engine) as session:
+            for reply in session.exec(select(Reply)).all():
+                reply.next_attempt_at = None
+        send_approved(engine, settings)
+    with store.session_scope(engine) as session:
+        first = session.exec(select(Reply).order_by(Reply.id)).first()
+    assert first is not None and first.status == ReplyStatus.FAILED
+    assert first.failure.startswith(f"gave up after {settings.smtp.max_attempts} attempts")
 
 
 def test_staff_settle_an_uncertain_reply_without_a_second_copy(
@@ -126,12 +149,12 @@ def test_staff_settle_an_uncertain_reply_without_a_second_copy(
         reply = session.get(Reply, reply_id)
         reply.status = ReplyStatus.SENDING  # type: ignore[union-attr]
         session.add(reply)
-    send_approved(engine, settings.smtp, settings.sent_dir)
+    send_approved(engine, settings)
     with store.session_scope(engine) as session:
         assert store.decide_reply(session, reply_id=reply_id, approve=True, by="x") is None
         settled = store.resolve_reply(session, reply_id=reply_id, delivered=True, by="staff")
         assert settled is not None and settled.status == ReplyStatus.SENT
-    assert send_approved(engine, settings.smtp, settings.sent_dir).sent == []
+    assert send_approved(engine, settings).sent == []
     assert smtp_sink.deliveries == []
 
 
@@ -144,8 +167,8 @@ def test_a_message_refused_after_its_data_is_failed_not_marked_sent(
         deliver(settings, [("alice", eml("en-alice-best-price.eml")), ("chan", eml("zh-hant-big5.eml"))])
         run_cycle(settings, engine)
         approve_all(engine)
-        report = send_approved(engine, settings.smtp, settings.sent_dir)
-        assert (len(report.sent), report.failed) == (1, 1)
+        report = send_approved(engine, settings)
+        assert (len(report.sent), report.failed) == (2, 2)
         with store.session_scope(engine) as session:
-            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).one()
-        assert failed.failure.startswith("554")
+            failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).all()
+        assert {r.failure[:3] for r in failed} == {"554"}
