@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from bot.store import StoreError
 
 log = logging.getLogger("claimsbot")
 EXPECTED = (ConfigError, MailboxError, OutboxError, StoreError, TemplateProblem, ImportProblem)
+NEW_PASSWORD_VARIABLE = "CLAIMSBOT_NEW_USER_PASSWORD"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,9 +83,22 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print one JSON object per claim, one per line")
     demo = command("demo", "run the whole pipeline on built-in sample data", _demo, config=False)
     demo.add_argument("--data-dir", type=Path, help="where to keep the database and sent mail")
+    demo.add_argument("--serve", action="store_true", help="then leave the approval page running")
+    demo.add_argument("--port", type=int, default=8080, help="port of the approval page (0: any free)")
     extract = command("extract", "show what the extractor reads in one .eml file", _extract, config=False)
     extract.add_argument("file", type=Path)
     extract.add_argument("--json", action="store_true", help="print one JSON object")
+    web = command("serve", "serve the staff approval page (put it behind TLS)", _serve)
+    web.add_argument("--host", help="address to listen on (default: [web] host)")
+    web.add_argument("--port", type=int, help="port to listen on (default: [web] port; 0: any free port)")
+    users = command("users", "manage the staff who log in to the approval page", _users_add, config=False)
+    user_actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add_user = user_actions.add_parser(
+        "add", help=f"add a person; the password is asked twice, or read from {NEW_PASSWORD_VARIABLE}"
+    )
+    add_user.add_argument("--config", type=Path, help="settings file (TOML); else CLAIMSBOT_* variables")
+    add_user.add_argument("name", metavar="NAME")
+    add_user.add_argument("--role", required=True, help="agent, supervisor or manager")
     return parser
 
 
@@ -303,7 +318,7 @@ def _claims(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import run_demo
 
-    return run_demo(args.data_dir)
+    return run_demo(args.data_dir, serve=args.serve, port=args.port)
 
 
 def _extract(args: argparse.Namespace) -> int:
@@ -340,4 +355,62 @@ def _extract(args: argparse.Namespace) -> int:
     else:
         for key in ("language", "name", "accounts", "orders", "request"):
             print(f"{key:<9} {summary[key]}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot import store
+    from bot.draft import check_templates
+    from bot.web import serve
+
+    settings = _settings(args)
+    engine = store.open_engine(settings)
+    check_templates(settings.templates_dir)
+    host = args.host or settings.web.host
+    port = settings.web.port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        print(f"claimsbot: error: --port {port} is not a TCP port (0 to 65535)", file=sys.stderr)
+        return 2
+
+    def ready(url: str) -> None:
+        print(f"approval page at {url} (Ctrl-C stops it)", flush=True)
+
+    try:
+        serve(settings, engine, host, port, ready=ready)
+    except OSError as exc:
+        print(f"claimsbot: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    """Add a person who may log in; every problem is one line and exit code 2."""
+    from bot import approval, store
+
+    def fail(message: str) -> int:
+        print(f"claimsbot: error: {message}", file=sys.stderr)
+        return 2
+
+    if not args.name.strip():
+        return fail("the name is empty")
+    if args.role not in approval.ROLES:
+        return fail(f"unknown role {args.role!r}; roles are: {', '.join(approval.ROLES)}")
+    password = os.environ.get(NEW_PASSWORD_VARIABLE, "")
+    if not password:
+        import getpass
+
+        try:
+            password = getpass.getpass(f"password for {args.name}: ")
+            again = getpass.getpass("the same password again: ")
+        except EOFError:
+            return fail(f"no password given (type it, or set {NEW_PASSWORD_VARIABLE})")
+        if password != again:
+            return fail("the two passwords differ; nothing was changed")
+    try:
+        engine = store.open_engine(_settings(args), create=False)
+        with store.session_scope(engine) as session:
+            user = approval.add_user(session, name=args.name.strip(), role=args.role, password=password)
+    except (ValueError, StoreError) as exc:
+        return fail(str(exc))
+    print(f"added {user.name} ({user.role})")
     return 0

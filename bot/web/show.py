@@ -1,0 +1,232 @@
+"""What the approval page shows: plain shapes built from the tables, never the table rows themselves.
+
+Client text reaches a page only through ``highlight``, which escapes every character it did not
+put there itself; the page templates never mark client text safe.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from html import escape as html_escape
+
+from markupsafe import Markup, escape
+from sqlmodel import Session, select
+
+from bot import approval, store
+from bot.extract import Extraction, extract
+from bot.parse import Unreadable, parse
+from bot.pipeline import stored_bytes
+from bot.tables import Claim, InboundMessage, Reply, StaffUser
+
+# A message shown beyond this many characters is cut: staff read complaints, not attachments.
+MAX_SHOWN = 100_000
+_FULLWIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    claim_id: int
+    reference: str
+    kind: str
+    language: str
+    to_address: str
+    amount: str
+    age: str
+    status: str
+    first_approved_by: str
+    failure: str
+    bulk: bool
+
+
+@dataclass(frozen=True)
+class ReplyLink:
+    id: int
+    kind: str
+    status: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    number: str
+    kind: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    received_at: datetime
+    sender: str
+    subject: Markup
+    status: str
+    reason: str
+    text: Markup
+    marks: list[Mark] = field(default_factory=list)
+    problem: str = ""
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class OrderView:
+    ticket: str
+    claimed_as: str
+    outcome: str
+    category: int | None
+    symbol: str
+    remedy_1: str
+    remedy_2: str
+    chosen: str
+    explanation: list[str]
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    return f"{amount:,} {currency}".strip()
+
+
+def age(since: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def queue_rows(session: Session, replies: list[Reply], now: datetime) -> list[QueueRow]:
+    claim_ids = {r.claim_id for r in replies}
+    claims = {
+        c.id: c
+        for c in session.exec(select(Claim).where(Claim.id.in_(claim_ids))).all()  # type: ignore[union-attr]
+    }
+    return [
+        QueueRow(
+            id=r.id or 0,
+            claim_id=r.claim_id,
+            reference=(claims[r.claim_id].reference or "") if r.claim_id in claims else "",
+            kind=r.kind,
+            language=r.language,
+            to_address=r.to_address,
+            amount=money(r.amount, r.currency),
+            age=age(r.created_at, now),
+            status=str(r.status),
+            first_approved_by=r.first_approved_by,
+            failure=r.failure,
+            bulk=r.kind == "acknowledgement",
+        )
+        for r in replies
+    ]
+
+
+def highlight(text: str, marks: list[Mark]) -> Markup:
+    """``text`` escaped, with every mark's number (ASCII or full-width digits) wrapped in ``<mark>``."""
+    if not marks:
+        return escape(text)
+    by_number = {m.number: m for m in marks}
+    alternatives = [
+        "".join(f"[{d}{_FULLWIDTH[d]}]" if d in _FULLWIDTH else re.escape(d) for d in number)
+        for number in sorted(by_number, key=len, reverse=True)
+    ]
+    pattern = re.compile(r"(?<![0-9\uff10-\uff19])(?:" + "|".join(alternatives) + r")(?![0-9\uff10-\uff19])")
+    pieces: list[Markup] = []
+    position = 0
+    for found in pattern.finditer(text):
+        mark = by_number[unicodedata.normalize("NFKC", found.group(0))]
+        pieces.append(escape(text[position : found.start()]))
+        pieces.append(
+            Markup('<mark class="{}" title="{}">{}</mark>').format(
+                mark.kind, f"{mark.kind}: {mark.evidence}", found.group(0)
+            )
+        )
+        position = found.end()
+    pieces.append(escape(text[position:]))
+    return Markup("").join(pieces)
+
+
+def marks_of(found: Extraction) -> list[Mark]:
+    marks = [Mark(c.value, "account", c.evidence) for c in found.accounts if c.confidence >= 0.5]
+    accounts = {m.number for m in marks}
+    marks += [
+        Mark(c.value, "order", c.evidence)
+        for c in found.orders
+        if c.confidence >= 0.5 and c.value not in accounts
+    ]
+    return marks
+
+
+def message_view(message: InboundMessage) -> MessageView:
+    """The client's email as the bot read it, with the numbers it took from it marked."""
+    common = {
+        "id": message.id or 0,
+        "received_at": message.received_at,
+        "sender": message.sender,
+        "status": str(message.status),
+        "reason": message.reason,
+    }
+    try:
+        parsed = parse(stored_bytes(message))
+    except (Unreadable, OSError) as exc:
+        return MessageView(
+            **common, subject=escape(message.subject), text=Markup(""), problem=f"cannot be shown: {exc}"
+        )
+    marks = marks_of(extract(parsed))
+    text = parsed.text
+    return MessageView(
+        **common,
+        subject=highlight(parsed.subject, marks),
+        text=highlight(text[:MAX_SHOWN], marks),
+        marks=marks,
+        cut=len(text) > MAX_SHOWN,
+    )
+
+
+def order_views(session: Session, claim_id: int) -> list[OrderView]:
+    return [
+        OrderView(
+            ticket=row.ticket,
+            claimed_as=row.claimed_as,
+            outcome=row.outcome,
+            category=row.category,
+            symbol=row.symbol,
+            remedy_1=money(row.best_price_amount, row.currency),
+            remedy_2=money(row.restore_amount, row.currency),
+            chosen=row.chosen_remedy or "",
+            explanation=row.explanation.splitlines(),
+        )
+        for row in store.claim_orders(session, claim_id=claim_id)
+    ]
+
+
+def claim_context(session: Session, claim: Claim, user: StaffUser) -> dict[str, object]:
+    """Everything about a claim both the reply page and the claim page show."""
+    assert claim.id is not None
+    messages = sorted(store.claim_messages(session, claim_id=claim.id), key=lambda m: m.id or 0, reverse=True)
+    replies = session.exec(select(Reply).where(Reply.claim_id == claim.id).order_by(Reply.id)).all()  # type: ignore[arg-type]
+    return {
+        "claim": claim,
+        "orders": order_views(session, claim.id),
+        "history": store.history(session, claim_id=claim.id),
+        "messages": [message_view(m) for m in messages],
+        "claim_replies": [
+            ReplyLink(r.id or 0, r.kind, str(r.status), money(r.amount, r.currency)) for r in replies
+        ],
+        "rank": approval.rank(user.role),
+        "supervisor": approval.rank("supervisor"),
+        "manager": approval.rank("manager"),
+    }
+
+
+def preview(reply: Reply) -> str:
+    """The HTML part as a whole document, for a sandboxed ``srcdoc`` (escaped there as an attribute)."""
+    return (
+        f'<!DOCTYPE html><html lang="{html_escape(reply.language)}"><head><meta charset="utf-8">'
+        f"<title>{html_escape(reply.subject)}</title></head>"
+        f'<body style="font-family: sans-serif; line-height: 1.5">{reply.body_html}</body></html>'
+    )

@@ -1,0 +1,362 @@
+"""The approval page through HTTP (Starlette's test client), on a database the real pipeline filled."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import itsdangerous
+from pydantic import SecretStr
+from sqlalchemy import create_engine
+from starlette.testclient import TestClient
+
+from bot import store
+from bot.tables import ReplyStatus
+from bot.web import create_app
+from bot.web.guard import SESSION_COOKIE
+from tests.mail import eml
+from tests.web.conftest import PASSWORD, Desk, csrf_of
+
+Client = Callable[..., TestClient]
+ROOT = Path(__file__).parent.parent.parent
+
+
+def post(client: TestClient, path: str, page: str, **fields: str | list[str]) -> object:
+    """Submit a form as the browser would: with the CSRF token of the page it is on."""
+    return client.post(path, data={"csrf": csrf_of(client.get(page).text), **fields})
+
+
+def rows_of(page: str) -> list[tuple[int, str]]:
+    return [(int(i), kind) for i, kind in re.findall(r'<tr data-reply="(\d+)" data-kind="([\w_]+)"', page)]
+
+
+def test_every_page_but_login_and_healthz_needs_a_login(app_for: Client, desk: Desk) -> None:
+    client = app_for()
+    offer = desk.reply_id("offer")
+    for path in ("/", f"/replies/{offer}", "/claims/1", "/?kind=offer"):
+        response = client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+    assert client.get("/login").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_login_returns_to_the_page_asked_for_but_never_to_another_site(app_for: Client, desk: Desk) -> None:
+    client = app_for()
+    token = csrf_of(client.get("/login").text)
+    offer = desk.reply_id("offer")
+    back = client.post(
+        "/login", data={"csrf": token, "name": "sam", "password": PASSWORD, "next": f"/replies/{offer}"}
+    )
+    assert back.headers["location"] == f"/replies/{offer}"
+    for elsewhere in ("//evil.example/", "/\t/evil.example/", "/\\evil.example", "https://evil.example/"):
+        other = app_for()
+        token = csrf_of(other.get("/login").text)
+        away = other.post(
+            "/login", data={"csrf": token, "name": "sam", "password": PASSWORD, "next": elsewhere}
+        )
+        assert away.headers["location"] == "/", elsewhere
+
+
+def test_wrong_password_or_unknown_name_is_refused(app_for: Client) -> None:
+    client = app_for()
+    for name, password in (("sam", "not the password"), ("nobody", PASSWORD)):
+        token = csrf_of(client.get("/login").text)
+        response = client.post("/login", data={"csrf": token, "name": name, "password": password})
+        assert response.status_code == 401
+        assert "Wrong name or password" in response.text
+        assert client.get("/").status_code == 303
+
+
+def test_logout_ends_the_session(app_for: Client) -> None:
+    client = app_for("sam")
+    assert client.get("/").status_code == 200
+    assert post(client, "/logout", "/").status_code == 303
+    assert client.get("/").status_code == 303
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app_for: Client, desk: Desk) -> None:
+    client = app_for("sam")
+    offer = desk.reply_id("offer")
+    for data in ({"text": "changed"}, {"text": "changed", "csrf": "forged"}):
+        response = client.post(f"/replies/{offer}/approve", data=data)
+        assert response.status_code == 403
+        assert "security token" in response.text and "Nothing was changed" in response.text
+    reply = desk.reply(offer)
+    assert reply.status == ReplyStatus.DRAFT and "changed" not in reply.body_text
+    login = app_for().post("/login", data={"name": "sam", "password": PASSWORD})
+    assert login.status_code == 403
+
+
+def test_an_agent_cannot_approve_an_offer_but_can_approve_an_acknowledgement(
+    app_for: Client, desk: Desk
+) -> None:
+    client = app_for("ann")
+    offer, acknowledgement = desk.reply_id("offer"), desk.reply_id("acknowledgement")
+    page = client.get(f"/replies/{offer}").text
+    assert "Your role (agent) cannot approve this reply" in page
+
+    refused = post(client, f"/replies/{offer}/approve", f"/replies/{offer}", text="edited by an agent")
+    assert refused.status_code == 403
+    assert "needs a supervisor or manager; ann is agent" in refused.text
+    assert desk.reply(offer).status == ReplyStatus.DRAFT
+    assert "edited by an agent" not in desk.reply(offer).body_text
+
+    approved = post(client, f"/replies/{acknowledgement}/approve", f"/replies/{acknowledgement}")
+    assert approved.status_code == 303
+    assert desk.reply(acknowledgement).status == ReplyStatus.APPROVED
+    assert desk.reply(acknowledgement).decided_by == "ann"
+    assert f"Reply {acknowledgement} approved" in client.get("/").text
+
+
+def test_a_supervisor_approves_an_offer_with_an_edit(app_for: Client, desk: Desk) -> None:
+    client = app_for("sam")
+    offer = desk.reply_id("offer")
+    text = desk.reply(offer).body_text.replace("Kind regards", "Warm regards").replace("\n", "\r\n")
+
+    assert post(client, f"/replies/{offer}/approve", f"/replies/{offer}", text=text).status_code == 303
+
+    reply = desk.reply(offer)
+    assert reply.status == ReplyStatus.APPROVED and reply.decided_by == "sam" and reply.edited_by == "sam"
+    assert "Warm regards" in reply.body_text and "Warm regards" in reply.body_html
+    assert "\r" not in reply.body_text
+    history = client.get(f"/claims/{reply.claim_id}").text
+    assert "reply_edited" in history and "reply_approved" in history
+
+
+def test_a_large_offer_needs_a_second_approval_by_another_manager(app_for: Client, desk: Desk) -> None:
+    offer = desk.reply_id("offer", "zh-Hans")
+    assert desk.reply(offer).amount is not None and desk.reply(offer).amount > 1000  # type: ignore[operator]
+    mia, sam, max_ = app_for("mia"), app_for("sam"), app_for("max")
+    page = f"/replies/{offer}"
+
+    assert post(mia, f"{page}/approve", page).status_code == 303
+    assert desk.reply(offer).status == ReplyStatus.SECOND_APPROVAL
+    assert "second approval" in mia.get("/?kind=offer").text
+
+    again = post(mia, f"{page}/approve", page)
+    assert again.status_code == 403 and "must come from another person" in again.text
+    supervisor = post(sam, f"{page}/approve", page)
+    assert supervisor.status_code == 403 and "needs a manager" in supervisor.text
+    assert desk.reply(offer).status == ReplyStatus.SECOND_APPROVAL
+
+    assert post(max_, f"{page}/approve", page).status_code == 303
+    reply = desk.reply(offer)
+    assert (reply.status, reply.first_approved_by, reply.decided_by) == (ReplyStatus.APPROVED, "mia", "max")
+
+
+def test_reject_needs_a_reason(app_for: Client, desk: Desk) -> None:
+    client = app_for("ann")
+    offer = desk.reply_id("offer")
+    page = f"/replies/{offer}"
+
+    refused = post(client, f"{page}/reject", page, reason="  ")
+    assert refused.status_code == 403 and "say why the draft is rejected" in refused.text
+    assert desk.reply(offer).status == ReplyStatus.DRAFT
+
+    assert post(client, f"{page}/reject", page, reason="wrong account quoted").status_code == 303
+    reply = desk.reply(offer)
+    assert (reply.status, reply.note, reply.decided_by) == (
+        ReplyStatus.REJECTED,
+        "wrong account quoted",
+        "ann",
+    )
+    assert post(client, f"{page}/approve", page).status_code == 403
+
+
+def test_escalating_from_a_reply_moves_its_claim(app_for: Client, desk: Desk) -> None:
+    client = app_for("ann")
+    offer = desk.reply_id("offer")
+    claim_id = desk.reply(offer).claim_id
+
+    response = post(client, f"/replies/{offer}/escalate", f"/replies/{offer}", reason="client phoned")
+    assert response.status_code == 303 and response.headers["location"] == f"/replies/{offer}"
+    assert desk.claim(claim_id).status == "escalated"
+    assert "client phoned" in client.get(f"/claims/{claim_id}").text
+
+
+def test_the_queue_filters_by_kind_language_and_amount(app_for: Client) -> None:
+    client = app_for("sam")
+    everything = rows_of(client.get("/").text)
+    assert [i for i, _ in everything] == sorted(i for i, _ in everything), "oldest first"
+    assert {kind for _, kind in everything} == {"acknowledgement", "offer", "unverified_sender"}
+
+    offers = rows_of(client.get("/?kind=offer").text)
+    assert len(offers) == 3 and {kind for _, kind in offers} == {"offer"}
+    traditional = client.get("/?language=zh-Hant").text
+    assert len(rows_of(traditional)) == 2 and "chantaiman@example.hk" in traditional
+    assert "alice.chen@example.com" not in traditional
+    large = client.get("/?min_amount=1000").text
+    assert len(rows_of(large)) == 1 and "1,739.00 USD" in large
+
+    nonsense = client.get("/?min_amount=lots")
+    assert nonsense.status_code == 200 and "is not a number; it was ignored" in nonsense.text
+    assert len(rows_of(nonsense.text)) == len(everything)
+
+
+def test_bulk_approval_takes_acknowledgements_only(app_for: Client, desk: Desk) -> None:
+    client = app_for("ann")
+    acknowledgements = [desk.reply_id("acknowledgement", lang) for lang in ("en", "zh-Hans")]
+    offer = desk.reply_id("offer")
+
+    mixed = post(client, "/bulk-approve", "/", reply=[str(acknowledgements[0]), str(offer)])
+    assert mixed.status_code == 403 and f"reply {offer} is not an acknowledgement" in mixed.text
+    assert desk.reply(acknowledgements[0]).status == ReplyStatus.DRAFT, "all or nothing"
+
+    assert post(client, "/bulk-approve", "/", reply=[str(i) for i in acknowledgements]).status_code == 303
+    assert [desk.reply(i).status for i in acknowledgements] == [ReplyStatus.APPROVED] * 2
+    assert "2 acknowledgements approved" in client.get("/").text
+
+
+def test_the_reply_page_shows_the_email_with_the_numbers_marked_and_the_computation(
+    app_for: Client, desk: Desk
+) -> None:
+    client = app_for("ann")
+    page = client.get(f"/replies/{desk.reply_id('offer')}").text
+
+    assert re.search(r'<mark class="account" title="[^"]*">81234567</mark>', page)
+    assert re.search(r'<mark class="order" title="[^"]*">55667788</mark>', page)
+    assert "My name is Alice Chen" in page
+    assert "difference 316.00 USD" in page and "316.00 USD" in page
+    assert '<iframe class="preview"' in page and "sandbox" in page and 'srcdoc="&lt;!DOCTYPE html&gt;' in page
+    assert "CLM-" in page and "verified" in page
+
+
+def test_client_text_is_escaped_in_the_email_and_in_the_draft(app_for: Client, desk: Desk) -> None:
+    hostile = (
+        eml("en-alice-best-price.eml")
+        .replace(b"Message-ID: <", b"Message-ID: <hostile.")
+        .replace(b"Thanks,", b'<script>alert("email")</script> <img src=x onerror=alert(1)>\nThanks,')
+    )
+    desk.ingest(hostile, uid=100)
+    client = app_for("mia")
+    offer = desk.reply_id("offer", "zh-Hans")
+    edited = desk.reply(offer).body_text + '\n<script>alert("draft")</script>\n'
+    assert post(client, f"/replies/{offer}/approve", f"/replies/{offer}", text=edited).status_code == 303
+
+    with store.session_scope(desk.engine) as session:
+        claims = store.claims(session)
+    hostile_claim = claims[-1]
+    pages = [client.get(f"/claims/{hostile_claim.id}").text, client.get(f"/replies/{offer}").text]
+    for page in pages:
+        assert "<script>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;email&#34;)&lt;/script&gt;" in pages[0]
+    assert "&lt;script&gt;alert(&#34;draft&#34;)&lt;/script&gt;" in pages[1]
+    # In the preview the edit is escaped twice: once as HTML text, once as the srcdoc attribute.
+    assert "&amp;lt;script&amp;gt;" in pages[1]
+
+
+def test_claim_actions_follow_the_roles_and_the_lifecycle(app_for: Client, desk: Desk) -> None:
+    claim_id = desk.reply(desk.reply_id("offer")).claim_id
+    page = f"/claims/{claim_id}"
+    ann, sam, mia = app_for("ann"), app_for("sam"), app_for("mia")
+    assert "Reject claim" not in ann.get(page).text and "Settle" not in sam.get(page).text
+
+    agent = post(ann, f"{page}/reject", page, reason="out of window")
+    assert agent.status_code == 403 and "only a supervisor or above may reject a claim" in agent.text
+    early = post(mia, f"{page}/settle", page, note="paid")
+    assert early.status_code == 403 and "cannot go from assessed to settled" in early.text
+    assert desk.claim(claim_id).status == "assessed"
+
+    assert post(sam, f"{page}/reject", page, reason="Orders opened before the outage.").status_code == 303
+    assert desk.claim(claim_id).status == "rejected"
+    assert "drafted as reply" in sam.get(page).text
+    letter = desk.reply_id("rejected")
+    assert "Orders opened before the outage." in desk.reply(letter).body_text
+
+
+def test_unknown_ids_are_404_and_errors_never_show_a_traceback(app_for: Client) -> None:
+    client = app_for("sam")
+    for path in ("/replies/9999", "/claims/9999", "/replies/99999999999", "/nowhere"):
+        response = client.get(path)
+        assert response.status_code == 404 and "Not found" in response.text
+    missing = post(client, "/replies/9999/approve", "/")
+    assert missing.status_code == 404 and "Traceback" not in missing.text
+
+
+def test_healthz_says_when_the_database_does_not_answer(desk: Desk) -> None:
+    broken = create_engine("sqlite:////nonexistent-directory/claimsbot.db")
+    client = TestClient(create_app(desk.settings, broken))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unreachable"}
+
+
+def test_pages_are_not_cached_framed_or_allowed_to_run_scripts(app_for: Client) -> None:
+    response = app_for("sam").get("/")
+    assert "script-src" not in response.headers["content-security-policy"]
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+    cookie = response.headers.get("set-cookie", "") or app_for().get("/login").headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+
+
+def signed_session(secret: str, values: dict[str, object]) -> str:
+    """A session cookie as Starlette's SessionMiddleware writes it, signed with ``secret``."""
+    data = base64.b64encode(json.dumps(values).encode())
+    return itsdangerous.TimestampSigner(secret).sign(data).decode()
+
+
+def test_a_login_lasts_session_hours_from_the_login_and_survives_a_restart_with_a_secret(
+    desk: Desk,
+) -> None:
+    secret = "s" * 40
+    settings = desk.settings.model_copy(update={"web_secret": SecretStr(secret)})
+    first = TestClient(create_app(settings, desk.engine), follow_redirects=False)
+    token = csrf_of(first.get("/login").text)
+    first.post("/login", data={"csrf": token, "name": "sam", "password": PASSWORD})
+    cookie = first.cookies[SESSION_COOKIE]
+
+    restarted = TestClient(create_app(settings, desk.engine), follow_redirects=False)
+    restarted.cookies.set(SESSION_COOKIE, cookie)
+    assert restarted.get("/").status_code == 200
+    other_secret = settings.model_copy(update={"web_secret": SecretStr("t" * 40)})
+    stranger = TestClient(create_app(other_secret, desk.engine), follow_redirects=False)
+    stranger.cookies.set(SESSION_COOKIE, cookie)
+    assert stranger.get("/").status_code == 303
+
+    hours = settings.web.session_hours
+    for age, status in ((hours * 3600 - 60, 200), (hours * 3600 + 60, 303)):
+        client = TestClient(create_app(settings, desk.engine), follow_redirects=False)
+        values = {"user": "sam", "login_at": time.time() - age, "csrf": "t"}
+        client.cookies.set(SESSION_COOKIE, signed_session(secret, values))
+        assert client.get("/").status_code == status
+
+
+def test_without_a_web_secret_each_process_makes_one_and_warns_once_without_showing_it(desk: Desk) -> None:
+    script = (
+        "import logging, sys\n"
+        "from bot import store\n"
+        "from bot.config import settings_from_mapping\n"
+        "from bot.web import create_app\n"
+        "from bot.web.guard import session_secret\n"
+        "logging.basicConfig()\n"
+        "settings = settings_from_mapping({'data_dir': sys.argv[1]}, source='test')\n"
+        "engine = store.open_engine(settings)\n"
+        "create_app(settings, engine)\n"
+        "create_app(settings, engine)\n"
+        "print(session_secret(settings))\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(desk.settings.data_dir)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    secrets = [run.stdout.strip() for run in runs]
+    assert len(secrets[0]) >= 32 and secrets[0] != secrets[1]
+    for run, secret in zip(runs, secrets, strict=True):
+        assert run.returncode == 0, run.stderr
+        assert run.stderr.count("web_secret is not set") == 1
+        assert secret not in run.stderr

@@ -1,0 +1,93 @@
+"""The approval page in a real browser: Chromium driven by Playwright against uvicorn, with the
+approved reply then sent by the outbox to the real SMTP sink."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.outbox import send_approved
+from bot.tables import ReplyStatus
+from tests.conftest import _require
+from tests.web.conftest import PASSWORD, Served
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    _require(CHROMIUM.exists(), f"Chromium ({CHROMIUM})")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Page, served: Served, name: str) -> None:
+    page.goto(served.url)
+    expect(page).to_have_title("Log in · claimsbot")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Replies waiting for approval")).to_be_visible()
+
+
+def test_a_supervisor_edits_and_approves_an_offer_and_the_outbox_sends_the_edit(
+    page: Page, served: Served
+) -> None:
+    offer = served.desk.reply_id("offer")
+    log_in(page, served, "sam")
+    page.locator(f'tr[data-reply="{offer}"] a[href="/replies/{offer}"]').click()
+    expect(page.get_by_role("heading", name=f"Reply #{offer}: offer")).to_be_visible()
+    expect(page.locator('mark.account[title^="account"]').first).to_have_text("81234567")
+    preview = page.frame_locator("iframe.preview")
+    expect(preview.locator("body")).to_contain_text("Option 1")
+
+    text = page.locator("textarea#text")
+    text.fill(text.input_value().replace("Kind regards", "Warm regards"))
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"Reply {offer} approved")
+    assert served.desk.reply(offer).status == ReplyStatus.APPROVED
+    report = send_approved(served.desk.engine, served.desk.settings)
+    assert [r.id for r in report.sent] == [offer]
+    (delivery,) = served.smtp.deliveries
+    assert delivery.recipients == ("alice.chen@example.com",)
+    sent = email.message_from_bytes(delivery.content, policy=policy.default)
+    plain = sent.get_body(preferencelist=("plain",))
+    html = sent.get_body(preferencelist=("html",))
+    assert plain is not None and html is not None
+    assert "Warm regards" in plain.get_content() and "Kind regards" not in plain.get_content()
+    assert "Warm regards" in html.get_content()
+
+
+def test_an_agent_who_tries_to_approve_an_offer_is_told_why_and_nothing_changes(
+    page: Page, served: Served
+) -> None:
+    offer = served.desk.reply_id("offer")
+    log_in(page, served, "ann")
+    page.goto(f"{served.url}replies/{offer}")
+    expect(page.get_by_text("Your role (agent) cannot approve this reply")).to_be_visible()
+
+    with page.expect_response(f"**/replies/{offer}/approve") as answer:
+        page.get_by_role("button", name="Approve").click()
+    assert answer.value.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("needs a supervisor or manager; ann is agent")
+    assert served.desk.reply(offer).status == ReplyStatus.DRAFT
+    send_approved(served.desk.engine, served.desk.settings)
+    assert served.smtp.deliveries == []

@@ -1,0 +1,88 @@
+"""``claimsbot users add`` and ``claimsbot serve``, as staff and scripts run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot import approval, store
+from bot.cli import NEW_PASSWORD_VARIABLE, main
+from tests.test_cycle import write_config
+from tests.web.conftest import Desk
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+@pytest.fixture
+def config(desk: Desk, tmp_path: Path) -> str:
+    return str(write_config(desk.settings, tmp_path / "claimsbot.toml"))
+
+
+def test_users_add_reads_the_password_from_the_environment_and_stores_only_a_hash(
+    desk: Desk, config: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "a long enough secret phrase"
+    monkeypatch.setenv(NEW_PASSWORD_VARIABLE, password)
+
+    assert main(["users", "add", "zoe", "--role", "supervisor", "--config", config]) == 0
+
+    assert capsys.readouterr().out == "added zoe (supervisor)\n"
+    with store.session_scope(desk.engine) as session:
+        user = approval.authenticate(session, name="zoe", password=password)
+        assert user is not None and user.role == "supervisor"
+        assert password not in user.password_hash
+
+
+@pytest.mark.parametrize(
+    ("arguments", "password", "message"),
+    [
+        (["zoe", "--role", "boss"], "a long enough secret phrase", "unknown role 'boss'"),
+        (["zoe", "--role", "agent"], "short", "at least 12 characters"),
+        (["ann", "--role", "agent"], "a long enough secret phrase", "a user named 'ann' already exists"),
+    ],
+)
+def test_users_add_refuses_in_one_line_with_exit_code_2(
+    config: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    password: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(NEW_PASSWORD_VARIABLE, password)
+
+    assert main(["users", "add", *arguments, "--config", config]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("claimsbot: error:") and message in err and err.count("\n") == 1
+
+
+def test_serve_prints_the_url_answers_and_stops_on_sigterm(config: str) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--config", config, "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CLAIMSBOT_WEB_SECRET": "s" * 40},
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("approval page at http://127.0.0.1:"), line
+        url = line.split()[3]
+        assert httpx.get(f"{url}healthz", timeout=10).json() == {"status": "ok", "database": "ok"}
+        assert httpx.get(url, timeout=10).headers["location"] == "/login?next=/"
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
