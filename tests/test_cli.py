@@ -43,9 +43,12 @@ def test_demo_runs_the_whole_pipeline_by_itself(tmp_path: Path) -> None:
     assert "cycle 1: read 6 messages: 1 automated, 4 claim, 1 quarantined" in out
     assert "order 55667788 (category 1): best price 1.13634 -> 316.00 USD" in out
     assert "order 66778899 (category 2): best price 1406.99 -> 1,179.00 USD; restore -> 980.00 USD" in out
-    assert "cycle 2: 0 new messages, 4 replies sent" in out
-    assert "cycle 3 (nothing new): 0 new messages, 0 replies sent" in out
-    assert len(list((tmp_path / "demo" / "sent").glob("*.eml"))) == 4
+    assert "cycle 2: 0 new messages, 7 replies sent" in out
+    assert "cycle 3: 1 new message (the client's consent, in Chinese)" in out
+    assert "cycle 4: 2 replies sent" in out
+    assert "offer_sent -> consented" in out and "consented -> settled" in out
+    assert "last cycle (nothing new): 0 new messages, 0 replies sent" in out
+    assert len(list((tmp_path / "demo" / "sent").glob("*.eml"))) == 9
     assert "Traceback" not in result.stderr
 
 

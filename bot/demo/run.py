@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from email.message import EmailMessage
+from email.utils import make_msgid
 from importlib.resources import files
 from pathlib import Path
 
 import imapclient
+from sqlalchemy import Engine
 
-from bot import store
+from bot import approval, store
 from bot.config import Settings, settings_from_mapping
 from bot.cycle import run_cycle
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
-from bot.tables import ReplyStatus
+from bot.tables import Claim, ReplyStatus, StaffUser
 
 
 def sample_messages() -> list[tuple[str, bytes]]:
@@ -48,12 +52,18 @@ def deliver(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
             client.append(settings.imap.folder, raw)
 
 
-def run_demo(data_dir: Path | None) -> int:
+DEMO_PASSWORD = "demo-password-123"
+DEMO_STAFF = (("demo-supervisor", "supervisor"), ("demo-manager", "manager"), ("demo-agent", "agent"))
+
+
+def run_demo(data_dir: Path | None, *, serve: bool = False, port: int = 8080) -> int:
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="claimsbot-demo-"))
     with EmbeddedImapServer() as imap, SmtpSink() as smtp:
         settings = demo_settings(data_dir, imap, smtp)
         engine = store.open_engine(settings)
         rows = load_sample_book(engine, data_dir / "book", settings.trade_server.tz)
+        staff = _staff(engine)
+        supervisor, manager = staff["demo-supervisor"], staff["demo-manager"]
         messages = sample_messages()
         deliver(settings, messages)
         print(
@@ -72,19 +82,106 @@ def run_demo(data_dir: Path | None) -> int:
             + ", ".join(f"{v} {k}" for k, v in sorted(first.outcomes.items()))
         )
         _print_claims(engine)
-        with store.session_scope(engine) as session:
-            drafts = store.replies(session, statuses=[ReplyStatus.DRAFT])
-            for reply in drafts:
-                store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="demo-staff")
-        print(f"\nstaff approved {len(drafts)} drafted replies")
+        print(f"\ndemo-supervisor approved {_approve_all(engine, settings, supervisor)} drafted replies")
         second = run_cycle(settings, engine)
         print(f"cycle 2: {second.fetched} new messages, {second.sent} replies sent")
         _print_sent(engine, smtp)
-        third = run_cycle(settings, engine)
-        print(f"\ncycle 3 (nothing new): {third.fetched} new messages, {third.sent} replies sent")
+
+        consenting = _consent_in_chinese(engine, settings)
+        if consenting is not None:
+            third = run_cycle(settings, engine)
+            print(f"\ncycle 3: {third.fetched} new message (the client's consent, in Chinese)")
+            print(f"demo-supervisor approved {_approve_all(engine, settings, supervisor)} drafted replies")
+            with store.session_scope(engine) as session:
+                approval.settle(
+                    session,
+                    settings,
+                    staff["demo-manager"],
+                    consenting,
+                    note="Credited to the trading account.",
+                )
+            print(
+                f"demo-manager settled the claim and approved {_approve_all(engine, settings, manager)} reply"
+            )
+            fourth = run_cycle(settings, engine)
+            print(f"cycle 4: {fourth.sent} replies sent")
+            _print_history(engine, consenting)
+        last = run_cycle(settings, engine)
+        print(f"\nlast cycle (nothing new): {last.fetched} new messages, {last.sent} replies sent")
         _print_quarantine(engine)
-    print(f"\ndatabase and sent mail: {data_dir}")
+        print(f"\ndatabase and sent mail: {data_dir}")
+        if serve:
+            _serve(settings, engine, port)
     return 0
+
+
+def _staff(engine: Engine) -> dict[str, StaffUser]:
+    with store.session_scope(engine) as session:
+        people = {
+            name: store.staff_user(session, name=name)
+            or approval.add_user(session, name=name, role=role, password=DEMO_PASSWORD)
+            for name, role in DEMO_STAFF
+        }
+        for person in people.values():
+            session.expunge(person)
+    return people  # type: ignore[return-value]
+
+
+def _approve_all(engine: Engine, settings: Settings, user: StaffUser) -> int:
+    """What staff do in the approval page, done here so the demo runs unattended."""
+    with store.session_scope(engine) as session:
+        waiting = [r.id for r in approval.queue(session) if r.id is not None]
+    for reply_id in waiting:
+        with store.session_scope(engine) as session:
+            approval.approve(session, settings, user, reply_id)
+    return len(waiting)
+
+
+def _consent_in_chinese(engine: Engine, settings: Settings) -> int | None:
+    """The client of the first Chinese claim with an offer answers it, as a reply in Chinese."""
+    with store.session_scope(engine) as session:
+        offers = [
+            r
+            for r in store.replies(session, statuses=[ReplyStatus.SENT])
+            if r.kind == "offer" and r.language.startswith("zh")
+        ]
+        if not offers:
+            return None
+        offer, claim_id = offers[0], offers[0].claim_id
+        answer = EmailMessage()
+        answer["From"] = offer.to_address
+        answer["To"] = settings.smtp.from_address
+        answer["Subject"] = f"回复：{offer.subject}"
+        answer["Message-ID"] = make_msgid(domain="example.cn")
+        answer["In-Reply-To"] = offer.message_id
+        answer["References"] = f"{offer.references} {offer.message_id}".strip()
+        answer.set_content("您好，\n\n同意方案 1，谢谢。\n\n发自我的iPhone\n", charset="utf-8")
+    deliver(settings, [("consent.eml", bytes(answer))])
+    print(f"\n{offer.to_address} answered the offer of claim {claim_id}: 同意方案 1")
+    return claim_id
+
+
+def _print_history(engine: Engine, claim_id: int) -> None:
+    with store.session_scope(engine) as session:
+        claim = session.get(Claim, claim_id)
+        print(f"\nhistory of {claim.reference if claim else claim_id} (the audit log):")
+        for event in store.history(session, claim_id=claim_id):
+            move = f"{event.from_state} -> {event.to_state}" if event.to_state else event.event
+            print(f"  {event.at:%H:%M:%S}  {event.actor:<16} {move:<36} {event.detail[:60]}")
+
+
+def _serve(settings: Settings, engine: Engine, port: int) -> None:
+    from bot.web.server import serve
+
+    def ready(url: str) -> None:
+        print(
+            f"\napproval page: {url}\n  log in as demo-supervisor / {DEMO_PASSWORD} "
+            "(also demo-manager and demo-agent, same password)"
+        )
+        print("Ctrl-C stops it.")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(settings, engine, settings.web.host, port, ready=ready)
 
 
 def _print_claims(engine: object) -> None:
