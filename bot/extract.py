@@ -2,6 +2,7 @@
 
 Every number found carries its evidence (the words it came from) and a confidence, so the
 match stage can settle ambiguous numbers against the trade records and staff can see why.
+Numbers live in ``bot.numbers``, consent in ``bot.consent``, quoting in ``bot.quoting``.
 """
 
 from __future__ import annotations
@@ -12,120 +13,53 @@ from dataclasses import dataclass, field
 
 import hanzidentifier
 
+from bot.consent import NO_CONSENT, Consent, consent
+from bot.names import name_of
+from bot.numbers import Candidate, find_numbers
 from bot.parse import ParsedMessage
+from bot.quoting import strip_quoted, without_device_signature
+
+__all__ = [
+    "LANGUAGES",
+    "Candidate",
+    "Consent",
+    "Extraction",
+    "consent",
+    "detect_language",
+    "extract",
+    "strip_quoted",
+]
 
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 
-_QUOTE_START = re.compile(
-    r"^\s*(-{2,}\s*(original message|原始邮件|原始郵件|forwarded message|转发邮件)\s*-{2,}"
-    r"|(from|发件人|發件人|寄件者)\s*[:：].*"
-    r"|on\b.{0,200}\bwrote:\s*$"
-    r"|(在|于|於).{0,200}(写道|寫道)\s*[:：]\s*$"
-    r"|-- $)",
-    re.IGNORECASE,
-)
-_DISTRACTORS = [
-    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
-    re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b"),
-    re.compile(r"(?<!\d)(\+?\d{1,3}[ -])?\(?\d{3,4}\)?[ -]\d{3,4}[ -]\d{3,4}(?!\d)"),
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),
-    re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"),
-    re.compile(r"\d{1,2}[:：]\d{2}([:：]\d{2})?"),
-    re.compile(r"\d+\.\d+"),
-    re.compile(r"(USD|HKD|CNY|RMB|EUR|GBP|US\$|HK\$|\$|¥|￥)\s*\d[\d,]*(\.\d+)?", re.IGNORECASE),
-    re.compile(r"\d[\d,]*(\.\d+)?\s*(USD|HKD|CNY|RMB|EUR|GBP|美元|美金|港币|港幣|元|块)", re.IGNORECASE),
-]
-_ACCOUNT_LABEL = (
-    r"(?:(?:mt[45]|trading|交易)\s*)?"
-    r"(?:account\s*(?:no\.?|number|num|#)?|acct\.?\s*(?:no\.?)?|a/c\s*(?:no\.?)?|login"
-    r"|账户号码|賬戶號碼|帳戶號碼|账户号|帳戶號|账号|帳號|賬號|账户|賬戶|帳戶)"
-)
-_ORDER_LABEL = (
-    r"(?:orders?\s*(?:no\.?|numbers?|nos\.?|#)?|tickets?\s*(?:no\.?|#)?|positions?\s*(?:no\.?|#)?"
-    r"|订单号码|訂單號碼|订单号|訂單號|訂單编号|订单编号|订单|訂單|单号|單號|持仓单号?|持倉單號?|持仓单|持倉單)"
-)
-_GLUE = r"(?:\s*(?:is|are|was|were|:|#|=|是|为|為|的|还有|還有|分别是|分別是|如下)\s*){0,3}\s*"
-_NUMBER = r"\d{5,10}"
-_SEP = r"(?:\s*(?:[,;/、]|\band\b|和|及|与|與|以及)\s*|\s+)"
-_ITEM = rf"{_NUMBER}(?:\s*-\s*\d{{1,10}})?"
-_ACCOUNT_RE = re.compile(rf"{_ACCOUNT_LABEL}{_GLUE}(?P<n>{_NUMBER})(?!\d)", re.IGNORECASE)
-_ORDER_RE = re.compile(rf"{_ORDER_LABEL}{_GLUE}(?P<list>{_ITEM}(?:{_SEP}{_ITEM})*)(?!\d)", re.IGNORECASE)
-_BARE_NUMBER = re.compile(rf"(?<!\d){_NUMBER}(?!\d)")
-_NAME_RES = [
-    re.compile(r"^\s*(?:name|client name|full name)\s*:\s*(?P<v>[^\n,;]{2,60})", re.IGNORECASE | re.M),
-    re.compile(r"^\s*(?:姓名|名字|客户姓名|客戶姓名)\s*[:：]\s*(?P<v>[^\n,;，；]{1,30})", re.M),
-    re.compile(r"\bmy name is\s+(?P<v>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,3})"),
-    re.compile(r"(?:我是|我叫|本人)\s*(?P<v>[\u4e00-\u9fff]{2,4})(?=[，,。.\s]|$)"),
-]
 _RESTORE = re.compile(r"restor|reinstat|reopen|恢复|恢復|还原|還原", re.IGNORECASE)
+# "I do NOT want the positions restored", "我不要求恢复持仓": a remedy the client turns down.
+_DECLINED_BEFORE = re.compile(
+    r"(?:\b(?:do(?:es)?\s*n[o']?t|not|never|no need to)\s+(?:\w+\s+){0,4}"
+    r"|不要求|不需要|不用|不要|唔要|唔使|无需|無需|毋須)$",
+    re.IGNORECASE,
+)
+# Words that make a restoring asked for, in the clause before it ("请帮我恢复", "I want … restored").
+_ASKING = re.compile(
+    r"请|請|要求|诉求|訴求|希望|幫|帮|麻烦|麻煩|给我|給我|唔該|唔该|即刻|要|需|应|應|該|该"
+    r"|\b(?:please|pls|kindly|want|wants|ask|asking|request|requesting|like|wish|demand|expect|should|need|must)\b",
+    re.IGNORECASE,
+)
+# After a restore word: it is told of, not commanded ("恢复了也没用", "恢復的時候", "restored at 5am").
+_TOLD_OF = re.compile(r"(?:ed|ing|ation)\b|[了的过過時时後后之]", re.IGNORECASE)
+# A clause ends at punctuation or a blank line; a single line break is only the mail program's wrapping.
+_CLAUSE_END = re.compile(r"[.。!！?？,，;；]|\n\s*\n")
 _BEST_PRICE = re.compile(
-    r"best price|most favou?rable|better price|最优|最優|最有利|最好的价格|最好的價格", re.IGNORECASE
-)
-
-
-_REFUSE = re.compile(
-    r"\b(?:do\s*n[o']?t|does\s*n[o']?t|won'?t|will\s+not|can\s*n[o']?t|cannot|not)\s+(?:agree|accept|consent)"
-    r"|\bdisagree|\brefuse|\breject|\bno,?\s+(?:thanks|thank you)\b"
-    r"|不同意|不接受|拒绝|拒絕|不认可|不認可|不接納|不要执行|不要執行",
+    r"best\s+(?:price|one)|most\s+favou?rable|better\s+price|最优|最優|最有利|最好的价格|最好的價格"
+    # Refunding the loss an abnormal price caused, or correcting the price, is the best-price remedy.
+    r"|(?:refund|退回|退还|退還|返还|返還)[^.。\n]{0,40}?(?:abnormal|wrong|異常|异常)\s*(?:price|價格|价格)"
+    r"|\b(?:correct|fix|adjust|amend)\w*\s+(?:\w+\s+){0,3}(?:to\s+)?(?:the\s+)?(?:correct|right|proper)?\s*price"
+    r"|(?:修正|更正|调整|調整)[^.。\n]{0,6}(?:价格|價格)",
     re.IGNORECASE,
 )
-_AGREE = re.compile(
-    r"\b(?:i\s+(?:agree|accept|consent|choose|chose|select|pick)|agreed|accepted|yes\b|go ahead"
-    r"|please\s+(?:proceed|go ahead|execute))"
-    r"|同意|接受|确认|確認|选择|選擇|我选|我選|就选|就選",
-    re.IGNORECASE,
-)
-_HEDGE = re.compile(
-    r"吗|嗎|么|麼|是否|要不要|\?|\b(?:should|shall|can|could|do)\s+i\b|\bif\b|如果|假如", re.IGNORECASE
-)
-_BEST_CHOICE = re.compile(
-    r"option\s*(?:no\.?\s*)?1\b|choice\s*1\b|方案\s*[1一]|选项\s*[1一]|選項\s*[1一]|第\s*[1一]\s*(?:个|個)?(?:方案|选项|選項)"
-    r"|best price|most favou?rable|最优|最優|最有利|最好的价|最好的價",
-    re.IGNORECASE,
-)
-_RESTORE_CHOICE = re.compile(
-    r"option\s*(?:no\.?\s*)?2\b|choice\s*2\b|方案\s*[2二]|选项\s*[2二]|選項\s*[2二]|第\s*[2二]\s*(?:个|個)?(?:方案|选项|選項)"
-    r"|restor|reinstat|reopen|恢复|恢復|还原|還原",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Consent:
-    """The client's answer to an offer: a remedy, ``refused``, or None when it is not clear."""
-
-    answer: str | None
-    agrees_without_choice: bool
-    evidence: str
-
-
-def consent(text: str) -> Consent:
-    """Read consent only from the client's own words; a question or a negation is never consent."""
-    own = unicodedata.normalize("NFKC", strip_quoted(text)).strip()
-    refused = _REFUSE.search(own)
-    if refused:
-        return Consent("refused", False, _around(own, refused.start(), refused.end()))
-    bare = own.strip(" .。!")
-    if bare in {"1", "2"}:
-        return Consent("best_price" if bare == "1" else "restore", False, bare)
-    for sentence in re.split(r"(?<=[.!。?\n])", own):
-        agreed = _AGREE.search(sentence)
-        if not agreed or _HEDGE.search(sentence):
-            continue
-        best, restore = _BEST_CHOICE.search(sentence), _RESTORE_CHOICE.search(sentence)
-        if best and restore:
-            return Consent(None, False, sentence.strip())
-        if best or restore:
-            return Consent("best_price" if best else "restore", False, sentence.strip())
-        return Consent(None, True, sentence.strip())
-    return Consent(None, False, "")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    value: str
-    confidence: float
-    evidence: str
+_REPLY_SUBJECT = re.compile(r"\s*(re|aw|回复|回覆|答复|答覆)\s*[:：]", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"\s*(fw|fwd|转发|轉發|转寄|轉寄)\s*[:：]", re.IGNORECASE)
+_CLAIM_REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")
 
 
 @dataclass(frozen=True)
@@ -138,7 +72,7 @@ class Extraction:
     request: str
     request_evidence: str
     unquoted_text: str = field(repr=False, default="")
-    consent: Consent = Consent(None, False, "")
+    consent: Consent = NO_CONSENT
 
     def account_numbers(self, min_confidence: float = 0.5) -> list[str]:
         return [c.value for c in self.accounts if c.confidence >= min_confidence]
@@ -148,26 +82,14 @@ class Extraction:
 
 
 def extract(message: ParsedMessage) -> Extraction:
-    body = strip_quoted(message.text)
+    body = strip_quoted(message.text, message.sender)
     text = unicodedata.normalize("NFKC", f"{message.subject}\n{body}")
-    masked = _mask_distractors(text)
-    accounts = _labelled_accounts(masked)
-    orders = _labelled_orders(masked, exclude={c.value for c in accounts})
-    seen = {c.value for c in accounts} | {c.value for c in orders}
-    for match in _BARE_NUMBER.finditer(masked):
-        if match.group(0) not in seen:
-            seen.add(match.group(0))
-            loose = Candidate(match.group(0), 0.3, _around(text, match.start(), match.end()))
-            accounts.append(loose)
-            orders.append(loose)
-    name, name_evidence = _name(text, message.sender_name)
-    request, request_evidence = _request(text)
-    language = detect_language(text)
-    if language != "en" and _script_neutral(text):
-        # Words such as 不同意 are the same in both scripts: the quoted offer tells which one.
-        language = detect_language(unicodedata.normalize("NFKC", f"{message.subject}\n{message.text}"))
+    accounts, orders = _numbers(message, text)
+    own = without_device_signature(unicodedata.normalize("NFKC", body))
+    name, name_evidence = name_of(own, message.sender_name)
+    request, request_evidence = _request(unicodedata.normalize("NFKC", f"{message.subject}\n\n{body}"))
     return Extraction(
-        language=language,
+        language=_language(message, own),
         name=name,
         name_evidence=name_evidence,
         accounts=tuple(accounts),
@@ -175,32 +97,67 @@ def extract(message: ParsedMessage) -> Extraction:
         request=request,
         request_evidence=request_evidence,
         unquoted_text=body,
-        consent=consent(message.text) if _is_reply(message) else Consent(None, False, ""),
+        consent=consent(message.text) if _is_reply(message) else NO_CONSENT,
     )
+
+
+def _numbers(message: ParsedMessage, text: str) -> tuple[list[Candidate], list[Candidate]]:
+    """Numbers in the client's words. A delivery report returns our own mail, so none are the
+    client's; a forward passes on mail the client wants read (an introducing broker forwarding a
+    client's complaint), so the forwarded mail counts too."""
+    if _is_delivery_report(message):
+        return [], []
+    if _FORWARD_SUBJECT.match(message.subject):
+        text = unicodedata.normalize("NFKC", f"{message.subject}\n{message.text}")
+    return find_numbers(text, sender=message.sender, context=message.text)
+
+
+def _is_delivery_report(message: ParsedMessage) -> bool:
+    local_part = message.sender.split("@")[0]
+    return message.content_type == "multipart/report" or local_part in ("mailer-daemon", "postmaster")
 
 
 def _is_reply(message: ParsedMessage) -> bool:
-    """Consent is an answer to an offer, so only a reply can carry it."""
-    return bool(message.in_reply_to or message.references) or bool(
-        re.match(r"\s*(re|aw|回复|回覆|答复|答覆)\s*[:：]", message.subject, re.IGNORECASE)
-    )
+    """Consent answers one of our offers, and every offer names its claim reference: in the subject,
+    or in the offer that a reply (by its headers or a "Re:") quotes. A reply to anything else, such
+    as our public notice, is a first complaint, whatever it says about the remedies."""
+    if _CLAIM_REFERENCE.search(message.subject):
+        return True
+    replying = message.in_reply_to or message.references or _REPLY_SUBJECT.match(message.subject)
+    return bool(replying and _CLAIM_REFERENCE.search(message.text))
 
 
-def strip_quoted(text: str) -> str:
-    """The client's own words: everything above the first quote marker, minus ``>`` lines."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        if _QUOTE_START.match(line):
+def _language(message: ParsedMessage, own: str) -> str:
+    """The language of the client's own words; the subject (ours, in a reply) and then the quoted
+    text only decide when those words are too few ("2", "選2", "OK")."""
+    for text in (own, f"{message.subject}\n{own}", f"{message.subject}\n{message.text}"):
+        text = unicodedata.normalize("NFKC", text)
+        if _enough_words(text):
             break
-        if not line.lstrip().startswith(">"):
-            kept.append(line)
-    return "\n".join(kept).strip()
+    language = detect_language(text)
+    if language != "en" and _script_neutral(text):
+        # Words such as 不同意 are the same in both scripts: the quoted offer tells which one.
+        language = _script(_han(f"{message.subject}\n{message.text}")) or language
+    return language
+
+
+def _enough_words(text: str) -> bool:
+    return len(_han(text)) >= 2 or len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
 
 
 def detect_language(text: str) -> str:
-    han = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-    if len(han) < 2:
+    """English when English words outnumber Chinese characters (a Chinese label or signature in an
+    English message does not make it Chinese); otherwise the script of the Chinese characters."""
+    han = _han(text)
+    if len(han) < 2 or len(re.findall(r"[A-Za-z]{2,}", text)) > len(han):
         return "en"
+    return _script(han) or "zh-Hans"
+
+
+def _script(han: list[str]) -> str | None:
+    """zh-Hant or zh-Hans by the characters' script; None when no character tells."""
+    if not han:
+        return None
     verdict = hanzidentifier.identify("".join(han))
     if verdict == hanzidentifier.TRADITIONAL:
         return "zh-Hant"
@@ -208,72 +165,41 @@ def detect_language(text: str) -> str:
         return "zh-Hans"
     simplified = sum(hanzidentifier.identify(c) == hanzidentifier.SIMPLIFIED for c in han)
     traditional = sum(hanzidentifier.identify(c) == hanzidentifier.TRADITIONAL for c in han)
+    if traditional == simplified:
+        return None
     return "zh-Hant" if traditional > simplified else "zh-Hans"
 
 
 def _script_neutral(text: str) -> bool:
-    han = "".join(c for c in text if "\u4e00" <= c <= "\u9fff")
-    return hanzidentifier.identify(han) == hanzidentifier.BOTH
+    return hanzidentifier.identify("".join(_han(text))) == hanzidentifier.BOTH
 
 
-def _mask_distractors(text: str) -> str:
-    for pattern in _DISTRACTORS:
-        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
-    return text
-
-
-def _labelled_accounts(masked: str) -> list[Candidate]:
-    found: list[Candidate] = []
-    for match in _ACCOUNT_RE.finditer(masked):
-        number = match.group("n")
-        if number not in {c.value for c in found}:
-            found.append(Candidate(number, 0.9, match.group(0).strip()))
-    return found
-
-
-def _labelled_orders(masked: str, *, exclude: set[str]) -> list[Candidate]:
-    found: list[Candidate] = []
-    for match in _ORDER_RE.finditer(masked):
-        evidence = " ".join(match.group(0).split())
-        for number in _expand(match.group("list")):
-            if number not in exclude and number not in {c.value for c in found}:
-                found.append(Candidate(number, 0.9, evidence))
-    return found
-
-
-def _expand(listing: str) -> list[str]:
-    """Numbers in a list, with ranges such as ``55667788-90`` spelled out (at most 50)."""
-    numbers: list[str] = []
-    for item in re.findall(_ITEM, listing):
-        if "-" not in item:
-            numbers.append(item)
-            continue
-        first, last = (p.strip() for p in item.split("-"))
-        if len(last) < len(first):
-            last = first[: len(first) - len(last)] + last
-        low, high = int(first), int(last)
-        if low <= high and high - low < 50:
-            numbers.extend(str(n).zfill(len(first)) for n in range(low, high + 1))
-        else:
-            numbers.append(first)
-    return numbers
-
-
-def _name(text: str, display_name: str) -> tuple[str | None, str]:
-    for pattern in _NAME_RES:
-        match = pattern.search(text)
-        if match:
-            return match.group("v").strip(), match.group(0).strip()
-    display = display_name.strip().strip('"')
-    return (display, "From header") if display else (None, "")
+def _han(text: str) -> list[str]:
+    return [c for c in text if "\u4e00" <= c <= "\u9fff"]
 
 
 def _request(text: str) -> tuple[str, str]:
-    for kind, pattern in (("restore", _RESTORE), ("best_price", _BEST_PRICE)):
-        match = pattern.search(text)
-        if match:
-            return kind, _around(text, match.start(), match.end())
+    """The remedy asked for; a remedy the client turns down ("not restored") is not asked for, and
+    neither is a restoring only told of ("到隔天早上才恢復": the service came back)."""
+    for match in _RESTORE.finditer(text):
+        clause = _CLAUSE_END.split(text[max(0, match.start() - 40) : match.start()])[-1]
+        after = _CLAUSE_END.split(text[match.end() : match.end() + 30])[0]
+        if _asked(clause, after) and not _DECLINED_BEFORE.search(clause):
+            return "restore", _around(text, match.start(), match.end())
+    best = _BEST_PRICE.search(text)
+    if best:
+        return "best_price", _around(text, best.start(), best.end())
     return "unspecified", ""
+
+
+def _asked(before: str, after: str) -> bool:
+    """A restoring is asked for by a word of asking in its clause ("请帮我恢复", "restore please"),
+    or as a command starting a clause ("Restore my positions", "恢复一下"); a space after a Chinese
+    character ends a clause as a comma does ("被平了 恢复")."""
+    if _ASKING.search(before) or _ASKING.search(after):
+        return True
+    starts_clause = not before.strip() or re.search(r"[\u4e00-\u9fff][ \t]+$", before)
+    return bool(starts_clause) and not _TOLD_OF.match(after)
 
 
 def _around(text: str, start: int, end: int, width: int = 30) -> str:

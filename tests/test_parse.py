@@ -77,3 +77,13 @@ def test_real_world_messages_are_read_or_refused_never_crash(path: Path) -> None
         assert str(exc)
     else:
         assert message.sender and isinstance(message.text, str)
+
+
+def test_html_table_cells_are_tab_separated_and_rows_are_lines() -> None:
+    markup = "<table><tr><td><p>Ticket</p></td><td>Lots</td></tr><tr><td><p>1</p><p>2</p></td><td></td></tr>"
+    assert html_to_text(markup) == "Ticket\tLots\n1 2\t"
+
+
+def test_an_html_only_table_keeps_its_columns() -> None:
+    message = parsed("html-table-cells-with-paragraphs.eml")
+    assert "Ticket\tSymbol\tPrice\n55667788\tEURUSD\t1.14105\n55667790 55667791\t\t1.14112" in message.text
