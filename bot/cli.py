@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -99,16 +98,39 @@ def _parser() -> argparse.ArgumentParser:
     add_user.add_argument("--config", type=Path, help="settings file (TOML); else CLAIMSBOT_* variables")
     add_user.add_argument("name", metavar="NAME")
     add_user.add_argument("--role", required=True, help="agent, supervisor or manager")
+    db = command("db", "manage the database schema", _db_upgrade, config=False)
+    db_actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_actions.add_parser("upgrade", help="create or upgrade the schema to this version's")
+    upgrade.add_argument("--config", type=Path, help="settings file (TOML); else CLAIMSBOT_* variables")
+    command("jobs", "list the worker's scheduled jobs and their next run", _jobs)
+    digest = command("digest", "the managers' daily digest: look at it, or send it now", _digest)
+    digest_action = digest.add_mutually_exclusive_group(required=True)
+    digest_action.add_argument(
+        "--preview", type=Path, metavar="FILE", help="write it to FILE.eml (as sent) or FILE.html"
+    )
+    digest_action.add_argument("--send", action="store_true", help="send it now to [digest] recipients")
+    export = command("export", "export data for reporting", _export, config=False)
+    export_what = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    complaints = export_what.add_parser(
+        "complaints", help="the complaints register as CSV, one row per claim received in the period"
+    )
+    complaints.add_argument("--config", type=Path, help="settings file (TOML); else CLAIMSBOT_* variables")
+    complaints.add_argument(
+        "--from", dest="start", required=True, metavar="DATE", help="first day, YYYY-MM-DD"
+    )
+    complaints.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day, YYYY-MM-DD")
+    complaints.add_argument(
+        "--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)"
+    )
+    command("status", "last poll, queue sizes, quarantine, oldest draft, claims, overdue", _status)
     return parser
 
 
 def _configure_logging(verbose: bool, *, quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("mailparser", "imapclient", "pymap", "mail.log", "apscheduler", "sqlalchemy"):
+    from bot import logs
+
+    logs.configure(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    for noisy in ("mailparser", "imapclient", "pymap", "mail.log", "apscheduler", "sqlalchemy", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
@@ -123,59 +145,69 @@ def _reply_id(text: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    from bot import logs
+
+    settings = load_settings(args.config)
+    logs.hide_secrets(settings)
+    return settings
+
+
+def _fail(message: str) -> int:
+    print(f"claimsbot: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _run(args: argparse.Namespace) -> int:
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
+    from bot import jobs, runs
     from bot.cycle import CycleFailed, run_cycle
     from bot.draft import check_templates
-    from bot.store import open_engine
-    from bot.worker import Worker, describe
+    from bot.store import open_engine, session_scope
+    from bot.tables import utcnow
+    from bot.worker import Worker, describe, poll_mailbox
 
     settings = _settings(args)
     engine = open_engine(settings)
     check_templates(settings.templates_dir)
     if args.once:
+        runs.ensure_tables(engine)
+        with session_scope(engine) as session:
+            runs.started(session, name="poll", at=utcnow())
         try:
             report = run_cycle(settings, engine)
         except CycleFailed as failed:
+            with session_scope(engine) as session:
+                runs.finished(session, name="poll", ok=False, detail=str(failed))
             print(describe(failed.report))
             raise MailboxError(str(failed)) from None
+        with session_scope(engine) as session:
+            runs.finished(session, name="poll", ok=True, detail=describe(report))
         print(describe(report))
         for problem in report.problems:
             print(f"claimsbot: warning: {problem}", file=sys.stderr)
         return 0
 
-    worker = Worker(settings, engine)
-    scheduler = BlockingScheduler(timezone=UTC)
-    scheduler.add_job(
-        worker.cycle,
-        "interval",
-        seconds=settings.poll_seconds,
-        id="poll",
-        next_run_time=datetime.now(UTC),
-        max_instances=1,
-        coalesce=True,
-    )
-
-    def wake() -> None:
-        worker.request()
-        scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
+    worker = Worker(settings, engine, work=poll_mailbox)
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping after the current cycle")
-        worker.stop.set()
-        scheduler.shutdown(wait=False)
+        log.info("stopping after the current cycle and the jobs running now")
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    scheduler = jobs.start(settings, engine, worker=worker)
     if settings.imap.idle:
+        wake = lambda: jobs.wake_poll(scheduler, worker)  # noqa: E731
         threading.Thread(target=worker.watch_for_mail, args=(wake,), name="idle", daemon=True).start()
     woken = ", woken by IDLE where the server offers it" if settings.imap.idle else ""
-    log.info("polling %s every %ss%s", settings.imap.folder, settings.poll_seconds, woken)
-    scheduler.start()
+    log.info(
+        "polling %s every %ss%s; jobs: %s",
+        settings.imap.folder,
+        settings.poll_seconds,
+        woken,
+        ", ".join(job.id for job in scheduler.get_jobs()),
+    )
+    jobs.serve_forever(scheduler, worker, stopping)
     return 0
 
 
@@ -413,4 +445,107 @@ def _users_add(args: argparse.Namespace) -> int:
     except (ValueError, StoreError) as exc:
         return fail(str(exc))
     print(f"added {user.name} ({user.role})")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    """Apply the Alembic migrations the database lacks (``alembic upgrade head``)."""
+    from bot import migrations, store
+
+    before, after = (", ".join(sorted(r)) for r in migrations.upgrade(store.make_engine(_settings(args))))
+    if before == after:
+        print(f"database schema already at revision {after}")
+    else:
+        print(f"database schema upgraded from revision {before or '(none)'} to {after}")
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from bot import jobs, store
+
+    settings = _settings(args)
+    try:
+        found = jobs.stored_jobs(store.open_engine(settings, create=False))
+    except StoreError as exc:
+        return _fail(str(exc))
+    if found is None:
+        print("no jobs scheduled yet: `claimsbot run` schedules them")
+        return 0
+    zone = settings.deadlines.tz
+    print(f"{'job':<10} {'trigger':<40} {'next run (UTC)':<20} next run ({zone})")
+    for job in found:
+        utc = f"{job.next_run.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if job.next_run else "paused"
+        local = f"{job.next_run.astimezone(zone):%Y-%m-%d %H:%M:%S}" if job.next_run else "paused"
+        print(f"{job.id:<10} {job.trigger:<40} {utc:<20} {local}")
+    return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from bot import digest_mail, store
+    from bot.tables import utcnow
+
+    settings = _settings(args)
+    try:
+        engine = store.open_engine(settings, create=False)
+        if args.preview:
+            figures = digest_mail.write_preview(settings, engine, args.preview, now=utcnow())
+            print(
+                f"digest written to {args.preview}: {figures.new_claims} new claims, "
+                f"{figures.drafts_waiting} drafts waiting, {figures.overdue} overdue"
+            )
+            return 0
+        outcome = digest_mail.send(settings, engine, now=utcnow(), scheduled=False)
+    except (StoreError, digest_mail.DigestError) as exc:
+        return _fail(str(exc))
+    print(outcome.detail)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot import store
+    from bot.export import export_complaints
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        return _fail(f"dates are YYYY-MM-DD: {exc}")
+    if end < start:
+        return _fail(f"--to {end} is before --from {start}")
+    settings = _settings(args)
+    deadline = settings.deadlines
+    try:
+        engine = store.open_engine(settings, create=False)
+        out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
+    except StoreError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{args.out}: cannot write: {exc.strerror or exc}")
+    try:
+        with store.session_scope(engine) as session:
+            rows = export_complaints(
+                session, start, end, out, deadline.rules, tz=deadline.tz, holidays=deadline.holidays
+            )
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"{rows} complaints written to {args.out}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bot import status, store
+    from bot.tables import utcnow
+
+    settings = _settings(args)
+    try:
+        engine = store.open_engine(settings, create=False)
+    except StoreError as exc:
+        return _fail(str(exc))
+    for line in status.lines(status.gather(settings, engine, now=utcnow()), settings.deadlines.tz):
+        print(line)
     return 0

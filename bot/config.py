@@ -180,6 +180,29 @@ class WebSettings(_Section):
     session_hours: int = Field(8, ge=1)
 
 
+DEFAULT_DELAY_REASON = (
+    "the number of claims after the outage means we need more time to check every order against "
+    "the trade records"
+)
+
+
+class JobSettings(_Section):
+    # Seconds between two runs of the outbox job (send approved replies, copy them to Sent).
+    outbox_seconds: int = Field(60, ge=1)
+    # Minutes between two runs of the reminder job.
+    reminders_minutes: int = Field(60, ge=1)
+    # Minutes between two runs of the deadline job.
+    deadlines_minutes: int = Field(60, ge=1)
+    # Days after an offer was sent with no answer before one reminder is drafted.
+    remind_after_days: int = Field(7, ge=1)
+    # A run missed by at most this many seconds (the worker was down) still happens, once.
+    misfire_grace_seconds: int = Field(3600, ge=1)
+    # A delay letter promises an answer this many days after the missed deadline.
+    delay_extension_days: int = Field(14, ge=1)
+    # Why the answer is late, as the delay letter says it (staff can edit each draft).
+    delay_reason: str = Field(DEFAULT_DELAY_REASON, min_length=1)
+
+
 class Settings(_Section):
     data_dir: Path = Path("claimsbot-data")
     database_url: str = ""
@@ -195,6 +218,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     digest: DigestSettings = DigestSettings()
+    jobs: JobSettings = JobSettings()
     incidents: list[IncidentSettings] = Field(
         default_factory=lambda: [IncidentSettings.model_validate(OUTAGE_2019)], min_length=1
     )

@@ -4,6 +4,10 @@ Read new mail from IMAP (or local files), run each message through ``pipeline.pr
 in its own transaction, archive what was committed, then send the approved replies. The order
 is what makes a crash at any moment harmless: a message is archived only after its transaction
 committed, and one found stored but not archived is only archived.
+
+Several workers may run cycles at once: the mailbox is read only by the worker holding its
+lock (``bot.locks``), and the others skip reading for this cycle (the report says so) but
+still send approved replies if the ``outbox`` lock is theirs.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import OperationalError
 
-from bot import store
-from bot.config import Settings
+from bot import locks, store
+from bot.config import ImapSettings, Settings
 from bot.draft import TemplateProblem
 from bot.mailbox import Fetched, Mailbox, MailboxError
 from bot.outbox import SendReport, send_approved
@@ -39,6 +43,8 @@ class CycleReport:
     failed: int = 0
     uncertain: int = 0
     problems: list[str] = field(default_factory=list)
+    # Work another worker was doing at the time, so this cycle left it alone (not a failure).
+    skipped: list[str] = field(default_factory=list)
 
     def count(self, outcome: str | None) -> None:
         self.fetched += 1
@@ -61,7 +67,7 @@ def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
     report = CycleReport()
     failure: MailboxError | None = None
     try:
-        read_mailbox(settings, engine, report)
+        read_if_free(settings, engine, report)
     except MailboxError as exc:
         failure = exc
     except (OSError, IMAPClientError) as exc:
@@ -71,11 +77,29 @@ def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
         outgoing = send_approved(engine, settings)
         report.sent, report.failed = len(outgoing.sent), outgoing.failed
         report.uncertain = outgoing.uncertain
+        if outgoing.busy:
+            report.skipped.append("outbox: another worker is sending")
     copies = keep_sent_copies(settings, outgoing)
     report.problems = [p for p in (str(failure) if failure else "", outgoing.problem, copies) if p]
+    for skipped in report.skipped:
+        log.debug("skipped %s", skipped)
     if failure is not None:
         raise CycleFailed(report) from failure
     return report
+
+
+def mailbox_lock(imap: ImapSettings) -> str:
+    """The name of the lock that lets one worker at a time read this folder."""
+    return f"mailbox:{imap.host}:{imap.username}:{imap.folder}"
+
+
+def read_if_free(settings: Settings, engine: Engine, report: CycleReport) -> None:
+    """Read the mailbox unless another worker is reading it (then say so in the report)."""
+    with locks.exclusive(engine, mailbox_lock(settings.imap)) as held:
+        if held:
+            read_mailbox(settings, engine, report)
+        else:
+            report.skipped.append(f"{settings.imap.folder}: another worker is reading it")
 
 
 def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:

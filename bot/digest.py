@@ -45,13 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_currency
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.deadlines import BROKER, Rules, Standing, deadlines, end_of_day, status
+from bot.draft import sandboxed
 from bot.lifecycle import CLOSED, State
 from bot.tables import Claim, ClaimEvent, ClaimOrder, InboundMessage, MessageStatus, Reply, ReplyStatus
 
@@ -381,14 +382,7 @@ def _local(context: Context, moment: datetime, pattern: str = "%Y-%m-%d %H:%M") 
 
 @lru_cache(maxsize=4)
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(templates_dir)),
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = sandboxed(templates_dir)
     env.filters.update(money=_money, age=_age, local=_local)
     return env
 

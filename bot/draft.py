@@ -95,9 +95,10 @@ def _date(context: Context, value: date | datetime) -> str:
     return format_date(value, format="long", locale=LOCALES[context["language"]])
 
 
-@lru_cache(maxsize=8)
-def _environment(templates_dir: Path) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
+    """The environment every template the bot renders runs in: sandboxed (templates are
+    configuration, editable by staff), strict about missing values, escaping ``.html.j2``."""
+    return SandboxedEnvironment(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -105,6 +106,11 @@ def _environment(templates_dir: Path) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@lru_cache(maxsize=8)
+def _environment(templates_dir: Path) -> SandboxedEnvironment:
+    env = sandboxed(templates_dir)
     env.filters.update(money=_money, number=_number, date=_date)
     return env
 

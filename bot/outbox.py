@@ -11,7 +11,9 @@ A reply is marked ``sending`` and committed before the SMTP conversation starts,
   the next cycle): it may have been delivered, so it becomes ``uncertain`` and waits for a
   person (``claimsbot resolve``), because sending it again could deliver it twice.
 
-One failing reply never holds up the others.
+One failing reply never holds up the others. With several workers only the one holding the
+``outbox`` lock sends (the others skip the run), which is what makes the ``sending`` rule
+sound: a reply found ``sending`` when the lock is taken was left by a sender that died.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import Engine, or_, update
 from sqlmodel import select
 
-from bot import store
+from bot import locks, store
 from bot.config import Settings, SmtpSettings
 from bot.store import session_scope
 from bot.tables import Reply, ReplyStatus, utcnow
@@ -66,6 +68,8 @@ class SendReport:
     uncertain: int = 0
     retry: int = 0
     problem: str = ""
+    # Another worker holds the ``outbox`` lock and is sending: this run did nothing.
+    busy: bool = False
     # The sent messages as delivered, for the copy in the IMAP Sent folder.
     messages: list[EmailMessage] = field(default_factory=list)
 
@@ -100,7 +104,15 @@ def _page(reply: Reply) -> str:
 
 def send_approved(engine: Engine, config: Settings) -> SendReport:
     """Send every approved reply that is due once, over one SMTP connection; report what left,
-    failed, waits for a retry, or needs a person."""
+    failed, waits for a retry, or needs a person. Skipped while another worker is sending."""
+    with locks.exclusive(engine, "outbox") as held:
+        if not held:
+            log.debug("another worker is sending the approved replies")
+            return SendReport(busy=True)
+        return _send_due(engine, config)
+
+
+def _send_due(engine: Engine, config: Settings) -> SendReport:
     settings, sent_dir = config.smtp, config.sent_dir
     report = SendReport()
     now = utcnow()
@@ -140,6 +152,16 @@ def _send_one(
     """Send one reply; False when the server itself is failing, so the rest wait for the next run."""
     settings = config.smtp
     with session_scope(engine) as session:
+        # Claim the row: a row another transaction has locked (a person editing or settling
+        # it) is left for the next run, and the conditional update keeps SQLite, which has no
+        # row locks, just as safe.
+        free = session.exec(
+            select(Reply.id)
+            .where(Reply.id == reply_id, Reply.status == ReplyStatus.APPROVED)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if free is None:
+            return True
         claimed = session.exec(  # type: ignore[call-overload]
             update(Reply)
             .where(Reply.id == reply_id, Reply.status == ReplyStatus.APPROVED)
@@ -201,6 +223,28 @@ def _set(engine: Engine, reply_id: int, status: ReplyStatus, **values: object) -
         )
 
 
+def open_smtp(settings: SmtpSettings) -> smtplib.SMTP:
+    """A logged-in SMTP session as configured (SSL or STARTTLS, login when a username is set);
+    the replies and the managers' digest both leave through it."""
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP | None = None
+    try:
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        smtp.ehlo_or_helo_if_needed()
+        if settings.security == "starttls":
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if settings.username:
+            smtp.login(settings.username, settings.password.get_secret_value())
+    except (OSError, smtplib.SMTPException):
+        _close(smtp)
+        raise
+    return smtp
+
+
 class _Connection:
     """One SMTP session for a batch, opened at the first reply and reopened after a fault.
 
@@ -213,26 +257,10 @@ class _Connection:
         self.smtp: smtplib.SMTP | None = None
 
     def _open(self) -> smtplib.SMTP:
-        settings = self.settings
-        context = ssl.create_default_context()
-        smtp: smtplib.SMTP | None = None
         try:
-            if settings.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    settings.host, settings.port, timeout=settings.timeout, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-            smtp.ehlo_or_helo_if_needed()
-            if settings.security == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if settings.username:
-                smtp.login(settings.username, settings.password.get_secret_value())
+            return open_smtp(self.settings)
         except (OSError, smtplib.SMTPException) as exc:
-            _close(smtp)
             raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
-        return smtp
 
     def send(self, message: EmailMessage) -> None:
         settings = self.settings

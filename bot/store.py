@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, event, func, make_url, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from bot.assess import Conversion, Quote, WindowPrices, window_prices
 from bot.config import IncidentSettings, Settings
@@ -40,11 +40,32 @@ class StoreError(Exception):
 
 
 def open_engine(settings: Settings, *, create: bool = True) -> Engine:
-    """Create the engine and the schema (idempotent).
+    """Create the engine and make sure the schema is the one this code needs.
+
+    A database without tables gets the current schema (``metadata.create_all``, stamped as the
+    newest Alembic revision), so SQLite and the demo need no setup step. One that records an
+    older revision raises ``StoreError`` asking for ``claimsbot db upgrade``, the way to create
+    and change the schema of a shared PostgreSQL database.
 
     Staff commands pass ``create=False``: a missing SQLite file then means a wrong
     ``data_dir``, and creating an empty database there would only hide the mistake.
     """
+    from bot.migrations import prepare
+
+    engine = make_engine(settings, create=create)
+    try:
+        prepare(engine)
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(
+            f"cannot open database {_describe_url(settings.db_url)}: {exc.__class__.__name__}"
+        ) from exc
+    return engine
+
+
+def make_engine(settings: Settings, *, create: bool = True) -> Engine:
+    """The engine alone, schema untouched (``claimsbot db upgrade`` starts from this)."""
     url = settings.db_url
     where = _describe_url(url)
     try:
@@ -58,7 +79,6 @@ def open_engine(settings: Settings, *, create: bool = True) -> Engine:
         engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(engine)
     except StoreError:
         raise
     except Exception as exc:

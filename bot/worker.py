@@ -1,11 +1,13 @@
 """The long-running worker: cycles on a schedule, woken early by IMAP IDLE, backing off on failure.
 
-APScheduler triggers ``Worker.cycle`` every ``poll_seconds``. Where the server supports IDLE, a
-watcher thread keeps one IDLE connection open (re-issued every ``idle_seconds``, well inside
-the 29-minute limit of RFC 2177) and asks for a cycle as soon as new mail arrives. Any
-connection error is retried with capped exponential backoff; imapclient never reconnects by
-itself, and an ``idle_check`` that returns nothing long before its timeout means the server
-has gone, so that is treated as a dead connection too.
+``claimsbot run`` runs the jobs of ``bot.jobs`` in APScheduler; the ``poll`` job calls
+``Worker.cycle``, which reads the mailbox (``poll_mailbox``; the ``outbox`` job sends). Where the
+server supports IDLE, a watcher thread keeps one IDLE connection open (re-issued every
+``idle_seconds``, well inside the 29-minute limit of RFC 2177) and asks for a poll as soon as new
+mail arrives. Any connection error is retried with capped exponential backoff; imapclient never
+reconnects by itself, and an ``idle_check`` that returns nothing long before its timeout means
+the server has gone, so that is treated as a dead connection too. ``run --once`` calls
+``run_cycle`` (read, then send) once, without the scheduler.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.cycle import CycleFailed, CycleReport, run_cycle
+from bot.cycle import CycleFailed, CycleReport, read_if_free, run_cycle
 from bot.draft import TemplateProblem
 from bot.mailbox import Mailbox, MailboxError
 from bot.outbox import OutboxError
@@ -58,10 +60,28 @@ class Backoff:
         self.failures = 0
 
 
+def poll_mailbox(settings: Settings, engine: Engine) -> CycleReport:
+    """Read new mail and process it, without sending (the ``outbox`` job sends)."""
+    report = CycleReport()
+    try:
+        read_if_free(settings, engine, report)
+    except (OSError, IMAPClientError) as exc:
+        raise MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}") from exc
+    return report
+
+
 class Worker:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        work: Callable[[Settings, Engine], CycleReport] = run_cycle,
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.work = work
+        # What went wrong in the latest cycle; empty when it worked (``claimsbot status`` shows it).
+        self.problem = ""
         self.stop = threading.Event()
         self._backoff = Backoff(settings.imap.max_backoff_seconds)
         self._not_before = 0.0
@@ -85,22 +105,26 @@ class Worker:
             return
         with self._lock:
             try:
-                report = run_cycle(self.settings, self.engine)
+                report = self.work(self.settings, self.engine)
             except TemplateProblem as exc:
                 log.error("%s", exc)
+                self.problem = str(exc)
                 self._wait_after_failure()
                 return
             except RETRYABLE as exc:
                 delay = self._wait_after_failure()
+                self.problem = str(exc)
                 log.warning("%s; retrying in %.0f s", exc, delay)
                 return
             except Exception as exc:
                 delay = self._wait_after_failure()
+                self.problem = f"failed on our side ({exc.__class__.__name__})"
                 log.error("cycle failed on our side (%s); retrying in %.0f s", exc.__class__.__name__, delay)
                 log.debug("details", exc_info=True)
                 return
         self._backoff.succeeded()
         self._not_before = 0.0
+        self.problem = ""
         log.info("%s", describe(report))
         for problem in report.problems:
             log.warning("%s", problem)

@@ -190,8 +190,8 @@ class Pages:
             trouble = approval.queue(session, statuses=(ReplyStatus.FAILED, ReplyStatus.UNCERTAIN))
             return {
                 "user": user,
-                "rows": show.queue_rows(session, waiting, now),
-                "trouble": show.queue_rows(session, list(trouble), now),
+                "rows": show.queue_rows(session, waiting, now, self.settings.deadlines),
+                "trouble": show.queue_rows(session, list(trouble), now, self.settings.deadlines),
             }
 
         context = await self.as_staff(request, load)
@@ -206,7 +206,7 @@ class Pages:
             reply = _found(session.get(Reply, reply_id))
             claim = _found(session.get(Claim, reply.claim_id))
             return {
-                **show.claim_context(session, claim, user),
+                **show.claim_context(session, claim, user, self.settings.deadlines),
                 "user": user,
                 "reply": reply,
                 "open": reply.status in (ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL),
@@ -222,7 +222,7 @@ class Pages:
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             claim = _found(session.get(Claim, claim_id))
-            return {**show.claim_context(session, claim, user), "user": user}
+            return {**show.claim_context(session, claim, user, self.settings.deadlines), "user": user}
 
         return self.page(request, "claim.html", await self.as_staff(request, load))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape as html_escape
 
@@ -17,14 +17,36 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from bot import approval, store
+from bot.deadlines import deadlines, status
 from bot.extract import Extraction, extract
+from bot.lifecycle import CLOSED
+from bot.operations_config import DeadlineSettings
 from bot.parse import Unreadable, parse
 from bot.pipeline import stored_bytes
-from bot.tables import Claim, InboundMessage, Reply, StaffUser
+from bot.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser
 
 # A message shown beyond this many characters is cut: staff read complaints, not attachments.
 MAX_SHOWN = 100_000
 _FULLWIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+
+
+@dataclass(frozen=True)
+class Due:
+    """One deadline of a claim: when (UTC), and ``ok``, ``due_soon``, ``overdue``, or ``met``
+    (the acknowledgement went out in time; the claim closed)."""
+
+    by: datetime | None
+    standing: str
+
+    @property
+    def label(self) -> str:
+        return self.standing.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class ClaimDeadlines:
+    acknowledge: Due
+    resolve: Due
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,7 @@ class QueueRow:
     first_approved_by: str
     failure: str
     bulk: bool
+    due: ClaimDeadlines | None = None
 
 
 @dataclass(frozen=True)
@@ -100,12 +123,53 @@ def age(since: datetime, now: datetime) -> str:
     return f"{minutes // (24 * 60)} d"
 
 
-def queue_rows(session: Session, replies: list[Reply], now: datetime) -> list[QueueRow]:
+def claim_deadlines(
+    claim: Claim, now: datetime, settings: DeadlineSettings, acknowledged_at: datetime | None
+) -> ClaimDeadlines:
+    """The claim's two clocks (``bot.deadlines`` with ``[deadlines]``) and how each stands at ``now``."""
+    clocks = deadlines(claim.created_at, settings.rules, frozenset(settings.holidays), settings.tz)
+    ack_by = clocks.acknowledge_by
+    if ack_by is None:
+        acknowledge = Due(None, "ok")
+    elif acknowledged_at is not None and acknowledged_at <= ack_by:
+        acknowledge = Due(ack_by, "met")
+    else:
+        acknowledge = Due(ack_by, status(ack_by, acknowledged_at or now, settings.warn_days))
+    if claim.status in CLOSED:
+        closed = claim.closed_at
+        resolve = Due(clocks.due_by, "met" if closed is None or closed <= clocks.due_by else "overdue")
+    else:
+        resolve = Due(clocks.due_by, status(clocks.due_by, now, settings.warn_days))
+    return ClaimDeadlines(acknowledge, resolve)
+
+
+def acknowledged_at(session: Session, claim_ids: set[int]) -> dict[int, datetime]:
+    """When each claim's first acknowledgement was sent."""
+    rows = session.exec(
+        select(Reply.claim_id, Reply.sent_at).where(
+            Reply.claim_id.in_(claim_ids),  # type: ignore[attr-defined]
+            Reply.kind == "acknowledgement",
+            Reply.status == ReplyStatus.SENT,
+        )
+    ).all()
+    sent: dict[int, datetime] = {}
+    for claim_id, at in rows:
+        if at is not None and (claim_id not in sent or at < sent[claim_id]):
+            sent[claim_id] = at
+    return sent
+
+
+def queue_rows(
+    session: Session, replies: list[Reply], now: datetime, deadline_settings: DeadlineSettings | None = None
+) -> list[QueueRow]:
     claim_ids = {r.claim_id for r in replies}
     claims = {
         c.id: c
         for c in session.exec(select(Claim).where(Claim.id.in_(claim_ids))).all()  # type: ignore[union-attr]
     }
+    clock = deadline_settings or DeadlineSettings()
+    sent = acknowledged_at(session, claim_ids)
+    due = {cid: claim_deadlines(c, now, clock, sent.get(cid)) for cid, c in claims.items() if cid is not None}
     return [
         QueueRow(
             id=r.id or 0,
@@ -120,6 +184,7 @@ def queue_rows(session: Session, replies: list[Reply], now: datetime) -> list[Qu
             first_approved_by=r.first_approved_by,
             failure=r.failure,
             bulk=r.kind == "acknowledgement",
+            due=due.get(r.claim_id),
         )
         for r in replies
     ]
@@ -204,13 +269,23 @@ def order_views(session: Session, claim_id: int) -> list[OrderView]:
     ]
 
 
-def claim_context(session: Session, claim: Claim, user: StaffUser) -> dict[str, object]:
+def claim_context(
+    session: Session,
+    claim: Claim,
+    user: StaffUser,
+    deadline_settings: DeadlineSettings | None = None,
+    now: datetime | None = None,
+) -> dict[str, object]:
     """Everything about a claim both the reply page and the claim page show."""
     assert claim.id is not None
+    clock = deadline_settings or DeadlineSettings()
+    moment = now or datetime.now(UTC)
+    sent = acknowledged_at(session, {claim.id})
     messages = sorted(store.claim_messages(session, claim_id=claim.id), key=lambda m: m.id or 0, reverse=True)
     replies = session.exec(select(Reply).where(Reply.claim_id == claim.id).order_by(Reply.id)).all()  # type: ignore[arg-type]
     return {
         "claim": claim,
+        "due": claim_deadlines(claim, moment, clock, sent.get(claim.id)),
         "orders": order_views(session, claim.id),
         "history": store.history(session, claim_id=claim.id),
         "messages": [message_view(m) for m in messages],
