@@ -212,7 +212,7 @@ def _send_one(
         session.expunge(done)
     report.sent.append(done)
     report.messages.append(message)
-    log.info("sent reply %s (%s) for claim %s", reply_id, done.kind, done.claim_id)
+    log.info("sent %s reply", done.kind, extra={"reply": reply_id, "message_id": done.message_id})
     return True
 
 

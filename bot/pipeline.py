@@ -77,7 +77,7 @@ def process_message(
         parsed = parse(raw)
     except Unreadable as exc:
         inbound.reason = str(exc)
-        log.info("message %s quarantined: %s", inbound.message_id, exc)
+        log.info("quarantined: %s", exc, extra={"message_id": inbound.message_id})
         return inbound
     inbound.sender, inbound.subject = parsed.sender, parsed.subject[:500]
     verdict = classify(
@@ -210,6 +210,7 @@ def _attach(
     """File the message under its claim and say so in the claim's history."""
     assert claim.id is not None
     inbound.status, inbound.claim_id = status, claim.id
+    log.info(event, extra={"claim": claim.reference, "message_id": inbound.message_id})
     store.record_event(
         session,
         claim_id=claim.id,

@@ -200,7 +200,11 @@ def test_the_worker_logs_one_line_per_event_without_passwords_or_bodies(
     done = subprocess.run(command, cwd=ROOT, env=variables, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stderr.splitlines()
-    assert any("event=" in line and "sent reply" in line for line in lines), done.stderr
+    assert any(
+        line.startswith("ts=") and "event=" in line and " claim=CLM-" in line
+        for line in first.stderr.splitlines()
+    )
+    assert any("event=" in line and "sent" in line and " reply=" in line for line in lines), done.stderr
     assert lines and all(line.startswith("ts=") and " level=" in line and " event=" in line for line in lines)
     assert password not in done.stderr and smtp_password not in done.stderr
     body = eml("en-alice-best-price.eml").decode(errors="replace")
