@@ -66,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     for name, verb in (("approve", "approve"), ("reject", "reject")):
         sub = command(name, f"{verb} a drafted reply", _approve if name == "approve" else _reject)
         sub.add_argument("reply_id", type=_reply_id, metavar="ID")
-        sub.add_argument("--by", default="staff", help="who decides (recorded in the claim history)")
+        sub.add_argument(
+            "--by",
+            required=True,
+            metavar="NAME",
+            help="the staff user deciding: their role decides what they may approve",
+        )
+        if name == "reject":
+            sub.add_argument("--reason", required=True, help="why (recorded in the claim history)")
     settle = command("resolve", "settle a reply whose sending was interrupted or refused", _resolve)
     settle.add_argument("reply_id", type=_reply_id, metavar="ID")
     what = settle.add_mutually_exclusive_group(required=True)
@@ -240,15 +247,29 @@ def _queue(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
-    from bot import store
+    """The same rules as the approval page: the named person's role decides what they may approve."""
+    from bot import approval, store
 
-    engine = store.open_engine(_settings(args), create=False)
-    with store.session_scope(engine) as session:
-        reply = store.decide_reply(session, reply_id=args.reply_id, approve=approve, by=args.by)
-    if reply is None:
-        print(f"claimsbot: error: reply {args.reply_id} is not a draft waiting for approval", file=sys.stderr)
+    settings = _settings(args)
+    engine = store.open_engine(settings, create=False)
+    try:
+        with store.session_scope(engine) as session:
+            user = store.staff_user(session, name=args.by)
+            if user is None or not user.active:
+                print(
+                    f"claimsbot: error: no staff user {args.by!r}; add one with claimsbot users add",
+                    file=sys.stderr,
+                )
+                return 2
+            if approve:
+                reply = approval.approve(session, settings, user, args.reply_id)
+            else:
+                reply = approval.reject(session, user, args.reply_id, reason=args.reason)
+            summary = f"reply {reply.id} {reply.status}: {reply.subject}"
+    except approval.NotAllowed as exc:
+        print(f"claimsbot: error: {exc}", file=sys.stderr)
         return 1
-    print(f"reply {reply.id} {reply.status}: {reply.subject}")
+    print(summary)
     return 0
 
 

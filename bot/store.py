@@ -424,7 +424,10 @@ def resolve_reply(session: Session, *, reply_id: int, delivered: bool, by: str) 
 
 
 def decide_reply(session: Session, *, reply_id: int, approve: bool, by: str) -> Reply | None:
-    """Approve or reject a draft; None if it is not (or no longer) a draft."""
+    """Approve or reject a draft, without role rules; None if it is not (or no longer) a draft.
+
+    People decide through ``bot.approval`` (the page and ``claimsbot approve``), which applies
+    the roles and four eyes; tests use this to stand in for them where roles are not the point."""
     new = ReplyStatus.APPROVED if approve else ReplyStatus.REJECTED
     result = session.exec(  # type: ignore[call-overload]
         update(Reply)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot import store
+from bot import approval, store
 from bot.cli import main
 from bot.config import Settings
 from bot.demo.run import deliver
@@ -81,8 +81,16 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
     assert folder_count(settings, "INBOX") == 0
     assert folder_count(settings, "Processed") == 2
 
+    with store.session_scope(engine) as session:
+        approval.add_user(session, name="sam", role="supervisor", password="correct horse battery")
+        approval.add_user(session, name="ann", role="agent", password="correct horse battery")
+    offer_id = str(drafts[(english.id, "offer")].id)
+    assert main(["approve", offer_id, "--by", "ann", "--config", config_file]) == 1, (
+        "an agent approves no money"
+    )
+    assert main(["approve", offer_id, "--by", "nobody", "--config", config_file]) == 2
     for reply in drafts.values():
-        assert main(["approve", str(reply.id), "--config", config_file]) == 0
+        assert main(["approve", str(reply.id), "--by", "sam", "--config", config_file]) == 0
     assert main(["run", "--once", "--config", config_file]) == 0
 
     delivered = [email.message_from_bytes(d.content, policy=policy.default) for d in smtp_sink.deliveries]
