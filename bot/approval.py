@@ -70,10 +70,22 @@ def authenticate(session: Session, *, name: str, password: str) -> StaffUser | N
     return user
 
 
+# Letters whose text a person wrote, or that close a claim: a supervisor approves them.
+DECISION_KINDS = frozenset({"rejected", "final_response", "delay"})
+# What a claim must be in for a reply of this kind to still make sense when it is approved.
+_FITTING_STATES: dict[str, frozenset[State]] = {
+    "offer": frozenset({State.ASSESSED, State.ESCALATED}),
+    "reminder": frozenset({State.OFFER_SENT}),
+    "consent_received": frozenset({State.CONSENTED, State.SETTLED}),
+    "settled": frozenset({State.SETTLED}),
+    "rejected": frozenset({State.REJECTED}),
+}
+
+
 def may_approve(user: StaffUser, reply: Reply) -> bool:
-    if reply.kind in MONEY_KINDS:
-        if reply.status == ReplyStatus.SECOND_APPROVAL:
-            return user.role == "manager" and user.name != reply.first_approved_by
+    if reply.status == ReplyStatus.SECOND_APPROVAL:
+        return user.role == "manager" and user.name not in (reply.first_approved_by, reply.edited_by)
+    if reply.kind in MONEY_KINDS or reply.kind in DECISION_KINDS or reply.edited_by:
         return rank(user.role) >= rank("supervisor")
     return True
 
@@ -91,13 +103,26 @@ def approve(
 ) -> Reply:
     """Approve a draft (with the person's edits, if any) for the outbox, or record a first approval."""
     reply = _draft(session, reply_id, statuses=(ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL))
+    _fits_its_claim(session, reply)
+    edited = (
+        text is not None and text.strip() and text.replace("\r\n", "\n").strip() != reply.body_text.strip()
+    )
+    if edited and reply.status == ReplyStatus.SECOND_APPROVAL:
+        raise NotAllowed("a reply waiting for its second approval cannot be edited: reject it and redraft")
+    if edited and rank(user.role) < rank("supervisor"):
+        raise NotAllowed(f"an edited reply needs a supervisor or manager; {user.name} is {user.role}")
+    if reply.drafted_by == user.name:
+        raise NotAllowed("someone other than the person who wrote this letter approves it")
     if not may_approve(user, reply):
-        if reply.status == ReplyStatus.SECOND_APPROVAL and user.name == reply.first_approved_by:
+        if reply.status == ReplyStatus.SECOND_APPROVAL and user.name in (
+            reply.first_approved_by,
+            reply.edited_by,
+        ):
             raise NotAllowed("the second approval must come from another person")
         needed = "a manager" if reply.status == ReplyStatus.SECOND_APPROVAL else "a supervisor or manager"
-        raise NotAllowed(f"a {reply.kind} reply states money: it needs {needed}; {user.name} is {user.role}")
-    if text is not None and text.strip() and text.replace("\r\n", "\n").strip() != reply.body_text.strip():
-        edit(session, user, reply, text)
+        raise NotAllowed(f"approving this {reply.kind} reply needs {needed}; {user.name} is {user.role}")
+    if edited:
+        edit(session, user, reply, text or "")
     if reply.status == ReplyStatus.DRAFT and needs_second_approval(reply, settings):
         new_status = ReplyStatus.SECOND_APPROVAL
         values = {"first_approved_by": user.name}
@@ -116,6 +141,17 @@ def approve(
         + (f", {reply.amount} {reply.currency}" if reply.amount else ""),
     )
     return reply
+
+
+def _fits_its_claim(session: Session, reply: Reply) -> None:
+    """Refuse a draft its claim has moved past: an offer for a rejected claim, a reminder after consent."""
+    claim = session.get(Claim, reply.claim_id)
+    fitting = _FITTING_STATES.get(reply.kind)
+    if claim is None or fitting is None or claim.status in fitting:
+        return
+    raise NotAllowed(
+        f"claim {claim.reference} is {claim.status} now: this {reply.kind} reply no longer fits; reject it"
+    )
 
 
 def edit(session: Session, user: StaffUser, reply: Reply, text: str) -> None:

@@ -284,9 +284,16 @@ def _reject(args: argparse.Namespace) -> int:
 def _resolve(args: argparse.Namespace) -> int:
     from bot import store
 
-    engine = store.open_engine(_settings(args), create=False)
+    settings = _settings(args)
+    engine = store.open_engine(settings, create=False)
     with store.session_scope(engine) as session:
-        reply = store.resolve_reply(session, reply_id=args.reply_id, delivered=args.sent, by=args.by)
+        reply = store.resolve_reply(
+            session,
+            reply_id=args.reply_id,
+            delivered=args.sent,
+            by=args.by,
+            consent_days=settings.claims.consent_days,
+        )
     if reply is None:
         print(f"claimsbot: error: reply {args.reply_id} is not uncertain or refused", file=sys.stderr)
         return 1

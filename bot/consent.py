@@ -33,6 +33,15 @@ _HEDGE = re.compile(
     r"|再|之后|之後|以后|以後|\blater\b|\bonce\b",
     re.IGNORECASE,
 )
+_PLAIN_ASSENT = re.compile(
+    r"^\W*(?:(?:yes|ok(?:ay)?|sure)\W+|(?:好的?|是的?|可以)\W*)?"
+    r"(?:i\s+(?:agree|accept|consent)|agreed|accepted|我?同意|我?接受)"
+    r"(?:\s*(?:to|with)?\s*(?:the|your|this)?\s*(?:offer|proposal|compensation|terms)"
+    r"|(?:你们|你們|贵司|貴司|您)?的?(?:赔偿|賠償)?(?:方案|建议|建議))?"
+    r"(?:\W*(?:thanks|thank you|many thanks|谢谢|謝謝|多謝|唔該|please\s+proceed(?:\s+asap)?"
+    r"|请?尽快(?:办理|处理)|請?盡快(?:辦理|處理)))*\W*$",
+    re.IGNORECASE,
+)
 _BEST_CHOICE = re.compile(
     r"option\s*(?:no\.?\s*)?1\b|choice\s*1\b|方案\s*[1一]|选项\s*[1一]|選項\s*[1一]|第\s*[1一]\s*(?:个|個)?(?:方案|选项|選項)"
     r"|best price|most favou?rable|最优|最優|最有利|最好的价|最好的價",
@@ -132,7 +141,9 @@ def _sentence_answer(sentence: str) -> Consent | None:
         return Consent(None, False, evidence)
     if best or restore:
         return Consent("best_price" if best else "restore", False, evidence)
-    return Consent(None, True, evidence)
+    # Agreement that names no option counts only when agreeing is all the sentence says:
+    # "Yes, I have read your offer", "I accept your apology", "确认收到" agree to something else.
+    return Consent(None, True, evidence) if _PLAIN_ASSENT.match(sentence) else None
 
 
 def _bare_choice(own: str) -> Consent | None:

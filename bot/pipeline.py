@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import parseaddr
@@ -90,7 +91,9 @@ def process_message(
         inbound.reason += "; repaired: " + "; ".join(parsed.defects)
     if verdict.kind is Kind.FOLLOWUP:
         claim = _claim_for_followup(session, verdict.reference, verdict.thread_ids)
-        if claim is not None:
+        # Writing again from another address, as the unverified-sender letter asks, is a
+        # complaint of its own: it is matched afresh, and verified if that address is registered.
+        if claim is not None and (claim.sender_verified or parsed.sender == claim.sender):
             _record_followup(session, settings, inbound, parsed, claim)
             return inbound
     if verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
@@ -229,19 +232,19 @@ def _record_followup(
         context = {**replies.common(claim, settings), "name": DEFAULT_NAME[claim.language]}
         replies.queue(session, settings, claim, "unverified_sender", context, to=parsed.sender)
         return
-    kind = _apply_consent(session, settings, claim, extract(parsed).consent)
+    kind = _apply_consent(session, claim, extract(parsed).consent, received_at=inbound.received_at)
     context = replies.common(claim, settings)
     if kind == "consent_received":
         context["chosen"] = replies.chosen(session, claim)
     replies.queue(session, settings, claim, kind, context)
 
 
-def _apply_consent(session: Session, settings: Settings, claim: Claim, consent: Consent) -> str:
+def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received_at: datetime) -> str:
     """Lock the remedy the client chose on every offered order; return the reply kind it calls for."""
     assert claim.id is not None
     if claim.status != State.OFFER_SENT or (consent.answer is None and not consent.agrees_without_choice):
         return "followup_received"
-    if claim.consent_deadline is not None and utcnow() > claim.consent_deadline:
+    if claim.consent_deadline is not None and received_at > claim.consent_deadline:
         store.record_event(
             session,
             claim_id=claim.id,

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot import store
 from bot.config import Settings
+from bot.deadlines import end_of_day, local_day
 from bot.draft import MONEY_KINDS, draft
 from bot.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 
@@ -95,7 +96,12 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
     window = (
         f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
     )
-    deadline = claim.consent_deadline or utcnow() + timedelta(days=settings.claims.consent_days)
+    tz = settings.deadlines.tz
+    if claim.consent_deadline is None:
+        # The date the letter states is the deadline enforced: the end of that day, locally.
+        day = local_day(utcnow() + timedelta(days=settings.claims.consent_days), tz)
+        claim.consent_deadline = end_of_day(day, tz)
+    deadline = claim.consent_deadline.astimezone(tz)
     return {
         **common(claim, settings),
         "account": claim.account_login or "",
@@ -157,6 +163,16 @@ def queue(
     """Draft a reply into the approval queue, unless this address already had the day's share
     of replies (the last guard against a loop with an auto-responder)."""
     assert claim.id is not None
+    if not claim.sender_verified and kind != "unverified_sender":
+        # Nothing about an account goes to an address that is not its registered email.
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            event="reply_withheld",
+            detail=f"{kind}: the sender is not verified; write to the registered email by hand",
+        )
+        return None
     address = to or claim.sender
     recent = store.replies_to(session, address=address, since=utcnow() - timedelta(days=1))
     if recent >= settings.claims.max_replies_per_sender_per_day:
@@ -186,7 +202,11 @@ def queue(
         references=" ".join(dict.fromkeys(thread)),
         status=ReplyStatus.DRAFT,
         created_at=utcnow(),
+        drafted_by=actor,
     )
     session.add(reply)
-    store.record_event(session, claim_id=claim.id, actor=actor, event="reply_drafted", detail=kind)
+    session.flush()
+    store.record_event(
+        session, claim_id=claim.id, actor=actor, event="reply_drafted", detail=f"{kind} {reply.id}"
+    )
     return reply

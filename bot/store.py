@@ -320,6 +320,15 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
     values: dict[str, Any] = {"status": step.after}
     if step.after in CLOSED:
         values["closed_at"] = utcnow()
+        # Drafts written for the claim as it was (an offer, a reminder) must not go out now.
+        session.exec(  # type: ignore[call-overload]
+            update(Reply)
+            .where(
+                Reply.claim_id == claim.id,
+                Reply.status.in_([ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL]),  # type: ignore[attr-defined]
+            )
+            .values(status=ReplyStatus.REJECTED, decided_by=actor, note=f"claim {step.after}: {reason}")
+        )
     result = session.exec(  # type: ignore[call-overload]
         update(Claim).where(Claim.id == claim.id, Claim.status == step.before).values(**values)
     )
@@ -345,10 +354,16 @@ def after_sent(session: Session, reply: Reply, *, consent_days: int) -> None:
         session, claim_id=reply.claim_id, actor="bot", event="reply_sent", detail=f"{reply.kind} {reply.id}"
     )
     claim = session.get(Claim, reply.claim_id)
-    if reply.kind == "offer" and claim is not None and claim.status == State.ASSESSED:
-        claim.offered_at = utcnow()
+    if reply.kind != "offer" or claim is None or claim.status not in (State.ASSESSED, State.ESCALATED):
+        return
+    claim.offered_at = utcnow()
+    if claim.consent_deadline is None:
         claim.consent_deadline = claim.offered_at + timedelta(days=consent_days)
+    try:
         move(session, claim, State.OFFER_SENT, actor="bot", reason=f"offer sent as reply {reply.id}")
+    except IllegalTransition as exc:
+        # Staff moved the claim while the offer was on its way: the reply is still sent.
+        record_event(session, claim_id=reply.claim_id, actor="bot", event="offer_sent_late", detail=str(exc))
 
 
 def history(session: Session, *, claim_id: int) -> Sequence[ClaimEvent]:
@@ -397,7 +412,9 @@ def claim_orders(session: Session, *, claim_id: int) -> Sequence[ClaimOrder]:
     ).all()
 
 
-def resolve_reply(session: Session, *, reply_id: int, delivered: bool, by: str) -> Reply | None:
+def resolve_reply(
+    session: Session, *, reply_id: int, delivered: bool, by: str, consent_days: int
+) -> Reply | None:
     """A person settles an uncertain or refused reply: it was delivered, or it should go again."""
     new = ReplyStatus.SENT if delivered else ReplyStatus.APPROVED
     values: dict[str, Any] = {"status": new, "decided_by": by}
@@ -420,6 +437,8 @@ def resolve_reply(session: Session, *, reply_id: int, delivered: bool, by: str) 
             event="reply_marked_sent" if delivered else "reply_resend",
             detail=f"reply {reply_id}",
         )
+        if delivered:
+            after_sent(session, reply, consent_days=consent_days)
     return reply
 
 

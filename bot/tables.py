@@ -295,6 +295,8 @@ class Reply(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     decided_at: datetime | None = _when(nullable=True)
     decided_by: str = ""
+    # "bot", or the person whose action drafted it (a rejection, a final response): never its approver.
+    drafted_by: str = "bot"
     first_approved_by: str = ""
     edited_by: str = ""
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

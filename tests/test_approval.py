@@ -76,7 +76,7 @@ def test_an_agent_approves_acknowledgements_but_not_money(
     replies = drafts(book_engine, open_claim(book_engine, settings))
     with (
         store.session_scope(book_engine) as session,
-        pytest.raises(approval.NotAllowed, match=r"states money.*ann is agent"),
+        pytest.raises(approval.NotAllowed, match=r"needs a supervisor or manager; ann is agent"),
     ):
         approval.approve(session, settings, staff["ann"], replies["offer"].id or 0)
     with store.session_scope(book_engine) as session:
@@ -187,3 +187,81 @@ def test_the_queue_filters_by_kind_language_and_amount(book_engine: Engine, sett
         assert offered is not None and offered < Decimal("1000")
         # Compared as numbers: as text, "760.50" would pass a minimum of "1000".
         assert approval.queue(session, min_amount=Decimal("1000")) == []
+
+
+def test_an_edited_reply_needs_a_supervisor_and_a_waiting_second_approval_cannot_be_edited(
+    book_engine: Engine, tmp_path: Path, staff: dict[str, StaffUser]
+) -> None:
+    strict = make_settings(tmp_path / "strict", approval={"four_eyes_amount": "1"})
+    replies = drafts(book_engine, open_claim(book_engine, strict))
+    ack, offer = replies["acknowledgement"], replies["offer"]
+    promise = ack.body_text + "\nWe will credit you 50,000 USD."
+    with (
+        store.session_scope(book_engine) as session,
+        pytest.raises(approval.NotAllowed, match="edited reply"),
+    ):
+        approval.approve(session, strict, staff["ann"], ack.id or 0, text=promise)
+    with store.session_scope(book_engine) as session:
+        approval.approve(session, strict, staff["meg"], offer.id or 0)
+    with (
+        store.session_scope(book_engine) as session,
+        pytest.raises(approval.NotAllowed, match="cannot be edited"),
+    ):
+        approval.approve(session, strict, staff["max"], offer.id or 0, text=offer.body_text + "\n90,000 USD")
+
+
+def test_a_letter_a_person_wrote_is_approved_by_someone_else(
+    book_engine: Engine, settings: Settings, staff: dict[str, StaffUser]
+) -> None:
+    claim_id = open_claim(book_engine, settings)
+    with store.session_scope(book_engine) as session:
+        letter = approval.reject_claim(
+            session, settings, staff["sam"], claim_id, reason="Opened after the outage."
+        )
+        assert letter is not None and letter.drafted_by == "sam"
+        letter_id = letter.id or 0
+    with (
+        store.session_scope(book_engine) as session,
+        pytest.raises(approval.NotAllowed, match="someone other"),
+    ):
+        approval.approve(session, settings, staff["sam"], letter_id)
+    with store.session_scope(book_engine) as session:
+        with pytest.raises(approval.NotAllowed, match="needs a supervisor"):
+            approval.approve(session, settings, staff["ann"], letter_id)
+        assert approval.approve(session, settings, staff["meg"], letter_id).status == ReplyStatus.APPROVED
+
+
+def test_closing_a_claim_withdraws_the_drafts_written_for_it(
+    book_engine: Engine, settings: Settings, staff: dict[str, StaffUser]
+) -> None:
+    claim_id = open_claim(book_engine, settings)
+    offer = drafts(book_engine, claim_id)["offer"]
+    with store.session_scope(book_engine) as session:
+        approval.reject_claim(session, settings, staff["sam"], claim_id, reason="Not eligible.")
+    with store.session_scope(book_engine) as session:
+        withdrawn = session.get(Reply, offer.id)
+        assert withdrawn is not None and withdrawn.status == ReplyStatus.REJECTED
+        assert "claim rejected" in withdrawn.note
+        with pytest.raises(approval.NotAllowed, match="no longer waiting"):
+            approval.approve(session, settings, staff["meg"], offer.id or 0)
+
+
+def test_nothing_but_the_unverified_sender_letter_goes_to_an_unverified_sender(
+    book_engine: Engine, settings: Settings, staff: dict[str, StaffUser]
+) -> None:
+    raw = (DEMO_MAIL / "en-unverified-sender.eml").read_bytes()
+    with store.session_scope(book_engine) as session:
+        inbound = process_message(
+            raw, session=session, settings=settings, folder="INBOX", uidvalidity=1, uid=9
+        )
+        assert inbound is not None and inbound.claim_id is not None
+        claim_id = inbound.claim_id
+    with store.session_scope(book_engine) as session:
+        approval.escalate(session, staff["ann"], claim_id, reason="asks about someone's account")
+        assert (
+            approval.reject_claim(session, settings, staff["sam"], claim_id, reason="Order 88990011 ...")
+            is None
+        )
+        events = [e.event for e in store.history(session, claim_id=claim_id)]
+        assert "reply_withheld" in events
+        assert [r.kind for r in store.replies(session) if r.claim_id == claim_id] == ["unverified_sender"]

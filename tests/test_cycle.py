@@ -218,6 +218,18 @@ def test_spoofed_sender_is_told_nothing_about_the_account(settings: Settings, en
     for secret in ("81234570", "88990011", "Bob Lee", "EURUSD"):
         assert secret not in reply.body_text and secret not in reply.subject
 
+    # As the letter asks, the client writes again from the registered address, quoting the reference.
+    again = eml("en-unverified-sender.eml").replace(b"bobby.lee.trading@example.net", b"bob.lee@example.com")
+    again = again.replace(b"Subject: ", f"Subject: Re: {claim.reference} ".encode(), 1)
+    again = again.replace(b"Message-ID: <", b"Message-ID: <again-", 1)
+    deliver(settings, [("again", again)])
+    run_cycle(settings, engine)
+    with store.session_scope(engine) as session:
+        verified = session.exec(select(Claim).where(Claim.id != claim.id)).one()
+        kinds = sorted(r.kind for r in session.exec(select(Reply).where(Reply.claim_id == verified.id)))
+    assert verified.sender_verified and verified.account_login == "81234570"
+    assert kinds == ["acknowledgement", "offer"] and verified.status == "assessed"
+
 
 def test_claims_json_shows_explained_amounts(
     settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]

@@ -263,9 +263,9 @@ def test_quarantine_escalations_and_the_oldest_draft_are_reported(
     assert [(c.reference, c.since) for c in gathered.escalated] == [(built.references["E"], hk(2, 28, 10, 5))]
     assert "no order can be assessed" in gathered.escalated[0].reason
 
-    # Waiting: A's settlement letter, B's reply, E's and K's acknowledgements, K's offer,
-    # R's acknowledgement and rejection letter.
-    assert gathered.drafts_waiting == 7
+    # Waiting: A's settlement letter, B's reply, E's and K's acknowledgements, K's offer and
+    # R's rejection letter (rejecting R withdrew its acknowledgement, still a draft then).
+    assert gathered.drafts_waiting == 6
     oldest = gathered.oldest_draft
     assert oldest is not None
     assert (oldest.kind, oldest.reference, oldest.created_at) == (
@@ -323,14 +323,14 @@ def test_the_digest_arrives_by_smtp_with_its_figures_and_the_chart_inline(
     assert set(delivery.recipients) == {"ops-managers@broker.example", "head.of.dealing@broker.example"}
     received = email.message_from_bytes(delivery.content, policy=default)
     assert isinstance(received, EmailMessage)
-    assert received["Subject"] == "Claims digest 2024-03-15: 2 new, 7 drafts waiting, 2 overdue"
+    assert received["Subject"] == "Claims digest 2024-03-15: 2 new, 6 drafts waiting, 2 overdue"
     assert received["Auto-Submitted"] == "auto-generated"
 
     text_part, html_part = received.get_body(("plain",)), received.get_body(("html",))
     assert text_part is not None and html_part is not None
     text, html = text_part.get_content(), html_part.get_content()
     figures = [
-        "摘要：新增索偿 2 宗，待批覆函 7 封，逾期 2 宗",
+        "摘要：新增索偿 2 宗，待批覆函 6 封，逾期 2 宗",
         "3,846.91 USD",
         "17,390.40 HKD",
         "15,400.40 HKD",

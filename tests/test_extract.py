@@ -468,3 +468,25 @@ def test_greetings_numbers_titles_dashes_and_initials_in_names(
     text: str, display: str, name: str | None
 ) -> None:
     assert extract(message(text, sender_name=display)).name == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Yes, I have read your offer. I will discuss it with my wife.",
+        "Yes. Please explain how you calculated this.",
+        "I accept your apology. I need some time to decide.",
+        "Please go ahead and send me the full trade history.",
+        "确认收到，谢谢",
+    ],
+)
+def test_agreeing_to_something_else_is_not_consent(text: str) -> None:
+    found = consent(text)
+    assert found.answer is None and not found.agrees_without_choice
+
+
+@pytest.mark.parametrize(
+    "text", ["同意", "Yes, I agree.", "I agree to the offer, thanks", "好的同意，请尽快办理。"]
+)
+def test_plain_agreement_to_the_offer_is_agreement_without_a_choice(text: str) -> None:
+    assert consent(text).agrees_without_choice

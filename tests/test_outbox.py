@@ -14,7 +14,7 @@ from bot.cycle import run_cycle
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.outbox import send_approved
-from bot.tables import Reply, ReplyStatus, utcnow
+from bot.tables import Claim, Reply, ReplyStatus, utcnow
 from tests.conftest import approve_all, make_settings
 from tests.mail import eml
 
@@ -152,8 +152,13 @@ def test_staff_settle_an_uncertain_reply_without_a_second_copy(
     send_approved(engine, settings)
     with store.session_scope(engine) as session:
         assert store.decide_reply(session, reply_id=reply_id, approve=True, by="x") is None
-        settled = store.resolve_reply(session, reply_id=reply_id, delivered=True, by="staff")
+        settled = store.resolve_reply(session, reply_id=reply_id, delivered=True, by="staff", consent_days=30)
         assert settled is not None and settled.status == ReplyStatus.SENT
+        claim = session.get(Claim, settled.claim_id)
+        assert claim is not None and claim.status == "offer_sent", (
+            "a delivered offer starts the consent clock"
+        )
+        assert claim.consent_deadline is not None
     assert send_approved(engine, settings).sent == []
     assert smtp_sink.deliveries == []
 

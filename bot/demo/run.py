@@ -96,12 +96,13 @@ def run_demo(data_dir: Path | None, *, serve: bool = False, port: int = 8080) ->
                 approval.settle(
                     session,
                     settings,
-                    staff["demo-manager"],
+                    manager,
                     consenting,
                     note="Credited to the trading account.",
                 )
             print(
-                f"demo-manager settled the claim and approved {_approve_all(engine, settings, manager)} reply"
+                "demo-manager settled the claim; demo-supervisor approved "
+                f"{_approve_all(engine, settings, supervisor)} reply (not the person who wrote it)"
             )
             fourth = run_cycle(settings, engine)
             print(f"cycle 4: {fourth.sent} replies sent")

@@ -238,6 +238,7 @@ def upgrade() -> None:
         sa.Column("created_at", bot.tables.UTCDateTime(), nullable=False),
         sa.Column("decided_at", bot.tables.UTCDateTime(), nullable=True),
         sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("drafted_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("first_approved_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("edited_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
