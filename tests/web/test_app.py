@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import itsdangerous
@@ -17,7 +18,7 @@ from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from bot import store
-from bot.tables import ReplyStatus
+from bot.tables import Claim, ReplyStatus, utcnow
 from bot.web import create_app
 from bot.web.guard import SESSION_COOKIE
 from tests.mail import eml
@@ -360,3 +361,23 @@ def test_without_a_web_secret_each_process_makes_one_and_warns_once_without_show
         assert run.returncode == 0, run.stderr
         assert run.stderr.count("web_secret is not set") == 1
         assert secret not in run.stderr
+
+
+def test_deadlines_show_in_the_queue_and_on_the_claim_and_overdue_ones_are_flagged(
+    app_for: Client, desk: Desk
+) -> None:
+    offer = desk.reply(desk.reply_id("offer"))
+    with store.session_scope(desk.engine) as session:
+        claim = session.get(Claim, offer.claim_id)
+        assert claim is not None
+        claim.created_at = utcnow() - timedelta(days=40)
+    client = app_for("sam")
+    queue = client.get("/").text
+    row = re.search(rf'<tr data-reply="{offer.id}".*?</tr>', queue, re.S)
+    assert row is not None
+    assert 'data-deadline="acknowledge"' in row.group(0) and 'data-deadline="answer"' in row.group(0)
+    assert 'data-standing="overdue"' in row.group(0)
+    fresh = re.search(rf'<tr data-reply="{desk.reply_id("offer", "zh-Hans")}".*?</tr>', queue, re.S)
+    assert fresh is not None and 'data-deadline="answer" data-standing="ok"' in fresh.group(0)
+    page = client.get(f"/claims/{offer.claim_id}").text
+    assert 'data-deadline="answer" data-standing="overdue"' in page
