@@ -24,6 +24,22 @@ class _OperationsSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _LocalSection(_OperationsSection):
+    """A section whose days and times are counted in the broker's local zone."""
+
+    timezone: str = "Asia/Hong_Kong"
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        _timezone(value)
+        return value
+
+    @property
+    def tz(self) -> tzinfo:
+        return _timezone(self.timezone)
+
+
 def _split(value: Any) -> Any:
     """A list given as one string (an environment variable): ``"a@x.com, b@y.com"``."""
     if isinstance(value, str):
@@ -37,15 +53,13 @@ def _timezone(value: str) -> tzinfo:
     return parse_timezone(value)
 
 
-class DeadlineSettings(_OperationsSection):
+class DeadlineSettings(_LocalSection):
     # asic, fca, cysec or broker (bot.deadlines says what each counts).
     preset: str = "broker"
     # The broker's own promise in calendar days, on top of the preset's limits; 0: none.
     promise_days: int = Field(0, ge=0)
     # Days that are not business days besides Saturdays and Sundays.
     holidays: list[date] = Field(default_factory=list)
-    # The broker's local zone: deadlines end at midnight there.
-    timezone: str = "Asia/Hong_Kong"
     # A deadline this many days away or less is shown as due soon.
     warn_days: int = Field(2, ge=0)
 
@@ -61,28 +75,17 @@ class DeadlineSettings(_OperationsSection):
     def _holiday_list(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str) -> str:
-        _timezone(value)
-        return value
-
     @property
     def rules(self) -> Rules:
         rules = PRESETS[self.preset]
         return rules.promising(Period(self.promise_days, "calendar_days")) if self.promise_days else rules
 
-    @property
-    def tz(self) -> tzinfo:
-        return _timezone(self.timezone)
 
-
-class DigestSettings(_OperationsSection):
+class DigestSettings(_LocalSection):
     # Who gets the managers' daily digest; empty: no digest is sent.
     recipients: list[str] = Field(default_factory=list)
     # Local time of day the digest goes out, HH:MM on a 24-hour clock in ``timezone``.
     at: str = "08:00"
-    timezone: str = "Asia/Hong_Kong"
 
     @field_validator("recipients", mode="before")
     @classmethod
@@ -104,16 +107,6 @@ class DigestSettings(_OperationsSection):
         if not match:
             raise ValueError("use HH:MM on a 24-hour clock, e.g. 08:00")
         return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str) -> str:
-        _timezone(value)
-        return value
-
-    @property
-    def tz(self) -> tzinfo:
-        return _timezone(self.timezone)
 
     @property
     def hour_minute(self) -> tuple[int, int]:
