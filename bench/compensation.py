@@ -1,8 +1,8 @@
 """Import and assessment at scale, against a NumPy reference computed from the same data in the same run.
 
 Generates a book (default 1,000,000 orders and 5,000,000 ticks) as CSV in the trade server's
-time zone, imports it with `bot.importer`, then assesses N claims (default 10,000) through the
-same code the worker uses (TradeBook lookups, cached window extremes, `bot.assess`) and
+time zone, imports it with `bot.records.importer`, then assesses N claims (default 10,000) through the
+same code the worker uses (TradeBook lookups, cached window extremes, `bot.stages.assess`) and
 compares with a vectorised NumPy computation of the best-price remedy over the same orders.
 
 Run: .venv/bin/python bench/compensation.py [--orders N] [--ticks N] [--claims N]
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot import store
-from bot.assess import assess
 from bot.config import settings_from_mapping
-from bot.importer import import_file
-from bot.match import affected_category
+from bot.records.importer import import_file
+from bot.stages.assess import assess
+from bot.stages.match import affected_category
+from bot.storage import database, schema, trade_book
 
 SYMBOLS = {
     "EURUSD": ("100000", "USD", 5, 1.137),
@@ -124,8 +124,8 @@ def ours(engine, settings, tickets: list[str]) -> tuple[float, Decimal, int]:  #
     incident = settings.incidents[0]
     total, count = Decimal(0), 0
     started = time.perf_counter()
-    with store.session_scope(engine) as session:
-        book = store.TradeBook(session)
+    with database.session_scope(engine) as session:
+        book = trade_book.TradeBook(session)
         for ticket in tickets:
             order = book.order(ticket)
             assert order is not None
@@ -134,7 +134,7 @@ def ours(engine, settings, tickets: list[str]) -> tuple[float, Decimal, int]:  #
             if account is None or category is None:
                 continue
             symbol = book.symbol(order.symbol)
-            prices = store.window_from_quote(book.window(incident, order.symbol))
+            prices = trade_book.window_from_quote(book.window(incident, order.symbol))
             conversion = book.conversion(incident, symbol.profit_currency, account.currency)  # type: ignore[union-attr]
             if symbol is None or prices is None or conversion is None:
                 continue
@@ -216,7 +216,7 @@ def main() -> None:
     settings = settings_from_mapping(
         {"data_dir": str(folder / "data"), "trade_server": {"timezone": "+03:00"}}, source="bench"
     )
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     started = time.perf_counter()
     paths = generate(folder, args.orders, args.ticks)
     generated = time.perf_counter() - started

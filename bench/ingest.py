@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compensation import generate  # noqa: E402
-from bot import store  # noqa: E402
 from bot.config import settings_from_mapping  # noqa: E402
-from bot.cycle import run_cycle  # noqa: E402
-from bot.importer import import_file  # noqa: E402
-from bot.tables import InboundMessage, MailboxCursor, MessageStatus, utcnow  # noqa: E402
+from bot.mail.cycle import run_cycle  # noqa: E402
+from bot.records.importer import import_file  # noqa: E402
+from bot.storage import database, schema  # noqa: E402
+from bot.storage.tables import InboundMessage, MailboxCursor, MessageStatus, utcnow  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 
 
@@ -134,12 +134,12 @@ def empty_poll(config: Path, seen: int, server: DovecotServer, folder: Path) -> 
     from bot.config import load_settings
 
     settings = load_settings(config)
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     with imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=60) as client:
         client.login(server.username, server.password)
         status = client.select_folder("INBOX")
         uidvalidity, uidnext = int(status[b"UIDVALIDITY"]), int(status[b"UIDNEXT"])
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         rows = [
             {
                 "message_id": f"<seen-{i}@x>",
@@ -180,7 +180,7 @@ def main() -> None:
     rng = random.Random(3)
     folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-"))
     settings = settings_from_mapping({"data_dir": str(folder / "data")}, source="bench")
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     for path in generate(folder, args.orders, 200_000):
         import_file(engine, path, settings.trade_server.tz)
     accounts = max(1, args.orders // 10)

@@ -13,12 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import store
-from bot.cycle import run_cycle
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.run import deliver, demo_settings, sample_messages
 from bot.demo.smtp_sink import SmtpSink
+from bot.mail.cycle import run_cycle
+from bot.storage import schema
 
 
 def main(count: int) -> None:
@@ -30,7 +30,7 @@ def main(count: int) -> None:
         messages.append((f"m{i}", head + f"Message-ID: <bench-{i}.".encode() + rest))
     with EmbeddedImapServer() as imap, SmtpSink() as smtp:
         settings = demo_settings(Path(tempfile.mkdtemp(prefix="claimsbot-bench-")), imap, smtp)
-        engine = store.open_engine(settings)
+        engine = schema.open_engine(settings)
         load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
         deliver(settings, messages)
         started = time.perf_counter()

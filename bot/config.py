@@ -10,26 +10,27 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
-from bot.operations_config import DeadlineSettings, DigestSettings
+from bot.claims.deadlines import PRESETS, Period, Rules
 
 ENV_PREFIX = "CLAIMSBOT_"
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _default_templates() -> Path:
+    """``bot/templates`` in an installed wheel; the repository's top-level ``templates/`` in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+DEFAULT_TEMPLATES = _default_templates()
 
 
 class ConfigError(Exception):
@@ -105,22 +106,24 @@ def parse_timezone(value: str) -> tzinfo:
         raise ValueError(f"unknown time zone {value!r}; use an IANA name or an offset like +03:00") from None
 
 
-def _check_timezone(value: str) -> str:
-    parse_timezone(value)
-    return value
+class _ZonedSection(_Section):
+    """A section whose times are read in one time zone (its ``timezone`` key)."""
 
-
-class TradeServerSettings(_Section):
-    timezone: str = "+03:00"
+    timezone: str
 
     @field_validator("timezone")
     @classmethod
-    def _valid(cls, value: str) -> str:
-        return _check_timezone(value)
+    def _valid_zone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value
 
     @property
     def tz(self) -> tzinfo:
         return parse_timezone(self.timezone)
+
+
+class TradeServerSettings(_ZonedSection):
+    timezone: str = "+03:00"
 
 
 class IncidentSettings(_Section):
@@ -201,6 +204,83 @@ class JobSettings(_Section):
     delay_extension_days: int = Field(14, ge=1)
     # Why the answer is late, as the delay letter says it (staff can edit each draft).
     delay_reason: str = Field(DEFAULT_DELAY_REASON, min_length=1)
+
+
+_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
+
+
+class _LocalSection(_ZonedSection):
+    """A section whose days and times are counted in the broker's local zone."""
+
+    timezone: str = "Asia/Hong_Kong"
+
+
+def _split(value: Any) -> Any:
+    """A list given as one string (an environment variable): ``"a@x.com, b@y.com"``."""
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,;\s]+", value) if part.strip()]
+    return value
+
+
+class DeadlineSettings(_LocalSection):
+    # asic, fca, cysec or broker (bot.claims.deadlines says what each counts).
+    preset: str = "broker"
+    # The broker's own promise in calendar days, on top of the preset's limits; 0: none.
+    promise_days: int = Field(0, ge=0)
+    # Days that are not business days besides Saturdays and Sundays.
+    holidays: list[date] = Field(default_factory=list)
+    # A deadline this many days away or less is shown as due soon.
+    warn_days: int = Field(2, ge=0)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; use one of: {', '.join(PRESETS)}")
+        return value
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holiday_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @property
+    def rules(self) -> Rules:
+        rules = PRESETS[self.preset]
+        return rules.promising(Period(self.promise_days, "calendar_days")) if self.promise_days else rules
+
+
+class DigestSettings(_LocalSection):
+    # Who gets the managers' daily digest; empty: no digest is sent.
+    recipients: list[str] = Field(default_factory=list)
+    # Local time of day the digest goes out, HH:MM on a 24-hour clock in ``timezone``.
+    at: str = "08:00"
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _recipient_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if not _ADDRESS.fullmatch(address)]
+        if bad:
+            raise ValueError(f"not an email address: {bad[0]!r}")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+        if not match:
+            raise ValueError("use HH:MM on a 24-hour clock, e.g. 08:00")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.at.split(":")
+        return int(hour), int(minute)
 
 
 class Settings(_Section):

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
-from bot import store
 from bot.config import Settings, settings_from_mapping
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
-from bot.tables import ReplyStatus
+from bot.storage import database, schema, store
+from bot.storage.tables import ReplyStatus
 from tests.servers import dovecot, postgres
 
 IN_CI = bool(os.environ.get("CI"))
@@ -88,7 +88,7 @@ def settings(tmp_path: Path, imap_server: Any, smtp_sink: SmtpSink, database_url
 
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
     return engine
 
@@ -97,14 +97,14 @@ def engine(settings: Settings) -> Engine:
 def book_engine(tmp_path: Path) -> Engine:
     """A database holding the sample trade book, with no mail servers."""
     settings = make_settings(tmp_path / "book")
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     load_sample_book(engine, settings.data_dir / "csv", settings.trade_server.tz)
     return engine
 
 
 def approve_all(engine: Engine) -> None:
     """Every draft approved, as staff would in the approval page (tested on its own in tests/web)."""
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
             store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="tester")
 
@@ -127,7 +127,7 @@ def engine_for(tmp_path: Path) -> Any:
     """Open a database holding the sample book for settings a test made itself."""
 
     def make(settings: Settings) -> Engine:
-        engine = store.open_engine(settings)
+        engine = schema.open_engine(settings)
         load_sample_book(engine, tmp_path / "book-csv", settings.trade_server.tz)
         return engine
 

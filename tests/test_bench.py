@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).parent.parent
+from tests import ROOT
 
 
 def test_compensation_benchmark_agrees_with_its_reference_on_a_small_book() -> None:

@@ -6,8 +6,9 @@ import pytest
 
 from bot.cli import main
 from bot.config import ConfigError, load_settings
+from tests import ROOT
 
-EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+EXAMPLE = ROOT / "config.example.toml"
 
 
 def test_example_config_loads_with_every_key() -> None:

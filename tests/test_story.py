@@ -15,22 +15,23 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot import approval, store
+from bot.claims import approval
+from bot.claims.lifecycle import State
 from bot.config import Settings
-from bot.cycle import run_cycle
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
-from bot.lifecycle import State
-from bot.tables import Claim, ClaimEvent, Reply, ReplyStatus
+from bot.mail.cycle import run_cycle
+from bot.storage import database, store
+from bot.storage.tables import Claim, ClaimEvent, Reply, ReplyStatus
 from bot.web.server import start_in_thread, stop
-from tests.mail import eml
+from tests.messages import eml
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def page(settings: Settings, engine: Engine) -> Iterator[str]:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         for name, role in (("sam", "supervisor"), ("meg", "manager")):
             approval.add_user(session, name=name, role=role, password=PASSWORD)
     server, thread, url = start_in_thread(settings, engine)
@@ -58,7 +59,7 @@ def _csrf(html: str) -> str:
 
 
 def waiting(engine: Engine) -> list[Reply]:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         found = list(approval.queue(session))
         for reply in found:
             session.expunge(reply)
@@ -101,7 +102,7 @@ def test_a_complaint_from_email_to_settlement_with_every_reply_approved_in_the_p
     run_cycle(settings, engine)
     assert approve_in_page(supervisor, engine) == ["consent_received"]
 
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         claim = session.exec(select(Claim)).one()
         assert claim.status == "consented"
         chosen = {o.ticket: o.chosen_remedy for o in store.claim_orders(session, claim_id=claim.id or 0)}
@@ -117,7 +118,7 @@ def test_a_complaint_from_email_to_settlement_with_every_reply_approved_in_the_p
     settled = sent[-1].get_body(("plain",)).get_content()
     assert "Restored on 5 July." in settled and "980.00" in settled
 
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         story = [
             (e.actor, e.to_state or e.event)
             for e in session.exec(

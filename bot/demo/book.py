@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bot.tables import Account, Symbol, Tick, TradeOrder
+from bot.storage.tables import Account, Symbol, Tick, TradeOrder
 
 D = Decimal
 WINDOW_START = datetime(2019, 6, 26, 10, 58, tzinfo=UTC)
@@ -224,6 +224,6 @@ def write_csv_book(folder: Path, tz: tzinfo) -> list[Path]:
 
 def load_sample_book(engine: Engine, folder: Path, tz: tzinfo) -> int:
     """Write the sample CSVs and import them as a broker's would be; return the rows imported."""
-    from bot.importer import import_file
+    from bot.records.importer import import_file
 
     return sum(import_file(engine, path, tz).inserted for path in write_csv_book(folder, tz))

@@ -12,13 +12,14 @@ from pathlib import Path
 import imapclient
 from sqlalchemy import Engine
 
-from bot import approval, store
+from bot.claims import approval
 from bot.config import Settings, settings_from_mapping
-from bot.cycle import run_cycle
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
-from bot.tables import Claim, ReplyStatus, StaffUser
+from bot.mail.cycle import run_cycle
+from bot.storage import database, schema, store
+from bot.storage.tables import Claim, ReplyStatus, StaffUser
 
 
 def sample_messages() -> list[tuple[str, bytes]]:
@@ -60,7 +61,7 @@ def run_demo(data_dir: Path | None, *, serve: bool = False, port: int = 8080) ->
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="claimsbot-demo-"))
     with EmbeddedImapServer() as imap, SmtpSink() as smtp:
         settings = demo_settings(data_dir, imap, smtp)
-        engine = store.open_engine(settings)
+        engine = schema.open_engine(settings)
         rows = load_sample_book(engine, data_dir / "book", settings.trade_server.tz)
         staff = _staff(engine)
         supervisor, manager = staff["demo-supervisor"], staff["demo-manager"]
@@ -92,7 +93,7 @@ def run_demo(data_dir: Path | None, *, serve: bool = False, port: int = 8080) ->
             third = run_cycle(settings, engine)
             print(f"\ncycle 3: {third.fetched} new message (the client's consent, in Chinese)")
             print(f"demo-supervisor approved {_approve_all(engine, settings, supervisor)} drafted replies")
-            with store.session_scope(engine) as session:
+            with database.session_scope(engine) as session:
                 approval.settle(
                     session,
                     settings,
@@ -117,7 +118,7 @@ def run_demo(data_dir: Path | None, *, serve: bool = False, port: int = 8080) ->
 
 
 def _staff(engine: Engine) -> dict[str, StaffUser]:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         people = {
             name: store.staff_user(session, name=name)
             or approval.add_user(session, name=name, role=role, password=DEMO_PASSWORD)
@@ -130,17 +131,17 @@ def _staff(engine: Engine) -> dict[str, StaffUser]:
 
 def _approve_all(engine: Engine, settings: Settings, user: StaffUser) -> int:
     """What staff do in the approval page, done here so the demo runs unattended."""
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         waiting = [r.id for r in approval.queue(session) if r.id is not None]
     for reply_id in waiting:
-        with store.session_scope(engine) as session:
+        with database.session_scope(engine) as session:
             approval.approve(session, settings, user, reply_id)
     return len(waiting)
 
 
 def _consent_in_chinese(engine: Engine, settings: Settings) -> int | None:
     """The client of the first Chinese claim with an offer answers it, as a reply in Chinese."""
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         offers = [
             r
             for r in store.replies(session, statuses=[ReplyStatus.SENT])
@@ -163,7 +164,7 @@ def _consent_in_chinese(engine: Engine, settings: Settings) -> int | None:
 
 
 def _print_history(engine: Engine, claim_id: int) -> None:
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         claim = session.get(Claim, claim_id)
         print(f"\nhistory of {claim.reference if claim else claim_id} (the audit log):")
         for event in store.history(session, claim_id=claim_id):
@@ -186,7 +187,7 @@ def _serve(settings: Settings, engine: Engine, port: int) -> None:
 
 
 def _print_claims(engine: object) -> None:
-    with store.session_scope(engine) as session:  # type: ignore[arg-type]
+    with database.session_scope(engine) as session:  # type: ignore[arg-type]
         for claim in store.claims(session):
             account = claim.account_login or "-"
             print(
@@ -208,14 +209,14 @@ def _print_claims(engine: object) -> None:
 
 
 def _print_sent(engine: object, smtp: SmtpSink) -> None:
-    with store.session_scope(engine) as session:  # type: ignore[arg-type]
+    with database.session_scope(engine) as session:  # type: ignore[arg-type]
         for reply in store.replies(session, statuses=[ReplyStatus.SENT]):
             print(f"  sent to {reply.to_address}: {reply.subject}\n      {reply.sent_path}")
     print(f"  the SMTP sink received {len(smtp.deliveries)} messages")
 
 
 def _print_quarantine(engine: object) -> None:
-    with store.session_scope(engine) as session:  # type: ignore[arg-type]
+    with database.session_scope(engine) as session:  # type: ignore[arg-type]
         held = store.quarantined(session)
         for message in held:
             print(f"quarantined for staff: {message.sender} '{message.subject}': {message.reason}")

@@ -18,9 +18,9 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from bot import store
 from bot.config import Settings
-from bot.tables import StaffUser
+from bot.storage import store
+from bot.storage.tables import StaffUser
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "claimsbot_session"

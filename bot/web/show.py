@@ -16,14 +16,15 @@ from html import escape as html_escape
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
-from bot import approval, store
-from bot.deadlines import deadlines, status
-from bot.extract import Extraction, extract
-from bot.lifecycle import CLOSED
-from bot.operations_config import DeadlineSettings
-from bot.parse import Unreadable, parse
-from bot.pipeline import stored_bytes
-from bot.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser
+from bot.claims import approval
+from bot.claims.deadlines import deadlines, status
+from bot.claims.lifecycle import CLOSED
+from bot.config import DeadlineSettings
+from bot.stages.extract import Extraction, extract
+from bot.stages.parse import Unreadable, parse
+from bot.storage import store
+from bot.storage.intake import stored_bytes
+from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser
 
 # A message shown beyond this many characters is cut: staff read complaints, not attachments.
 MAX_SHOWN = 100_000
@@ -126,7 +127,8 @@ def age(since: datetime, now: datetime) -> str:
 def claim_deadlines(
     claim: Claim, now: datetime, settings: DeadlineSettings, acknowledged_at: datetime | None
 ) -> ClaimDeadlines:
-    """The claim's two clocks (``bot.deadlines`` with ``[deadlines]``) and how each stands at ``now``."""
+    """The claim's two clocks (``bot.claims.deadlines``, set by ``[deadlines]``) and how each
+    stands at ``now``."""
     clocks = deadlines(claim.created_at, settings.rules, frozenset(settings.holidays), settings.tz)
     ack_by = clocks.acknowledge_by
     if ack_by is None:

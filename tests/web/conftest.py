@@ -14,12 +14,13 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from bot import approval, store
+from bot.claims import approval
 from bot.config import Settings
 from bot.demo.run import sample_messages
 from bot.demo.smtp_sink import SmtpSink
 from bot.pipeline import process_message
-from bot.tables import Claim, Reply
+from bot.storage import database, schema
+from bot.storage.tables import Claim, Reply
 from bot.web import create_app, start_in_thread, stop
 from tests.conftest import make_settings
 
@@ -37,26 +38,26 @@ class Desk:
     engine: Engine
 
     def reply_id(self, kind: str, language: str = "en") -> int:
-        with store.session_scope(self.engine) as session:
+        with database.session_scope(self.engine) as session:
             stmt = select(Reply.id).where(Reply.kind == kind, Reply.language == language).order_by(Reply.id)
             found = session.exec(stmt).first()
         assert found is not None, f"no {kind} reply in {language}"
         return found
 
     def reply(self, reply_id: int) -> Reply:
-        with store.session_scope(self.engine) as session:
+        with database.session_scope(self.engine) as session:
             reply = session.get(Reply, reply_id)
         assert reply is not None
         return reply
 
     def claim(self, claim_id: int) -> Claim:
-        with store.session_scope(self.engine) as session:
+        with database.session_scope(self.engine) as session:
             claim = session.get(Claim, claim_id)
         assert claim is not None
         return claim
 
     def ingest(self, raw: bytes, uid: int) -> None:
-        with store.session_scope(self.engine) as session:
+        with database.session_scope(self.engine) as session:
             process_message(
                 raw, session=session, settings=self.settings, folder="INBOX", uidvalidity=1, uid=uid
             )
@@ -73,12 +74,12 @@ def drafted_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("drafted")
     settings = make_settings(folder / "data")
-    engine = store.open_engine(settings)
+    engine = schema.open_engine(settings)
     load_sample_book(engine, folder / "book", settings.trade_server.tz)
     desk = Desk(settings, engine)
     for uid, (_, raw) in enumerate(sample_messages(), start=1):
         desk.ingest(raw, uid)
-    with store.session_scope(engine) as session:
+    with database.session_scope(engine) as session:
         for name, role in STAFF.items():
             approval.add_user(session, name=name, role=role, password=PASSWORD)
     engine.dispose()
@@ -91,7 +92,7 @@ def open_desk(tmp_path: Path, drafted_database: Path) -> Callable[..., Desk]:
         settings = make_settings(tmp_path / "data", smtp=smtp, approval={"four_eyes_amount": FOUR_EYES})
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(drafted_database, settings.data_dir / "claimsbot.db")
-        return Desk(settings, store.open_engine(settings, create=False))
+        return Desk(settings, schema.open_engine(settings, create=False))
 
     return make
 

@@ -10,22 +10,21 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import itsdangerous
 from pydantic import SecretStr
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
-from bot import store
-from bot.tables import Claim, ReplyStatus, utcnow
+from bot.storage import database, store
+from bot.storage.tables import Claim, ReplyStatus, utcnow
 from bot.web import create_app
 from bot.web.guard import SESSION_COOKIE
-from tests.mail import eml
+from tests import ROOT
+from tests.messages import eml
 from tests.web.conftest import PASSWORD, Desk, csrf_of
 
 Client = Callable[..., TestClient]
-ROOT = Path(__file__).parent.parent.parent
 
 
 def post(client: TestClient, path: str, page: str, **fields: str | list[str]) -> object:
@@ -241,7 +240,7 @@ def test_client_text_is_escaped_in_the_email_and_in_the_draft(app_for: Client, d
     edited = desk.reply(offer).body_text + '\n<script>alert("draft")</script>\n'
     assert post(client, f"/replies/{offer}/approve", f"/replies/{offer}", text=edited).status_code == 303
 
-    with store.session_scope(desk.engine) as session:
+    with database.session_scope(desk.engine) as session:
         claims = store.claims(session)
     hostile_claim = claims[-1]
     pages = [client.get(f"/claims/{hostile_claim.id}").text, client.get(f"/replies/{offer}").text]
@@ -334,13 +333,13 @@ def test_a_login_lasts_session_hours_from_the_login_and_survives_a_restart_with_
 def test_without_a_web_secret_each_process_makes_one_and_warns_once_without_showing_it(desk: Desk) -> None:
     script = (
         "import logging, sys\n"
-        "from bot import store\n"
+        "from bot.storage import schema\n"
         "from bot.config import settings_from_mapping\n"
         "from bot.web import create_app\n"
         "from bot.web.guard import session_secret\n"
         "logging.basicConfig()\n"
         "settings = settings_from_mapping({'data_dir': sys.argv[1]}, source='test')\n"
-        "engine = store.open_engine(settings)\n"
+        "engine = schema.open_engine(settings)\n"
         "create_app(settings, engine)\n"
         "create_app(settings, engine)\n"
         "print(session_secret(settings))\n"
@@ -367,7 +366,7 @@ def test_deadlines_show_in_the_queue_and_on_the_claim_and_overdue_ones_are_flagg
     app_for: Client, desk: Desk
 ) -> None:
     offer = desk.reply(desk.reply_id("offer"))
-    with store.session_scope(desk.engine) as session:
+    with database.session_scope(desk.engine) as session:
         claim = session.get(Claim, offer.claim_id)
         assert claim is not None
         claim.created_at = utcnow() - timedelta(days=40)

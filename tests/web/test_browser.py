@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot.outbox import send_approved
-from bot.tables import ReplyStatus
+from bot.mail.outbox import send_approved
+from bot.storage.tables import ReplyStatus
 from tests.conftest import _require
 from tests.web.conftest import PASSWORD, Served
 

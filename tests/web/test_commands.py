@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import approval, store
-from bot.cli import NEW_PASSWORD_VARIABLE, main
-from tests.test_cycle import write_config
+from bot.claims import approval
+from bot.cli import main
+from bot.cli.common import NEW_PASSWORD_VARIABLE
+from bot.storage import database
+from tests import ROOT
+from tests.mail.test_cycle import write_config
 from tests.web.conftest import Desk
-
-ROOT = Path(__file__).parent.parent.parent
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_users_add_reads_the_password_from_the_environment_and_stores_only_a_has
     assert main(["users", "add", "zoe", "--role", "supervisor", "--config", config]) == 0
 
     assert capsys.readouterr().out == "added zoe (supervisor)\n"
-    with store.session_scope(desk.engine) as session:
+    with database.session_scope(desk.engine) as session:
         user = approval.authenticate(session, name="zoe", password=password)
         assert user is not None and user.role == "supervisor"
         assert password not in user.password_hash

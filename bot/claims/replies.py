@@ -1,0 +1,212 @@
+"""What each kind of reply says about a claim, from what the store holds, and the outbox row for it.
+
+The pipeline and the staff's actions draft replies the same way: a context built here from
+the stored claim (so a re-drafted offer shows exactly what was assessed), rendered by
+``bot.stages.draft``, kept as a ``Reply`` in ``draft`` until a person approves it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from email.utils import make_msgid
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.claims.deadlines import end_of_day, local_day
+from bot.config import Settings
+from bot.stages.draft import MONEY_KINDS, draft
+from bot.storage import store, trade_book
+from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
+
+DEFAULT_NAME = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
+REMEDY_NUMBER = {"best_price": 1, "restore": 2}
+
+
+def common(claim: Claim, settings: Settings) -> dict[str, Any]:
+    return {
+        "reference": claim.reference,
+        "name": claim.claimant_name or DEFAULT_NAME.get(claim.language, "client"),
+        "answer_within_days": settings.claims.answer_within_days,
+    }
+
+
+def rules(settings: Settings) -> dict[str, Any]:
+    return {"external_route": dict(settings.complaint_rules.external_route)}
+
+
+def acknowledgement(claim: Claim, settings: Settings, rows: list[ClaimOrder]) -> dict[str, Any]:
+    return {
+        **common(claim, settings),
+        "received_on": claim.created_at.date(),
+        "account": claim.account_login or "",
+        "tickets": [r.ticket for r in rows],
+    }
+
+
+def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
+    """Per eligible order: what happened and each remedy with its amount and how it was computed."""
+    assert claim.id is not None
+    rows = list(store.claim_orders(session, claim_id=claim.id))
+    book = trade_book.TradeBook(session)
+    incident = next((i for i in settings.incidents if i.name == claim.incident), settings.incidents[0])
+    orders, ineligible = [], []
+    for row in rows:
+        order = book.order(row.ticket)
+        if row.outcome != "eligible" or order is None or row.currency == "":
+            ineligible.append({"ticket": row.claimed_as or row.ticket, "reason": row.outcome})
+            continue
+        how = dict(line.split(": ", 1) for line in row.explanation.splitlines() if ": " in line)
+        remedies = []
+        if row.best_price_amount is not None:
+            remedies.append(
+                {
+                    "number": 1,
+                    "kind": "best_price",
+                    "amount": row.best_price_amount,
+                    "price": row.best_price,
+                    "explanation": how.get("best_price", ""),
+                }
+            )
+        if row.restore_amount is not None:
+            remedies.append(
+                {
+                    "number": 2,
+                    "kind": "restore",
+                    "amount": row.restore_amount,
+                    "price": row.adjusted_open_price,
+                    "explanation": how.get("restore", ""),
+                }
+            )
+        orders.append(
+            {
+                "ticket": row.ticket,
+                "symbol": row.symbol,
+                "side": order.side,
+                "lots": order.lots,
+                "opened_at": order.open_time.astimezone(incident.start.tzinfo),
+                "open_price": order.open_price,
+                "category": row.category,
+                "currency": row.currency,
+                "remedies": remedies,
+            }
+        )
+    offset = incident.start.strftime("%z")
+    window = (
+        f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    )
+    tz = settings.deadlines.tz
+    if claim.consent_deadline is None:
+        # The date the letter states is the deadline enforced: the end of that day, locally.
+        day = local_day(utcnow() + timedelta(days=settings.claims.consent_days), tz)
+        claim.consent_deadline = end_of_day(day, tz)
+    deadline = claim.consent_deadline.astimezone(tz)
+    return {
+        **common(claim, settings),
+        "account": claim.account_login or "",
+        "incident_window": window,
+        "orders": orders,
+        "ineligible": ineligible,
+        "listed_by_bot": all(r.claimed_as == "" for r in rows) and bool(rows),
+        "consent_deadline": deadline.date(),
+        "complaint_rules": rules(settings),
+    }
+
+
+def chosen(session: Session, claim: Claim) -> list[dict[str, Any]]:
+    assert claim.id is not None
+    picked = []
+    for row in store.claim_orders(session, claim_id=claim.id):
+        if row.chosen_remedy is None:
+            continue
+        amount = row.best_price_amount if row.chosen_remedy == "best_price" else row.restore_amount
+        picked.append(
+            {
+                "ticket": row.ticket,
+                "symbol": row.symbol,
+                "remedy": row.chosen_remedy,
+                "amount": amount,
+                "currency": row.currency,
+            }
+        )
+    return picked
+
+
+def stated_amount(kind: str, context: dict[str, Any]) -> tuple[Decimal | None, str]:
+    """The most a reply commits the broker to, which decides who may approve it."""
+    if kind not in MONEY_KINDS:
+        return None, ""
+    if kind == "offer":
+        amounts = [
+            (max(r["amount"] for r in order["remedies"]), order["currency"])
+            for order in context["orders"]
+            if order["remedies"]
+        ]
+    else:
+        amounts = [(c["amount"], c["currency"]) for c in context["chosen"] if c["amount"] is not None]
+    if not amounts:
+        return Decimal(0), ""
+    return sum((a for a, _ in amounts), Decimal(0)), amounts[0][1]
+
+
+def queue(
+    session: Session,
+    settings: Settings,
+    claim: Claim,
+    kind: str,
+    context: dict[str, Any],
+    *,
+    actor: str = "bot",
+    to: str | None = None,
+) -> Reply | None:
+    """Draft a reply into the approval queue, unless this address already had the day's share
+    of replies (the last guard against a loop with an auto-responder)."""
+    assert claim.id is not None
+    if not claim.sender_verified and kind != "unverified_sender":
+        # Nothing about an account goes to an address that is not its registered email.
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            event="reply_withheld",
+            detail=f"{kind}: the sender is not verified; write to the registered email by hand",
+        )
+        return None
+    address = to or claim.sender
+    recent = store.replies_to(session, address=address, since=utcnow() - timedelta(days=1))
+    if recent >= settings.claims.max_replies_per_sender_per_day:
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            event="reply_suppressed",
+            detail=f"{kind}: {recent} replies to this sender in 24 hours; a person must answer",
+        )
+        return None
+    drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir)
+    thread = [m.message_id for m in store.claim_messages(session, claim_id=claim.id) if m.message_id]
+    amount, currency = stated_amount(kind, context)
+    reply = Reply(
+        claim_id=claim.id,
+        kind=kind,
+        language=drafted.language,
+        to_address=address,
+        subject=drafted.subject,
+        body_text=drafted.body,
+        body_html=drafted.html,
+        amount=amount,
+        currency=currency,
+        message_id=make_msgid(domain=settings.smtp.message_id_domain),
+        in_reply_to=thread[-1] if thread else "",
+        references=" ".join(dict.fromkeys(thread)),
+        status=ReplyStatus.DRAFT,
+        created_at=utcnow(),
+        drafted_by=actor,
+    )
+    session.add(reply)
+    session.flush()
+    store.record_event(
+        session, claim_id=claim.id, actor=actor, event="reply_drafted", detail=f"{kind} {reply.id}"
+    )
+    return reply

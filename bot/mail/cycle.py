@@ -1,0 +1,286 @@
+"""One worker cycle: the I/O around the pipeline.
+
+Read new mail from IMAP (or local files), run each message through ``pipeline.process_message``
+in its own transaction, archive what was committed, then send the approved replies. The order
+is what makes a crash at any moment harmless: a message is archived only after its transaction
+committed, and one found stored but not archived is only archived.
+
+Several workers may run cycles at once: the mailbox is read only by the worker holding its
+lock (``bot.storage.locks``), and the others skip reading for this cycle (the report says so) but
+still send approved replies if the ``outbox`` lock is theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mailbox as local_mailbox
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import OperationalError
+
+from bot.config import ImapSettings, Settings
+from bot.mail.mailbox import Fetched, Mailbox, MailboxError
+from bot.mail.outbox import SendReport, send_approved
+from bot.pipeline import process_message
+from bot.stages.draft import TemplateProblem
+from bot.storage import database, locks, store
+from bot.storage.intake import hold_for_staff
+from bot.storage.tables import InboundMessage, MessageStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    duplicates: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    problems: list[str] = field(default_factory=list)
+    # Work another worker was doing at the time, so this cycle left it alone (not a failure).
+    skipped: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str | None) -> None:
+        self.fetched += 1
+        if outcome is None:
+            self.duplicates += 1
+        else:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class CycleFailed(Exception):
+    """The mailbox could not be read; approved replies were still sent. ``report`` says what was done."""
+
+    def __init__(self, report: CycleReport) -> None:
+        super().__init__("; ".join(report.problems))
+        self.report = report
+
+
+def run_cycle(settings: Settings, engine: Engine) -> CycleReport:
+    """One pass: read new mail, process each message in its own transaction, archive, send."""
+    report = CycleReport()
+    failure: MailboxError | None = None
+    try:
+        read_if_free(settings, engine, report)
+    except MailboxError as exc:
+        failure = exc
+    except (OSError, IMAPClientError) as exc:
+        failure = MailboxError(f"IMAP {settings.imap.host}:{settings.imap.port}: {exc}")
+    finally:
+        # Approved replies go out whatever happened while reading the mailbox.
+        outgoing = send_approved(engine, settings)
+        report.sent, report.failed = len(outgoing.sent), outgoing.failed
+        report.uncertain = outgoing.uncertain
+        if outgoing.busy:
+            report.skipped.append("outbox: another worker is sending")
+    copies = keep_sent_copies(settings, outgoing)
+    report.problems = [p for p in (str(failure) if failure else "", outgoing.problem, copies) if p]
+    for skipped in report.skipped:
+        log.debug("skipped %s", skipped)
+    if failure is not None:
+        raise CycleFailed(report) from failure
+    return report
+
+
+def mailbox_lock(imap: ImapSettings) -> str:
+    """The name of the lock that lets one worker at a time read this folder."""
+    return f"mailbox:{imap.host}:{imap.username}:{imap.folder}"
+
+
+def read_if_free(settings: Settings, engine: Engine, report: CycleReport) -> None:
+    """Read the mailbox unless another worker is reading it (then say so in the report)."""
+    with locks.exclusive(engine, mailbox_lock(settings.imap)) as held:
+        if held:
+            read_mailbox(settings, engine, report)
+        else:
+            report.skipped.append(f"{settings.imap.folder}: another worker is reading it")
+
+
+def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
+    """Put what was sent in the IMAP Sent folder; a failure here is reported, never resent."""
+    folder = settings.smtp.sent_folder
+    if not folder or not outgoing.messages:
+        return ""
+    try:
+        with Mailbox(settings.imap) as mailbox:
+            mailbox.keep_sent([m.as_bytes() for m in outgoing.messages], folder)
+    except (MailboxError, OSError, IMAPClientError) as exc:
+        log.warning("sent replies not copied to %s: %s", folder, exc)
+        return f"copy to IMAP folder {folder} failed: {exc}"
+    return ""
+
+
+def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
+    folder = settings.imap.folder
+    with Mailbox(settings.imap) as mailbox:
+        archive_pending(engine, mailbox, settings)
+        with database.session_scope(engine) as session:
+            cursor = store.cursor_for(session, folder=folder)
+            after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
+            if cursor and cursor.uidvalidity != mailbox.uidvalidity:
+                # Old UIDs mean nothing now: what is still in the folder is read again and
+                # recognised by Message-ID or content, then filed as a duplicate.
+                store.forget_uids(session, folder=folder, keep_uidvalidity=mailbox.uidvalidity)
+        for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
+            if not batch:  # every message of the batch was expunged meanwhile
+                continue
+            duplicates: list[int] = []
+            for fetched in batch:
+                if fetched.raw is None:
+                    report.count(_record_oversized(engine, settings, mailbox.uidvalidity, fetched))
+                    continue
+                outcome = process_safely(
+                    engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid
+                )
+                report.count(outcome)
+                if outcome is None:
+                    duplicates.append(fetched.uid)
+            # The cursor only saves work: a crash before this line re-reads the batch, and
+            # every message in it is then recognised as stored.
+            with database.session_scope(engine) as session:
+                store.advance_cursor(
+                    session, folder=folder, uidvalidity=mailbox.uidvalidity, uid=batch[-1].uid
+                )
+            archive_pending(engine, mailbox, settings, duplicates=duplicates)
+
+
+def process_safely(
+    engine: Engine,
+    settings: Settings,
+    raw: bytes,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    *,
+    on_server: bool = True,
+) -> str | None:
+    """Process in one transaction; if our own code fails on this message, keep it for a person.
+
+    Failures of the environment (database, templates) are not the message's fault: they end
+    the cycle and the message is read again next time.
+    """
+    try:
+        with database.session_scope(engine) as session:
+            inbound = process_message(
+                raw, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity, uid=uid
+            )
+            if inbound is not None and not on_server:
+                inbound.archived = True
+            return str(inbound.status) if inbound else None
+    except TemplateProblem:
+        raise
+    except OperationalError as exc:
+        raise database.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
+    except Exception as exc:
+        log.error(
+            "message uid %s could not be processed: %s (run with -v for the traceback)",
+            uid,
+            exc.__class__.__name__,
+        )
+        log.debug("traceback", exc_info=True)
+    content_hash = hashlib.sha256(raw).hexdigest()
+    with database.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=content_hash):
+            return None
+        hold_for_staff(
+            session,
+            settings,
+            raw,
+            reason="internal error while processing; see the worker log",
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            archived=not on_server,
+            content_hash=content_hash,
+        )
+    return str(MessageStatus.QUARANTINED)
+
+
+def _record_oversized(engine: Engine, settings: Settings, uidvalidity: int, fetched: Fetched) -> str | None:
+    """Too large to read safely: listed for staff and left where it is on the server."""
+    folder = settings.imap.folder
+    marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
+    limit = settings.imap.max_message_bytes
+    with database.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=marker):
+            return None
+        hold_for_staff(
+            session,
+            settings,
+            b"",
+            content_hash=marker,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=fetched.uid,
+            archived=True,
+            reason=(
+                f"message of {fetched.size:,} bytes is over the {limit:,}-byte limit "
+                f"([imap] max_message_bytes); left in {folder} on the server"
+            ),
+        )
+    return str(MessageStatus.QUARANTINED)
+
+
+def archive_pending(
+    engine: Engine, mailbox: Mailbox, settings: Settings, duplicates: list[int] | None = None
+) -> None:
+    """Move what the database holds but the server still shows in the inbox.
+
+    Quarantined messages go to the quarantine folder, everything else to the processed folder.
+    ``duplicates`` are UIDs of this batch found already stored: their first copy was filed.
+    """
+    folder = settings.imap.folder
+    with database.session_scope(engine) as session:
+        pending = store.unarchived(session, folder=folder, uidvalidity=mailbox.uidvalidity)
+        quarantined = {m.uid for m in pending if m.status == MessageStatus.QUARANTINED}
+        processed = {m.uid for m in pending} - quarantined
+        ids = [m.id for m in pending]
+    processed |= set(duplicates or [])
+    mailbox.archive(sorted(processed), settings.imap.processed_folder)
+    mailbox.archive(sorted(quarantined), settings.imap.quarantine_folder)
+    if ids:
+        with database.session_scope(engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                update(InboundMessage).where(InboundMessage.id.in_(ids)).values(archived=True)
+            )
+
+
+def local_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Messages in an .eml file, an mbox file or a Maildir folder, with a label for each."""
+    if path.is_dir():
+        if not (path / "cur").is_dir() and not (path / "new").is_dir():
+            raise MailboxError(f"{path}: a folder must be a Maildir (with cur/ and new/)")
+        box = local_mailbox.Maildir(str(path), factory=None, create=False)
+        for key in sorted(box.keys()):
+            yield f"{path}:{key}", box.get_bytes(key)
+        return
+    with path.open("rb") as handle:
+        start = handle.read(5)
+    if start == b"From ":
+        box = local_mailbox.mbox(str(path), factory=None, create=False)
+        for key in box.iterkeys():
+            yield f"{path}:{key}", box.get_bytes(key, from_=False)
+        return
+    yield str(path), path.read_bytes()
+
+
+def ingest(settings: Settings, engine: Engine, paths: list[Path]) -> CycleReport:
+    """Run local messages through the same pipeline, exactly once by Message-ID or content hash."""
+    report = CycleReport()
+    for path in paths:
+        try:
+            messages = list(local_messages(path))
+        except OSError as exc:
+            raise MailboxError(f"{path}: {exc.strerror or exc}") from None
+        for index, (label, raw) in enumerate(messages, start=1):
+            report.count(
+                process_safely(engine, settings, raw, f"local:{label}"[:255], 0, index, on_server=False)
+            )
+    return report

@@ -1,0 +1,165 @@
+"""Draft stage: render a reply of one kind in the client's language from ``templates/``.
+
+Each kind has three templates per language: ``<kind>.<language>.subject.j2``,
+``<kind>.<language>.txt.j2`` and ``<kind>.<language>.html.j2``. They run in a sandbox with
+StrictUndefined and HTML autoescaping, and ``check_templates`` compares every variable a
+template uses with what the bot provides for its kind (``VARIABLES``), so a template asking
+for a value the bot does not give fails when the worker starts, not in a client's mailbox.
+Chinese replies carry the English text below, as the broker's own notice did. Amounts and
+dates are formatted for the language with Babel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, meta, pass_context, select_autoescape
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.stages.extract import LANGUAGES
+
+COMMON = frozenset({"reference", "name", "language", "answer_within_days"})
+
+VARIABLES: dict[str, frozenset[str]] = {
+    # The claim is registered; says when to expect an answer.
+    "acknowledgement": COMMON | {"received_on", "account", "tickets"},
+    # Says exactly what is missing: "account", "orders" and/or tickets the records do not know.
+    "needs_information": COMMON | {"missing", "unknown_tickets"},
+    # The sender is not the account's registered address: reveals nothing about any account.
+    "unverified_sender": COMMON,
+    # Per order: what happened, the remedies with amounts and how they were computed.
+    "offer": COMMON
+    | {
+        "account",
+        "incident_window",
+        "orders",
+        "ineligible",
+        "listed_by_bot",
+        "consent_deadline",
+        "complaint_rules",
+    },
+    "consent_received": COMMON | {"chosen"},
+    "settled": COMMON | {"chosen", "note"},
+    "rejected": COMMON | {"reason", "complaint_rules"},
+    "reminder": COMMON | {"offered_on", "consent_deadline"},
+    "final_response": COMMON | {"outcome", "reasons", "complaint_rules"},
+    # Any other message on an open claim: it is filed and a person will read it.
+    "followup_received": COMMON,
+    # A deadline will be missed: says why and when the client will hear from us.
+    "delay": COMMON | {"new_date", "reason", "complaint_rules"},
+}
+KINDS = tuple(VARIABLES)
+# Kinds that state money: only a supervisor may approve them.
+MONEY_KINDS = frozenset({"offer", "consent_received", "settled"})
+PARTS = ("subject", "txt", "html")
+SEPARATOR = "\n\n" + "-" * 60 + "\nEnglish version\n" + "-" * 60 + "\n\n"
+HTML_SEPARATOR = '\n<hr>\n<p lang="en"><em>English version</em></p>\n'
+LOCALES = {"en": "en_US", "zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK"}
+
+
+class TemplateProblem(Exception):
+    """A reply template is missing or cannot be rendered; the message names the file."""
+
+
+@dataclass(frozen=True)
+class DraftedReply:
+    kind: str
+    language: str
+    subject: str
+    body: str
+    html: str
+
+
+@pass_context
+def _money(context: Context, amount: Decimal, currency: str) -> str:
+    """The amount with the currency named in the reader's language: ``1,179.00 US dollars``,
+    ``1,179.00美元``. Named, not a symbol: "$" is ambiguous to clients of AUD, HKD or SGD accounts."""
+    return format_currency(amount, currency, locale=LOCALES[context["language"]], format_type="name")
+
+
+@pass_context
+def _number(context: Context, value: Decimal) -> str:
+    return format_decimal(value, locale=LOCALES[context["language"]], decimal_quantization=False)
+
+
+@pass_context
+def _date(context: Context, value: date | datetime) -> str:
+    return format_date(value, format="long", locale=LOCALES[context["language"]])
+
+
+def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
+    """The environment every template the bot renders runs in: sandboxed (templates are
+    configuration, editable by staff), strict about missing values, escaping ``.html.j2``."""
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=8)
+def _environment(templates_dir: Path) -> SandboxedEnvironment:
+    env = sandboxed(templates_dir)
+    env.filters.update(money=_money, number=_number, date=_date)
+    return env
+
+
+def check_templates(templates_dir: Path) -> None:
+    """Fail at start-up, naming the file, if a template is missing, broken or asks for a value
+    the bot does not provide for its kind."""
+    env = _environment(templates_dir.resolve())
+    for kind, provided in VARIABLES.items():
+        for language in LANGUAGES:
+            for part in PARTS:
+                path = templates_dir / f"{kind}.{language}.{part}.j2"
+                if not path.is_file():
+                    raise TemplateProblem(f"{path}: template missing (templates_dir = {templates_dir})")
+                try:
+                    used = meta.find_undeclared_variables(env.parse(path.read_text(encoding="utf-8")))
+                except TemplateError as exc:
+                    raise TemplateProblem(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+                unknown = used - provided
+                if unknown:
+                    raise TemplateProblem(
+                        f"{path}: uses {', '.join(sorted(unknown))}, which the bot does not provide for "
+                        f"{kind} replies (it provides: {', '.join(sorted(provided))})"
+                    )
+
+
+def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> DraftedReply:
+    if kind not in VARIABLES:
+        raise TemplateProblem(f"unknown reply kind {kind!r}")
+    missing = VARIABLES[kind] - {"language"} - context.keys()
+    if missing:
+        raise TemplateProblem(f"{kind} reply drafted without {', '.join(sorted(missing))}")
+    language = language if language in LANGUAGES else "en"
+    values = {**context, "language": language}
+    subject = _render(templates_dir, f"{kind}.{language}.subject.j2", values)
+    text = _render(templates_dir, f"{kind}.{language}.txt.j2", values).strip() + "\n"
+    html = _render(templates_dir, f"{kind}.{language}.html.j2", values).strip() + "\n"
+    if language != "en":
+        english = {**context, "language": "en"}
+        text += SEPARATOR + _render(templates_dir, f"{kind}.en.txt.j2", english).strip() + "\n"
+        html += HTML_SEPARATOR + _render(templates_dir, f"{kind}.en.html.j2", english).strip() + "\n"
+    reference = context.get("reference")
+    if reference and reference not in subject:
+        raise TemplateProblem(f"{kind}.{language}.subject.j2 must contain the claim reference")
+    return DraftedReply(kind, language, " ".join(subject.split()), text, html)
+
+
+def _render(templates_dir: Path, name: str, context: dict[str, Any]) -> str:
+    try:
+        return _environment(templates_dir.resolve()).get_template(name).render(**context)
+    except TemplateError as exc:
+        raise TemplateProblem(f"{templates_dir / name}: {exc.__class__.__name__}: {exc}") from exc

@@ -1,0 +1,111 @@
+"""Named locks that make sure one worker at a time does a given job, and die with their holder.
+
+``exclusive(engine, name)`` tries once and yields whether the lock is held; it never waits, so a
+worker that does not get it simply skips the job this time. What the names guard:
+
+- ``mailbox:<host>:<username>:<folder>``: reading that IMAP folder (fetch, process, archive);
+- ``outbox``: the SMTP send loop;
+- ``job:<name>``: one scheduled job.
+
+On PostgreSQL the lock is a session-level advisory lock on a connection of its own, kept open
+while the lock is held; PostgreSQL drops it when that connection ends, so a worker that is
+killed releases its locks as soon as its sockets close. On SQLite (one machine, usually one
+worker) it is ``flock`` on a file next to the database, which the kernel releases on death too.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from bot.storage.database import StoreError
+
+# Databases without a file (in-memory SQLite) can only be shared within one process.
+_in_process: dict[str, threading.Lock] = {}
+_in_process_guard = threading.Lock()
+
+
+def key(name: str) -> int:
+    """A stable signed 64-bit number for ``name``: the key of its PostgreSQL advisory lock."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold the lock ``name`` for the block if no one else does; yields whether it is held."""
+    if engine.dialect.name == "postgresql":
+        with _advisory(engine, name) as held:
+            yield held
+    elif engine.url.database and engine.url.database != ":memory:":
+        with _file_lock(Path(engine.url.database).parent / "locks", name) as held:
+            yield held
+    else:
+        with _thread_lock(name) as held:
+            yield held
+
+
+@contextmanager
+def _advisory(engine: Engine, name: str) -> Iterator[bool]:
+    lock_key = key(name)
+    try:
+        # Autocommit: the connection must not sit "idle in transaction" for as long as it holds.
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except OperationalError as exc:
+        raise StoreError(f"database unavailable while taking lock {name}: {exc.__class__.__name__}") from exc
+    try:
+        held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key}))
+    except OperationalError as exc:
+        connection.invalidate()
+        connection.close()
+        raise StoreError(f"database unavailable while taking lock {name}: {exc.__class__.__name__}") from exc
+    try:
+        yield held
+    finally:
+        try:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
+        except OperationalError:
+            # The connection is gone, and the lock went with it; never hand it back to the pool.
+            connection.invalidate()
+        finally:
+            connection.close()
+
+
+@contextmanager
+def _file_lock(folder: Path, name: str) -> Iterator[bool]:
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
+    path = folder / f"{slug}-{key(name) & 0xFFFFFFFF:08x}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except BlockingIOError:
+            held = False
+        yield held
+    finally:
+        # Closing the file releases the lock.
+        os.close(descriptor)
+
+
+@contextmanager
+def _thread_lock(name: str) -> Iterator[bool]:
+    with _in_process_guard:
+        lock = _in_process.setdefault(name, threading.Lock())
+    held = lock.acquire(blocking=False)
+    try:
+        yield held
+    finally:
+        if held:
+            lock.release()

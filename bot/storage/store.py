@@ -1,0 +1,168 @@
+"""The queries the pipeline, the page and the commands need, each in the caller's session (the
+engine and transactions are ``bot.storage.database``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.storage.tables import (
+    Claim,
+    ClaimEvent,
+    ClaimOrder,
+    InboundMessage,
+    MailboxCursor,
+    Reply,
+    ReplyStatus,
+    StaffUser,
+    utcnow,
+)
+
+
+def choose_remedy(session: Session, *, claim_order_id: int, remedy: str, by: str) -> ClaimOrder:
+    """Lock the client's choice for one position; the other remedy is withdrawn."""
+    row = session.get(ClaimOrder, claim_order_id)
+    if row is None or row.outcome != "eligible":
+        raise ValueError(f"claim order {claim_order_id} has no offer to choose from")
+    offered = {"best_price": row.best_price_amount, "restore": row.restore_amount}
+    if offered.get(remedy) is None:
+        raise ValueError(f"remedy {remedy!r} was not offered for order {row.ticket}")
+    result = session.execute(
+        update(ClaimOrder)
+        .where(ClaimOrder.id == claim_order_id, ClaimOrder.chosen_remedy.is_(None))  # type: ignore[union-attr]
+        .values(chosen_remedy=remedy, chosen_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ValueError(f"order {row.ticket} already has a remedy chosen; the choice is locked")
+    record_event(
+        session, claim_id=row.claim_id, actor=by, event="remedy_chosen", detail=f"{row.ticket}: {remedy}"
+    )
+    session.refresh(row)
+    return row
+
+
+def find_duplicate(session: Session, *, message_id: str | None, content_hash: str) -> InboundMessage | None:
+    """The stored message with this Message-ID or this content, preferring the same content."""
+    condition = InboundMessage.content_hash == content_hash
+    if message_id:
+        condition = or_(condition, InboundMessage.message_id == message_id)
+    found = session.exec(select(InboundMessage).where(condition)).all()
+    return next((m for m in found if m.content_hash == content_hash), found[0] if found else None)
+
+
+def cursor_for(session: Session, *, folder: str) -> MailboxCursor | None:
+    return session.exec(select(MailboxCursor).where(MailboxCursor.folder == folder)).first()
+
+
+def advance_cursor(session: Session, *, folder: str, uidvalidity: int, uid: int) -> None:
+    cursor = cursor_for(session, folder=folder)
+    if cursor is None or cursor.uidvalidity != uidvalidity:
+        cursor = cursor or MailboxCursor(folder=folder, uidvalidity=uidvalidity)
+        cursor.uidvalidity = uidvalidity
+        cursor.last_uid = 0
+    cursor.last_uid = max(cursor.last_uid, uid)
+    session.add(cursor)
+
+
+def forget_uids(session: Session, *, folder: str, keep_uidvalidity: int) -> None:
+    session.exec(  # type: ignore[call-overload]
+        update(InboundMessage)
+        .where(InboundMessage.folder == folder, InboundMessage.uidvalidity != keep_uidvalidity)
+        .values(archived=True)
+    )
+
+
+def unarchived(session: Session, *, folder: str, uidvalidity: int) -> Sequence[InboundMessage]:
+    stmt = select(InboundMessage).where(
+        InboundMessage.archived == False,  # noqa: E712
+        InboundMessage.folder == folder,
+        InboundMessage.uidvalidity == uidvalidity,
+    )
+    return session.exec(stmt).all()
+
+
+def claim_by_reference(session: Session, *, reference: str) -> Claim | None:
+    return session.exec(select(Claim).where(Claim.reference == reference)).first()
+
+
+def claim_by_reply_message_id(session: Session, *, message_ids: Sequence[str]) -> Claim | None:
+    if not message_ids:
+        return None
+    stmt = select(Claim).join(Reply, Reply.claim_id == Claim.id).where(Reply.message_id.in_(message_ids))
+    return session.exec(stmt).first()
+
+
+def record_event(session: Session, *, claim_id: int, actor: str, event: str, detail: str = "") -> None:
+    session.add(ClaimEvent(claim_id=claim_id, at=utcnow(), actor=actor, event=event, detail=detail))
+
+
+def history(session: Session, *, claim_id: int) -> Sequence[ClaimEvent]:
+    return session.exec(
+        select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.id)
+    ).all()
+
+
+def claim_messages(session: Session, *, claim_id: int) -> Sequence[InboundMessage]:
+    stmt = select(InboundMessage).where(InboundMessage.claim_id == claim_id).order_by(InboundMessage.id)
+    return session.exec(stmt).all()
+
+
+def staff_user(session: Session, *, name: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.name == name)).first()
+
+
+def replies(session: Session, *, statuses: Sequence[ReplyStatus] | None = None) -> Sequence[Reply]:
+    stmt = select(Reply).order_by(Reply.id)
+    if statuses:
+        stmt = stmt.where(Reply.status.in_(statuses))
+    return session.exec(stmt).all()
+
+
+def quarantined(session: Session) -> Sequence[InboundMessage]:
+    stmt = select(InboundMessage).where(InboundMessage.status == "quarantined").order_by(InboundMessage.id)
+    return session.exec(stmt).all()
+
+
+def replies_to(session: Session, *, address: str, since: datetime) -> int:
+    stmt = select(func.count(Reply.id)).where(Reply.to_address == address, Reply.created_at >= since)
+    return int(session.exec(stmt).one())
+
+
+def claims(session: Session) -> Sequence[Claim]:
+    return session.exec(select(Claim).order_by(Claim.id)).all()
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
+
+
+def claim_orders(session: Session, *, claim_id: int) -> Sequence[ClaimOrder]:
+    return session.exec(
+        select(ClaimOrder).where(ClaimOrder.claim_id == claim_id).order_by(ClaimOrder.id)
+    ).all()
+
+
+def decide_reply(session: Session, *, reply_id: int, approve: bool, by: str) -> Reply | None:
+    """Approve or reject a draft, without role rules; None if it is not (or no longer) a draft.
+
+    People decide through ``bot.claims.approval`` (the page and ``claimsbot approve``), which applies
+    the roles and four eyes; tests use this to stand in for them where roles are not the point."""
+    new = ReplyStatus.APPROVED if approve else ReplyStatus.REJECTED
+    result = session.exec(  # type: ignore[call-overload]
+        update(Reply)
+        .where(Reply.id == reply_id, Reply.status == ReplyStatus.DRAFT)
+        .values(status=new, decided_at=utcnow(), decided_by=by)
+    )
+    if result.rowcount != 1:
+        return None
+    reply = session.get(Reply, reply_id)
+    if reply is not None:
+        session.refresh(reply)
+        record_event(
+            session, claim_id=reply.claim_id, actor=by, event=f"reply_{new.value}", detail=f"reply {reply_id}"
+        )
+    return reply

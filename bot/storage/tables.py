@@ -1,0 +1,333 @@
+"""Database tables. Portable between SQLite (the embedded default) and PostgreSQL.
+
+Money is stored exactly (NUMERIC on PostgreSQL, decimal text on SQLite, which has no exact
+decimal type) and timestamps are stored in UTC and always read back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    impl = Numeric()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(48))
+        # Unconstrained NUMERIC keeps the scale it was given: 1739.00 reads back as 1739.00.
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be Decimal, got {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(Money(), nullable=nullable))
+
+
+class MessageStatus(StrEnum):
+    CLAIM = "claim"
+    FOLLOWUP = "followup"
+    AUTOMATED = "automated"
+    NOT_COMPLAINT = "not_complaint"
+    QUARANTINED = "quarantined"
+
+
+class State(StrEnum):
+    """Where a claim is in its lifecycle (``bot.claims.lifecycle`` says which moves are legal)."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    NEEDS_INFORMATION = "needs_information"
+    ASSESSED = "assessed"
+    OFFER_SENT = "offer_sent"
+    CONSENTED = "consented"
+    REFUSED = "refused"
+    SETTLED = "settled"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+
+
+class ReplyStatus(StrEnum):
+    """Where a reply is in the outbox. ``second_approval``: a large offer approved once, waiting
+    for a manager's. ``approved``: waiting for the sending job (which retries temporary failures)."""
+
+    DRAFT = "draft"
+    SECOND_APPROVAL = "second_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+
+
+class MailboxCursor(SQLModel, table=True):
+    """How far the worker has read one IMAP folder."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    folder: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    # IMAP UIDs and UIDVALIDITY are unsigned 32-bit: above PostgreSQL's INTEGER.
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message read from the mailbox, kept byte for byte whatever became of it."""
+
+    __table_args__ = (Index("ix_inbound_pending_archive", "archived", "folder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str | None = Field(default=None, sa_column=Column(String(998), unique=True))
+    content_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Messages over a megabyte are kept as data_dir/messages/<content_hash>.eml instead of ``raw``.
+    raw_path: str = ""
+    folder: str
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at: datetime = _when(nullable=False)
+    sender: str = ""
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: MessageStatus = Field(sa_column=Column(String(32), nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
+    archived: bool = False
+
+
+class Account(SQLModel, table=True):
+    login: str = Field(primary_key=True)
+    name: str
+    email: str
+    currency: str
+
+
+class Symbol(SQLModel, table=True):
+    symbol: str = Field(primary_key=True)
+    contract_size: Decimal = _money()
+    profit_currency: str
+    digits: int
+
+
+class TradeOrder(SQLModel, table=True):
+    """One position: an MT4 order, or an MT5 position rebuilt from its deals."""
+
+    __tablename__ = "trade_order"
+
+    ticket: str = Field(primary_key=True)
+    login: str = Field(index=True)
+    symbol: str
+    side: str
+    lots: Decimal = _money()
+    open_time: datetime = _when(nullable=False)
+    open_price: Decimal = _money()
+    close_time: datetime | None = _when(nullable=True)
+    close_price: Decimal | None = _money(nullable=True)
+    close_reason: str = ""
+    commission: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False))
+    swap: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False))
+    profit: Decimal | None = _money(nullable=True)
+
+
+class TicketAlias(SQLModel, table=True):
+    """Another number a client may call an order by (an MT5 deal or order ticket), and its position."""
+
+    __tablename__ = "ticket_alias"
+
+    alias: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    login: str = Field(index=True)
+    ticket: str = Field(index=True)
+
+
+class WindowQuote(SQLModel, table=True):
+    """Extremes of the reference feed over one incident window, computed once per symbol."""
+
+    __tablename__ = "window_quote"
+
+    incident: str = Field(primary_key=True)
+    symbol: str = Field(primary_key=True)
+    # The window the extremes were computed for: an edited incident recomputes them.
+    window_start: datetime | None = _when(nullable=True)
+    window_end: datetime | None = _when(nullable=True)
+    low_bid: Decimal | None = _money(nullable=True)
+    low_bid_time: datetime | None = _when(nullable=True)
+    high_bid: Decimal | None = _money(nullable=True)
+    high_bid_time: datetime | None = _when(nullable=True)
+    low_ask: Decimal | None = _money(nullable=True)
+    low_ask_time: datetime | None = _when(nullable=True)
+    high_ask: Decimal | None = _money(nullable=True)
+    high_ask_time: datetime | None = _when(nullable=True)
+    last_mid: Decimal | None = _money(nullable=True)
+    last_time: datetime | None = _when(nullable=True)
+    ticks: int = 0
+
+
+class ImportAudit(SQLModel, table=True):
+    """A trade record that a later import changed: what it was, what it became, from where."""
+
+    __tablename__ = "import_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(nullable=False)
+    file: str
+    line: int
+    record: str
+    key: str
+    before: str = Field(sa_column=Column(Text, nullable=False))
+    after: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Tick(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("symbol", "time", name="uq_tick_symbol_time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str
+    time: datetime = _when(nullable=False)
+    bid: Decimal = _money()
+    ask: Decimal = _money()
+
+
+class Claim(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(default=None, sa_column=Column(String(32), unique=True))
+    incident: str
+    status: State = Field(sa_column=Column(String(32), nullable=False, index=True))
+    sender: str
+    claimant_name: str = ""
+    account_login: str | None = None
+    sender_verified: bool = False
+    language: str = "en"
+    request: str = "unspecified"
+    created_at: datetime = _when(nullable=False)
+    consent_deadline: datetime | None = _when(nullable=True)
+    offered_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
+
+
+class ClaimOrder(SQLModel, table=True):
+    """One order a claim is about, with its outcome and the remedies offered."""
+
+    __table_args__ = (UniqueConstraint("claim_id", "ticket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    ticket: str = Field(index=True)
+    claimed_as: str = ""
+    outcome: str
+    category: int | None = None
+    symbol: str = ""
+    currency: str = ""
+    best_price: Decimal | None = _money(nullable=True)
+    best_price_amount: Decimal | None = _money(nullable=True)
+    restore_amount: Decimal | None = _money(nullable=True)
+    adjusted_open_price: Decimal | None = _money(nullable=True)
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    chosen_remedy: str | None = None
+    chosen_at: datetime | None = _when(nullable=True)
+
+
+class ClaimEvent(SQLModel, table=True):
+    """Append-only history of a claim: who or what did what, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    at: datetime = _when(nullable=False)
+    actor: str
+    event: str
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Set when the event moved the claim from one lifecycle state to another.
+    from_state: str | None = None
+    to_state: str | None = None
+
+
+class Reply(SQLModel, table=True):
+    """A drafted reply in the outbox; it leaves only after a person approves it."""
+
+    __table_args__ = (Index("ix_reply_to_address_created", "to_address", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    kind: str
+    language: str
+    to_address: str
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The largest amount the reply states, for the approval rules and the queue's filter.
+    amount: Decimal | None = _money(nullable=True)
+    currency: str = ""
+    message_id: str = Field(sa_column=Column(String(998), unique=True, nullable=False))
+    in_reply_to: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: ReplyStatus = Field(sa_column=Column(String(32), nullable=False, index=True))
+    created_at: datetime = _when(nullable=False)
+    decided_at: datetime | None = _when(nullable=True)
+    decided_by: str = ""
+    # "bot", or the person whose action drafted it (a rejection, a final response): never its approver.
+    drafted_by: str = "bot"
+    first_approved_by: str = ""
+    edited_by: str = ""
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when(nullable=True)
+    sent_at: datetime | None = _when(nullable=True)
+    sent_path: str = ""
+    failure: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class StaffUser(SQLModel, table=True):
+    """A person who works the approval queue; the password is kept only as an Argon2 hash."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), unique=True, nullable=False))
+    role: str
+    password_hash: str
+    created_at: datetime = _when(nullable=False)
+    active: bool = True

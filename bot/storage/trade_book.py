@@ -1,0 +1,127 @@
+"""The broker's trade records as the match and assess stages read them, one session at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.config import IncidentSettings
+from bot.stages.assess import Conversion, Quote, WindowPrices, window_prices
+from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
+
+
+class TradeBook:
+    """Read access to the broker's trade records, as the match and assess stages need it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        # Symbols and window extremes are few and read for every order: keep them at hand
+        # (the session's identity map holds objects only weakly).
+        self._symbols: dict[str, Symbol | None] = {}
+        self._windows: dict[tuple[str, str], WindowQuote] = {}
+
+    def account(self, login: str) -> Account | None:
+        return self._session.get(Account, login)
+
+    def order(self, ticket: str) -> TradeOrder | None:
+        return self._session.get(TradeOrder, ticket)
+
+    def symbol(self, name: str) -> Symbol | None:
+        if name not in self._symbols:
+            self._symbols[name] = self._session.get(Symbol, name)
+        return self._symbols[name]
+
+    def orders_of(self, login: str) -> Sequence[TradeOrder]:
+        stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)
+        return self._session.exec(stmt).all()
+
+    def resolve(self, number: str, *, login: str) -> tuple[TradeOrder | None, str]:
+        """The position a client's number names (ticket, MT5 position, order or deal), and which it was.
+
+        Only the claimed account's records count: a number of another account is reported as
+        ``foreign`` so that nothing about it is disclosed.
+        """
+        order = self._session.get(TradeOrder, number)
+        if order is not None:
+            return (order, "ticket") if order.login == login else (None, "foreign")
+        aliases = self._session.exec(select(TicketAlias).where(TicketAlias.alias == number)).all()
+        for alias in aliases:
+            if alias.login == login:
+                return self._session.get(TradeOrder, alias.ticket), alias.kind
+        return None, "foreign" if aliases else "unknown"
+
+    def already_claimed(self, ticket: str) -> bool:
+        stmt = select(ClaimOrder.id).where(ClaimOrder.ticket == ticket, ClaimOrder.outcome == "eligible")
+        return self._session.exec(stmt).first() is not None
+
+    def window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
+        """The symbol's quote extremes over the incident window, computed once and kept."""
+        key = (incident.name, symbol)
+        if key not in self._windows:
+            self._windows[key] = self._window(incident, symbol)
+        return self._windows[key]
+
+    def _window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
+        cached = self._session.get(WindowQuote, (incident.name, symbol))
+        if cached is not None:
+            if (cached.window_start, cached.window_end) == (incident.start, incident.end):
+                return cached
+            self._session.delete(cached)
+            self._session.flush()
+        start, end = incident.start, incident.end
+        rows = self._session.execute(
+            sa_select(Tick.time, Tick.bid, Tick.ask)
+            .where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
+            .execution_options(yield_per=10_000)
+        )
+        prices = window_prices((t, b, a) for t, b, a in rows)
+        last = self._session.execute(
+            sa_select(Tick.time, Tick.bid, Tick.ask)
+            .where(Tick.symbol == symbol, Tick.time <= end)
+            .order_by(Tick.time.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        ).first()
+        quote = WindowQuote(
+            incident=incident.name, symbol=symbol, window_start=incident.start, window_end=incident.end
+        )
+        if prices is not None:
+            quote.low_bid, quote.low_bid_time = prices.low_bid.price, prices.low_bid.time
+            quote.high_bid, quote.high_bid_time = prices.high_bid.price, prices.high_bid.time
+            quote.low_ask, quote.low_ask_time = prices.low_ask.price, prices.low_ask.time
+            quote.high_ask, quote.high_ask_time = prices.high_ask.price, prices.high_ask.time
+        if last is not None:
+            quote.last_time, quote.last_mid = last[0], (last[1] + last[2]) / 2
+        try:
+            with self._session.begin_nested():
+                self._session.add(quote)
+        except IntegrityError:
+            stored = self._session.get(WindowQuote, (incident.name, symbol))
+            assert stored is not None
+            return stored
+        return quote
+
+    def conversion(self, incident: IncidentSettings, source: str, target: str) -> Conversion | None:
+        """Rate from ``source`` to ``target`` at the last reference mid at or before the window end."""
+        if source == target:
+            return Conversion(source, target, Decimal(1))
+        for name, invert in ((f"{source}{target}", False), (f"{target}{source}", True)):
+            quote = self.window(incident, name)
+            if quote.last_mid is not None and quote.last_mid > 0:
+                rate = 1 / quote.last_mid if invert else quote.last_mid
+                return Conversion(source, target, rate, name, quote.last_time)
+        return None
+
+
+def window_from_quote(quote: WindowQuote) -> WindowPrices | None:
+    if None in (quote.low_bid, quote.high_bid, quote.low_ask, quote.high_ask):
+        return None
+    return WindowPrices(
+        Quote(quote.low_bid, quote.low_bid_time),  # type: ignore[arg-type]
+        Quote(quote.high_bid, quote.high_bid_time),  # type: ignore[arg-type]
+        Quote(quote.low_ask, quote.low_ask_time),  # type: ignore[arg-type]
+        Quote(quote.high_ask, quote.high_ask_time),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,116 @@
+"""What every page shares: the settings and engine, the page renderer, one transaction per
+request on a worker thread, the signed-in person, and the pages shown for refusals and failures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from bot.config import Settings
+from bot.storage import database
+from bot.storage.tables import StaffUser
+from bot.web import guard
+from bot.web.forms import back, when
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+class Site:
+    """The settings and engine the pages were created with, and the plumbing they share."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        env = Environment(
+            loader=FileSystemLoader(HERE / "pages"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.filters["when"] = when
+        self.templates = Jinja2Templates(env=env)
+
+    def page(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        values = {
+            "csrf": guard.csrf_token(request),
+            "flashes": guard.take_flashes(request),
+            "me": request.session.get("user"),
+            **context,
+        }
+        return self.templates.TemplateResponse(request, name, values, status_code=status)
+
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction on a worker thread (SQLAlchemy is synchronous)."""
+
+        def run() -> T:
+            with database.session_scope(self.engine) as session:
+                return work(session)
+
+        return await run_in_threadpool(run)
+
+    async def as_staff(self, request: Request, work: Callable[[Session, StaffUser], T]) -> T:
+        name = guard.signed_in_name(request, self.settings)
+        if name is None:
+            raise guard.SignedOut()
+        return await self.db(lambda session: work(session, guard.staff_user(session, name)))
+
+    async def act(
+        self, request: Request, work: Callable[[Session, StaffUser, FormData], tuple[str, str]]
+    ) -> Response:
+        """A POST: token first, then the person, then ``work``, whose message is shown after the redirect."""
+        form = await guard.checked_form(request)
+        message, target = await self.as_staff(request, lambda session, user: work(session, user, form))
+        guard.flash(request, message)
+        return RedirectResponse(target, status_code=303)
+
+    async def refused(self, request: Request, exc: Exception) -> Response:
+        context = {"title": "Not allowed", "message": str(exc), "back": back(request)}
+        return self.page(request, "problem.html", context, status=403)
+
+    async def forged(self, request: Request, exc: Exception) -> Response:
+        message = (
+            "This form did not carry this page's security token (it may have expired, or come from "
+            "another site). Nothing was changed: reload the page and try again."
+        )
+        context = {"title": "Form refused", "message": message, "back": back(request)}
+        return self.page(request, "problem.html", context, status=403)
+
+    async def signed_out(self, request: Request, exc: Exception) -> Response:
+        request.session.pop("user", None)
+        request.session.pop("login_at", None)
+        return RedirectResponse(f"/login?next={quote(back(request))}", status_code=303)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
+        title = titles.get(exc.status_code, "Error")
+        context = {"title": title, "message": exc.detail if exc.status_code == 400 else title, "back": "/"}
+        return self.page(request, "problem.html", context, status=exc.status_code)
+
+    async def template_problem(self, request: Request, exc: Exception) -> Response:
+        log.error("a reply template failed: %s", exc)
+        message = f"The letter for this action cannot be drafted, so nothing was changed: {exc}"
+        context = {"title": "Reply template problem", "message": message, "back": back(request)}
+        return self.page(request, "problem.html", context, status=500)
+
+    async def failed(self, request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.__class__.__name__)
+        message = "Something went wrong on our side; nothing was changed. The error is logged."
+        context = {"title": "Server error", "message": message, "back": "/"}
+        return self.page(request, "problem.html", context, status=500)

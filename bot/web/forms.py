@@ -1,0 +1,88 @@
+"""Reading what a request carries (form fields, ids, filters, where to go back to) safely, and the
+small texts the pages show about it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from bot.storage.tables import Reply
+
+T = TypeVar("T")
+MAX_ID = 2**31 - 1
+# Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil.example"
+# would leave the site: only plain path and query characters are allowed.
+_LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_.~%=&?+-]*")
+
+
+def field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def reply_number(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise HTTPException(400, f"{str(value)[:40]!r} is not a reply number") from None
+    if not 0 < number <= MAX_ID:
+        raise HTTPException(400, f"{number} is not a reply number")
+    return number
+
+
+def path_id(request: Request) -> int:
+    number = int(request.path_params["id"])
+    if not 0 < number <= MAX_ID:
+        raise HTTPException(404)
+    return number
+
+
+def found(row: T | None) -> T:
+    if row is None:
+        raise HTTPException(404)
+    return row
+
+
+def when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
+def amount_filter(value: str) -> tuple[Decimal | None, str]:
+    if not value.strip():
+        return None, ""
+    try:
+        amount = Decimal(value.strip().replace(",", ""))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        return None, f"The minimum amount {value[:40]!r} is not a number; it was ignored."
+    return amount, ""
+
+
+def local_path(target: str | None) -> str:
+    """Only a path on this site is a place to return to after login, never another site."""
+    if not target or not _LOCAL_PATH.fullmatch(target) or target.startswith("//"):
+        return "/"
+    return target
+
+
+def back(request: Request) -> str:
+    """The page a form was posted from: its action minus the verb, or the queue."""
+    path = request.url.path
+    if request.method == "GET":
+        return f"{path}?{request.url.query}" if request.url.query else path
+    if path == "/login":
+        return path
+    return path.rsplit("/", 1)[0] if path.count("/") >= 3 else "/"
+
+
+def letter_note(reply: Reply | None) -> str:
+    if reply is None:
+        return "No letter was drafted: this address had its day's share of replies; write by hand."
+    return f"The letter to the client is drafted as reply {reply.id}, waiting for approval."

@@ -1,0 +1,180 @@
+"""The worker under stress on real servers: SIGKILL at random moments, IDLE, server restarts."""
+
+from __future__ import annotations
+
+import email
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.demo.run import deliver
+from bot.demo.smtp_sink import SmtpSink
+from bot.storage import database, store
+from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
+from tests import ROOT
+from tests.messages import variants
+from tests.servers.dovecot import DovecotServer
+
+COMPLAINTS = [
+    "en-alice-best-price.eml",
+    "zh-hans-gbk-under-gb2312-label.eml",
+    "zh-hant-big5.eml",
+    "en-unverified-sender.eml",
+    "auto-reply-out-of-office.eml",
+]
+
+
+def worker_config(settings: Settings, path: Path, **imap: Any) -> Path:
+    extra = "".join(f"{k} = {v}\n" for k, v in imap.items())
+    path.write_text(
+        f'data_dir = "{settings.data_dir}"\ndatabase_url = "{settings.database_url}"\npoll_seconds = 1\n'
+        f"[claims]\nmax_replies_per_sender_per_day = 1000\n"
+        f'[imap]\nhost = "{settings.imap.host}"\nport = {settings.imap.port}\nssl = false\n'
+        f'username = "{settings.imap.username}"\nmax_backoff_seconds = 2\n{extra}'
+        f'[smtp]\nhost = "{settings.smtp.host}"\nport = {settings.smtp.port}\nsecurity = "none"\n'
+    )
+    return path
+
+
+def env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "CLAIMSBOT_IMAP_PASSWORD": settings.imap.password.get_secret_value()}
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    with database.session_scope(engine) as session:
+        messages = session.exec(select(func.count(InboundMessage.id))).one()
+        claims = session.exec(select(func.count(Claim.id))).one()
+        replies = session.exec(select(func.count(Reply.id))).one()
+    return messages, claims, replies
+
+
+def wait_for(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_reply_sent_twice(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    messages = [m for name in COMPLAINTS for m in variants(name, 30)]
+    random.Random(5).shuffle(messages)
+    deliver(settings, messages)
+    config = worker_config(settings, tmp_path / "w.toml", batch_size=7)
+    command = [sys.executable, "-m", "bot", "run", "--once", "--config", str(config)]
+    rng = random.Random(1)
+    kills = 0
+
+    def run_until_done(approve: bool) -> None:
+        """Start and SIGKILL the worker a dozen times at random moments, then let one run finish."""
+        nonlocal kills
+        for attempt in range(13):
+            worker = subprocess.Popen(
+                command, cwd=ROOT, env=env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            if attempt < 12:
+                time.sleep(rng.uniform(0.5, 4.0))
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGKILL)
+                    worker.wait()
+                    kills += 1
+                    continue
+            _, err = worker.communicate(timeout=300)
+            if worker.returncode != 0:
+                pytest.fail(err.decode())
+            if approve:
+                with database.session_scope(engine) as session:
+                    for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
+                        store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="test")
+
+    run_until_done(approve=False)
+    with database.session_scope(engine) as session:
+        for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
+            store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="test")
+    run_until_done(approve=True)
+
+    assert kills >= 3, "the test must actually kill the worker mid-run"
+    with database.session_scope(engine) as session:
+        stored = session.exec(select(InboundMessage)).all()
+        replies = session.exec(select(Reply)).all()
+    assert len(stored) == len(messages) == len({m.content_hash for m in stored})
+    assert Counter(m.status for m in stored) == {"claim": 120, "automated": 30}
+    claimed = [m.claim_id for m in stored if m.status == "claim"]
+    assert len(set(claimed)) == 120 == counts(engine)[1]
+    kinds = Counter((r.claim_id, r.kind) for r in replies)
+    assert set(kinds.values()) == {1}, "no reply drafted twice"
+    assert {claim_id for claim_id, _ in kinds} == set(claimed), "every claim answered"
+    delivered_ids = [email.message_from_bytes(d.content)["Message-ID"] for d in smtp_sink.deliveries]
+    assert len(delivered_ids) == len(set(delivered_ids)), "no reply reached the sink twice"
+    sent = {r.message_id for r in replies if r.status == ReplyStatus.SENT}
+    uncertain = [r for r in replies if r.status == ReplyStatus.UNCERTAIN]
+    assert sent <= set(delivered_ids) and len(sent) + len(uncertain) == len(replies)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_idle_wakes_the_worker_long_before_the_next_poll(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    config = worker_config(settings, tmp_path / "w.toml")
+    config.write_text(config.read_text().replace("poll_seconds = 1", "poll_seconds = 600"))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # the first cycle ran at start; the next poll is ten minutes away
+        deliver(settings, variants("en-alice-best-price.eml", 1))
+        woke = wait_for(lambda: counts(engine)[1] == 1, 30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert woke, err
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("imap_server", ["dovecot"], indirect=True)
+def test_a_server_restart_in_the_middle_of_a_batch_loses_nothing(
+    settings: Settings, engine: Engine, imap_server: DovecotServer, tmp_path: Path
+) -> None:
+    messages = variants("en-alice-best-price.eml", 400)
+    deliver(settings, messages)
+    config = worker_config(settings, tmp_path / "w.toml", batch_size=5)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: counts(engine)[0] >= 20, 60)
+        imap_server.restart()
+        done = wait_for(lambda: counts(engine)[0] == 400, 180)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert done, err[-2000:]
+    # The first copy's claim gets an acknowledgement and an offer; the others find the orders
+    # already claimed and get an acknowledgement only.
+    assert counts(engine) == (400, 400, 401)
+    assert "retrying in" in err or "reconnecting" in err, "the restart must have been noticed"

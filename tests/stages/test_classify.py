@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.stages.classify import Kind, classify
+from tests.messages import parsed
+
+OWN = frozenset({"complaint@broker.example"})
+
+
+def verdict(name: str):  # type: ignore[no-untyped-def]
+    return classify(parsed(name), own_addresses=OWN, reference_prefix="CLM")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("auto-reply-out-of-office.eml", "Auto-Submitted"),
+        ("bounce-dsn.eml", "multipart/report"),
+        ("auto-reply-subject-only.eml", "subject of an automatic reply"),
+        ("mailing-list-digest.eml", "List-Id"),
+        ("own-reply-looped-back.eml", "bot's own address"),
+    ],
+)
+def test_automated_mail_is_never_treated_as_a_complaint(name: str, reason: str) -> None:
+    result = verdict(name)
+    assert result.kind is Kind.AUTOMATED
+    assert reason in result.reason
+
+
+def test_new_complaint() -> None:
+    assert verdict("en-alice-best-price.eml").kind is Kind.COMPLAINT
+
+
+def test_followup_with_reference_in_subject_names_the_claim() -> None:
+    result = verdict("followup-with-reference.eml")
+    assert result.kind is Kind.FOLLOWUP
+    assert result.reference == "CLM-2026-000001"
+
+
+def test_unrelated_mail_is_not_a_complaint() -> None:
+    assert verdict("not-a-complaint-newsletter.eml").kind is Kind.NOT_COMPLAINT

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_TEMPLATES
+from bot.stages.draft import (
+    HTML_SEPARATOR,
+    KINDS,
+    SEPARATOR,
+    VARIABLES,
+    TemplateProblem,
+    check_templates,
+    draft,
+)
+from bot.stages.extract import LANGUAGES
+from tests.stages.reply_contexts import SAMPLES
+
+
+def test_the_samples_give_exactly_what_the_bot_provides() -> None:
+    assert set(SAMPLES) == set(KINDS)
+    for kind, context in SAMPLES.items():
+        assert set(context) == VARIABLES[kind] - {"language"}, kind
+
+
+def test_the_shipped_templates_pass_the_load_time_check() -> None:
+    check_templates(DEFAULT_TEMPLATES)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_template_renders_in_every_language(kind: str, language: str) -> None:
+    reply = draft(kind, language, SAMPLES[kind], templates_dir=DEFAULT_TEMPLATES)
+    assert "CLM-2019-000042" in reply.subject
+    assert reply.body.strip() and reply.html.strip()
+    assert (SEPARATOR in reply.body) == (language != "en")
+    assert (HTML_SEPARATOR in reply.html) == (language != "en")
+    assert "{{" not in reply.body and "{%" not in reply.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_offer_names_every_order_amount_and_how_to_consent(language: str) -> None:
+    reply = draft("offer", language, SAMPLES["offer"], templates_dir=DEFAULT_TEMPLATES)
+    mine = reply.body.split(SEPARATOR)[0]
+    for ticket in ("55667788", "55667789", "12345678"):
+        assert ticket in mine
+    assert "Financial Ombudsman" in reply.body.split(SEPARATOR)[-1]
+    expected = {"en": "1,179.00 US dollars", "zh-Hans": "1,179.00美元", "zh-Hant": "1,179.00 美元"}[language]
+    assert expected in mine
+    assert "12,345.67" in mine
+    if language != "en":
+        assert "同意" in mine
+
+
+def test_html_escapes_what_clients_and_staff_wrote() -> None:
+    context = {**SAMPLES["rejected"], "name": "<script>alert(1)</script>", "reason": "a < b & c"}
+    reply = draft("rejected", "en", context, templates_dir=DEFAULT_TEMPLATES)
+    assert "<script>" not in reply.html and "&lt;script&gt;" in reply.html
+    assert "a &lt; b &amp; c" in reply.html
+    assert "<script>alert(1)</script>" in reply.body
+
+
+def test_unverified_sender_reply_reveals_no_number_but_the_reference() -> None:
+    for language in LANGUAGES:
+        reply = draft(
+            "unverified_sender", language, SAMPLES["unverified_sender"], templates_dir=DEFAULT_TEMPLATES
+        )
+        digits = {w.strip(".,:;()") for w in reply.body.replace("CLM-2019-000042", "").split() if w.isdigit()}
+        assert not {d for d in digits if len(d) >= 5}, digits
+
+
+def test_a_template_using_an_unknown_value_fails_at_load_time(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_TEMPLATES, tmp_path / "t")
+    (tmp_path / "t" / "offer.zh-Hant.html.j2").write_text("Dear {{ nickname }}")
+    with pytest.raises(TemplateProblem, match=r"offer\.zh-Hant\.html\.j2: uses nickname"):
+        check_templates(tmp_path / "t")
+
+
+def test_a_missing_template_is_named(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_TEMPLATES, tmp_path / "t")
+    (tmp_path / "t" / "reminder.zh-Hans.txt.j2").unlink()
+    with pytest.raises(TemplateProblem, match=r"reminder\.zh-Hans\.txt\.j2: template missing"):
+        check_templates(tmp_path / "t")
+
+
+def test_drafting_without_a_value_the_kind_needs_fails(tmp_path: Path) -> None:
+    context = dict(SAMPLES["offer"])
+    del context["orders"]
+    with pytest.raises(TemplateProblem, match="orders"):
+        draft("offer", "en", context, templates_dir=DEFAULT_TEMPLATES)
+
+
+def test_templates_run_sandboxed(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_TEMPLATES, tmp_path / "t")
+    (tmp_path / "t" / "offer.en.txt.j2").write_text("{{ name.__class__.__mro__ }}")
+    with pytest.raises(TemplateProblem):
+        draft("offer", "en", SAMPLES["offer"], templates_dir=tmp_path / "t")

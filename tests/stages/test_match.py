@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.stages.extract import Candidate, Extraction
+from bot.stages.match import Outcome, Problem, match
+from bot.storage import database, store, trade_book
+
+INCIDENT = Settings().incidents[0]
+
+
+def claimed(accounts: list[str], orders: list[str]) -> Extraction:
+    return Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=tuple(Candidate(a, 0.9, a) for a in accounts),
+        orders=tuple(Candidate(o, 0.9, o) for o in orders),
+        request="unspecified",
+        request_evidence="",
+    )
+
+
+def run(engine: Engine, extraction: Extraction, sender: str):  # type: ignore[no-untyped-def]
+    with database.session_scope(engine) as session:
+        return match(extraction, sender=sender, records=trade_book.TradeBook(session), incidents=[INCIDENT])
+
+
+def test_registered_sender_gets_each_order_settled(book_engine: Engine) -> None:
+    result = run(
+        book_engine,
+        claimed(["81234567"], ["55667788", "55660001", "66778899", "12345678"]),
+        "Alice.Chen@Example.com",
+    )
+    assert result.verified and result.problem is None
+    assert [(m.ticket, m.outcome, m.category) for m in result.orders] == [
+        ("55667788", Outcome.ELIGIBLE, 1),
+        ("55660001", Outcome.OUTSIDE_WINDOW, None),
+        ("66778899", Outcome.NOT_YOUR_ORDER, None),
+        ("12345678", Outcome.UNKNOWN_ORDER, None),
+    ]
+
+
+def test_stopped_out_order_open_during_the_outage_is_category_2(book_engine: Engine) -> None:
+    result = run(book_engine, claimed(["81234568"], ["66778899"]), "wangzhe@example.cn")
+    assert [(m.outcome, m.category) for m in result.orders] == [(Outcome.ELIGIBLE, 2)]
+
+
+def test_other_sender_learns_nothing_whether_or_not_the_account_exists(book_engine: Engine) -> None:
+    existing = run(book_engine, claimed(["81234567"], ["55667788"]), "someone@example.net")
+    missing = run(book_engine, claimed(["99999999"], ["55667788"]), "someone@example.net")
+    assert existing == missing
+    assert existing.problem is Problem.UNVERIFIED_SENDER and existing.orders == ()
+
+
+def test_no_account_number_asks_for_it(book_engine: Engine) -> None:
+    assert run(book_engine, claimed([], ["55667788"]), "alice.chen@example.com").problem is Problem.NO_ACCOUNT
+
+
+def test_without_order_numbers_the_accounts_affected_orders_are_listed(book_engine: Engine) -> None:
+    result = run(book_engine, claimed(["81234567"], []), "alice.chen@example.com")
+    assert result.listed_by_bot
+    assert [m.ticket for m in result.orders] == ["55667788", "55667789"]
+
+
+def test_a_configured_alias_of_the_registered_email_may_claim(book_engine: Engine) -> None:
+    with database.session_scope(book_engine) as session:
+        result = match(
+            claimed(["81234567"], ["55667788"]),
+            sender="alice@work.example",
+            records=trade_book.TradeBook(session),
+            incidents=[INCIDENT],
+            aliases={"alice.chen@example.com": ["Alice@Work.example"]},
+        )
+    assert result.verified and result.orders[0].outcome is Outcome.ELIGIBLE
+
+
+def test_an_order_in_an_open_claim_is_not_claimed_twice(book_engine: Engine) -> None:
+    from bot.claims.lifecycle import State
+    from bot.storage.tables import Claim, ClaimOrder, utcnow
+
+    with database.session_scope(book_engine) as session:
+        earlier = Claim(
+            incident=INCIDENT.name,
+            status=State.OFFER_SENT,
+            sender="alice.chen@example.com",
+            created_at=utcnow(),
+        )
+        session.add(earlier)
+        session.flush()
+        session.add(ClaimOrder(claim_id=earlier.id, ticket="55667788", outcome="eligible", category=1))
+    result = run(book_engine, claimed(["81234567"], ["55667788", "55667789"]), "alice.chen@example.com")
+    assert [(m.ticket, m.outcome) for m in result.orders] == [
+        ("55667788", Outcome.ALREADY_CLAIMED),
+        ("55667789", Outcome.ELIGIBLE),
+    ]
+
+
+def test_a_claim_belongs_to_the_incident_its_orders_fall_in(book_engine: Engine) -> None:
+    from bot.config import IncidentSettings
+
+    later = IncidentSettings(name="later", start="2019-06-25T08:00:00+00:00", end="2019-06-25T16:00:00+00:00")
+    with database.session_scope(book_engine) as session:
+        result = match(
+            claimed(["81234567"], ["55660001"]),
+            sender="alice.chen@example.com",
+            records=trade_book.TradeBook(session),
+            incidents=[INCIDENT, later],
+        )
+    assert result.incident.name == "later"
+    assert [(m.outcome, m.category) for m in result.orders] == [(Outcome.ELIGIBLE, 1)]
+
+
+def test_a_remedy_choice_is_locked_once_made(book_engine: Engine) -> None:
+    from decimal import Decimal
+
+    import pytest
+
+    from bot.claims.lifecycle import State
+    from bot.storage.tables import Claim, ClaimOrder, utcnow
+
+    with database.session_scope(book_engine) as session:
+        claim = Claim(
+            incident=INCIDENT.name,
+            status=State.OFFER_SENT,
+            sender="wangzhe@example.cn",
+            created_at=utcnow(),
+        )
+        session.add(claim)
+        session.flush()
+        row = ClaimOrder(
+            claim_id=claim.id,
+            ticket="66778899",
+            outcome="eligible",
+            category=2,
+            best_price_amount=Decimal("1179.00"),
+            restore_amount=Decimal("980.00"),
+            currency="USD",
+        )
+        session.add(row)
+        session.flush()
+        chosen = store.choose_remedy(session, claim_order_id=row.id, remedy="restore", by="client")
+        assert chosen.chosen_remedy == "restore"
+        with pytest.raises(ValueError, match="locked"):
+            store.choose_remedy(session, claim_order_id=row.id, remedy="best_price", by="client")
+
+
+def test_a_bare_number_does_not_reveal_whether_it_is_an_account(book_engine: Engine) -> None:
+    loose = Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=(Candidate("81234567", 0.3, "81234567"),),
+        orders=(),
+        request="unspecified",
+        request_evidence="",
+    )
+    missing = Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=(Candidate("99999999", 0.3, "99999999"),),
+        orders=(),
+        request="unspecified",
+        request_evidence="",
+    )
+    assert run(book_engine, loose, "someone@example.net") == run(book_engine, missing, "someone@example.net")
+    assert run(book_engine, loose, "someone@example.net").problem is Problem.NO_ACCOUNT
+
+
+def test_the_account_the_sender_owns_is_chosen_among_several_numbers(book_engine: Engine) -> None:
+    result = run(book_engine, claimed(["81234570", "81234567"], ["55667788"]), "alice.chen@example.com")
+    assert result.account is not None and result.account.login == "81234567"

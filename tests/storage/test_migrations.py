@@ -1,0 +1,95 @@
+"""The schema under Alembic: `claimsbot db upgrade` builds what the table models describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
+
+from bot.cli import main
+from bot.config import Settings
+from bot.storage import database, schema
+from tests.conftest import make_settings
+from tests.servers.postgres import PostgresServer
+
+
+def config_for(tmp_path: Path, database_url: str) -> tuple[Settings, Path]:
+    path = tmp_path / "claimsbot.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "{database_url}"\n')
+    return make_settings(tmp_path / "data", database_url=database_url), path
+
+
+def differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+
+
+def upgrade(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("database_url", ["postgres", "sqlite"], indirect=True)
+def test_db_upgrade_builds_the_schema_of_the_table_models_and_a_second_run_changes_nothing(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, database_url)
+    assert "upgraded from revision (none) to" in upgrade(config, capsys)
+    engine = database.make_engine(settings)
+    assert differences(engine) == []
+    assert "already at revision" in upgrade(config, capsys)
+    assert differences(engine) == []
+    schema.open_engine(settings)  # the workers start on it without complaint
+
+
+def test_a_database_created_by_open_engine_is_already_up_to_date(
+    postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, postgres_server.new_database())
+    schema.open_engine(settings)
+    assert "already at revision" in upgrade(config, capsys)
+
+
+def test_a_database_from_before_migrations_is_adopted_as_the_first_revision(
+    postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, postgres_server.new_database())
+    engine = database.make_engine(settings)
+    SQLModel.metadata.create_all(engine)  # as open_engine did before there were migrations
+    upgrade(config, capsys)
+    assert differences(engine) == []
+    schema.open_engine(settings)
+
+
+def test_workers_refuse_a_database_behind_the_code_and_ask_for_db_upgrade(
+    postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, postgres_server.new_database())
+    upgrade(config, capsys)
+    with database.make_engine(settings).begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    with pytest.raises(database.StoreError, match="run claimsbot db upgrade"):
+        schema.open_engine(settings)
+
+
+def test_workers_refuse_a_database_upgraded_by_a_newer_version(
+    postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, postgres_server.new_database())
+    upgrade(config, capsys)
+    with database.make_engine(settings).begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(database.StoreError, match="newer claimsbot"):
+        schema.open_engine(settings)
+
+
+def test_db_upgrade_never_prints_the_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, config = config_for(tmp_path, "postgresql://claims:s3cret-pw@127.0.0.1:1/claims")
+    assert main(["db", "upgrade", "--config", str(config)]) == 1
+    printed = capsys.readouterr()
+    assert "cannot upgrade" in printed.err
+    assert "s3cret-pw" not in printed.out + printed.err
