@@ -7,7 +7,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,9 +24,8 @@ from bot.mail.cycle import mailbox_lock, run_cycle
 from bot.mail.outbox import send_approved
 from bot.storage import database, locks, schema
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
-from tests import ROOT
 from tests.conftest import approve_all
-from tests.mail.test_worker import env, wait_for, worker_config
+from tests.mail.test_worker import start_worker, wait_for, worker_config
 from tests.messages import variants
 from tests.servers.dovecot import DovecotServer
 
@@ -78,7 +76,7 @@ def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_tho
     engine = schema.open_engine(settings)
     load_sample_book(engine, tmp_path / "book", settings.trade_server.tz)
 
-    workers: dict[str, subprocess.Popen[str]] = {}
+    workers: dict[str, subprocess.Popen[bytes]] = {}
     for name in ("worker-1", "worker-2", "worker-3"):
         # Each worker names its database sessions, so the test can tell which holds the mailbox.
         config = tmp_path / f"{name}.toml"
@@ -87,14 +85,7 @@ def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_tho
                 settings.database_url, f"{settings.database_url}?application_name={name}"
             )
         )
-        workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env(settings),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        workers[name] = start_worker(["run", "--config", str(config)], settings, tmp_path / f"{name}.log")
     reader = mailbox_lock(settings.imap)
     try:
         assert wait_for(lambda: progress(engine)[0] >= 100, 60), "the workers made no progress"
@@ -119,7 +110,8 @@ def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_tho
         for name, worker in workers.items():
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
-            logs[name] = worker.communicate(timeout=30)[1]
+            worker.wait(timeout=30)
+            logs[name] = (tmp_path / f"{name}.log").read_text()
     assert final == (len(messages), 0), f"stored, unsent: {final}\n" + "\n".join(
         f"--- {name}\n{log[-1500:]}" for name, log in logs.items()
     )

@@ -51,6 +51,21 @@ def env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "CLAIMSBOT_IMAP_PASSWORD": settings.imap.password.get_secret_value()}
 
 
+def start_worker(args: list[str], settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """``claimsbot ARGS`` in its own process, its log written to ``log``.
+
+    Not to a pipe: one that nobody reads while the worker runs fills at 64 KiB, and then every
+    thread of the worker that logs a line waits, so the worker stops until the test ends."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", *args],
+            cwd=ROOT,
+            env=env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+
+
 def counts(engine: Engine) -> tuple[int, int, int]:
     with database.session_scope(engine) as session:
         messages = session.exec(select(func.count(InboundMessage.id))).one()
@@ -76,7 +91,7 @@ def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_re
     random.Random(5).shuffle(messages)
     deliver(settings, messages)
     config = worker_config(settings, tmp_path / "w.toml", batch_size=7)
-    command = [sys.executable, "-m", "bot", "run", "--once", "--config", str(config)]
+    command = ["run", "--once", "--config", str(config)]
     rng = random.Random(1)
     kills = 0
 
@@ -84,9 +99,8 @@ def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_re
         """Start and SIGKILL the worker a dozen times at random moments, then let one run finish."""
         nonlocal kills
         for attempt in range(13):
-            worker = subprocess.Popen(
-                command, cwd=ROOT, env=env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
+            log = tmp_path / f"worker-{kills}-{attempt}.log"
+            worker = start_worker(command, settings, log)
             if attempt < 12:
                 time.sleep(rng.uniform(0.5, 4.0))
                 if worker.poll() is None:
@@ -94,9 +108,9 @@ def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_re
                     worker.wait()
                     kills += 1
                     continue
-            _, err = worker.communicate(timeout=300)
+            worker.wait(timeout=300)
             if worker.returncode != 0:
-                pytest.fail(err.decode())
+                pytest.fail(log.read_text())
             if approve:
                 with database.session_scope(engine) as session:
                     for reply in store.replies(session, statuses=[ReplyStatus.DRAFT]):
@@ -132,21 +146,16 @@ def test_idle_wakes_the_worker_long_before_the_next_poll(
 ) -> None:
     config = worker_config(settings, tmp_path / "w.toml")
     config.write_text(config.read_text().replace("poll_seconds = 1", "poll_seconds = 600"))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=ROOT,
-        env=env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "worker.log"
+    worker = start_worker(["run", "--config", str(config)], settings, log)
     try:
         time.sleep(3)  # the first cycle ran at start; the next poll is ten minutes away
         deliver(settings, variants("en-alice-best-price.eml", 1))
         woke = wait_for(lambda: counts(engine)[1] == 1, 30)
     finally:
         worker.send_signal(signal.SIGTERM)
-        _, err = worker.communicate(timeout=30)
+        worker.wait(timeout=30)
+        err = log.read_text()
     assert woke, err
 
 
@@ -158,21 +167,16 @@ def test_a_server_restart_in_the_middle_of_a_batch_loses_nothing(
     messages = variants("en-alice-best-price.eml", 400)
     deliver(settings, messages)
     config = worker_config(settings, tmp_path / "w.toml", batch_size=5)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        cwd=ROOT,
-        env=env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "worker.log"
+    worker = start_worker(["run", "--config", str(config)], settings, log)
     try:
         assert wait_for(lambda: counts(engine)[0] >= 20, 60)
         imap_server.restart()
         done = wait_for(lambda: counts(engine)[0] == 400, 180)
     finally:
         worker.send_signal(signal.SIGTERM)
-        _, err = worker.communicate(timeout=30)
+        worker.wait(timeout=30)
+        err = log.read_text()
     assert done, err[-2000:]
     # The first copy's claim gets an acknowledgement and an offer; the others find the orders
     # already claimed and get an acknowledgement only.
