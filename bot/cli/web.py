@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.cli.common import CONFIG_HELP, NEW_PASSWORD_VARIABLE, Command, settings_of
+from bot.cli.common import CONFIG_HELP, NEW_PASSWORD_VARIABLE, Command, fail, settings_of
 from bot.storage import database, schema
 from bot.storage.database import StoreError
 
@@ -53,10 +53,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     """Add a person who may log in; every problem is one line and exit code 2."""
     from bot.claims import approval
-
-    def fail(message: str) -> int:
-        print(f"claimsbot: error: {message}", file=sys.stderr)
-        return 2
 
     if not args.name.strip():
         return fail("the name is empty")

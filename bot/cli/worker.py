@@ -30,11 +30,10 @@ def _run(args: argparse.Namespace) -> int:
     from bot.stages.draft import check_templates
     from bot.storage import runs
     from bot.storage.database import session_scope
-    from bot.storage.schema import open_engine
     from bot.storage.tables import utcnow
 
     settings = settings_of(args)
-    engine = open_engine(settings)
+    engine = schema.open_engine(settings)
     check_templates(settings.templates_dir)
     if args.once:
         runs.ensure_tables(engine)

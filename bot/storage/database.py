@@ -19,7 +19,7 @@ class StoreError(Exception):
 def make_engine(settings: Settings, *, create: bool = True) -> Engine:
     """The engine alone, schema untouched (``claimsbot db upgrade`` starts from this)."""
     url = settings.db_url
-    where = _describe_url(url)
+    where = describe_url(url)
     try:
         if url.startswith("sqlite"):
             path = settings.data_dir / "claimsbot.db"
@@ -38,7 +38,7 @@ def make_engine(settings: Settings, *, create: bool = True) -> Engine:
     return engine
 
 
-def _describe_url(url: str) -> str:
+def describe_url(url: str) -> str:
     """Where the database is, never with credentials (they may sit in the user part or the query)."""
     try:
         parsed = make_url(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.storage.database import StoreError, _describe_url, make_engine
+from bot.storage.database import StoreError, describe_url, make_engine
 from bot.storage.migrations import prepare
 
 
@@ -27,6 +27,6 @@ def open_engine(settings: Settings, *, create: bool = True) -> Engine:
         raise
     except Exception as exc:
         raise StoreError(
-            f"cannot open database {_describe_url(settings.db_url)}: {exc.__class__.__name__}"
+            f"cannot open database {describe_url(settings.db_url)}: {exc.__class__.__name__}"
         ) from exc
     return engine
