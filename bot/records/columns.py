@@ -119,6 +119,13 @@ class Kind:
     table: type[SQLModel]
     key: tuple[str, ...]
     columns: dict[str, Callable[[str], Any]]
+    row_key: tuple[str, ...] = ()
+
+    @property
+    def file_key(self) -> tuple[str, ...]:
+        """The columns no two rows of one file may share: the table's key, unless the file's rows
+        are not the table's rows (MT5 deals, several to a position, are told apart by deal)."""
+        return self.row_key or self.key
 
 
 def kinds(tz: tzinfo) -> dict[str, Kind]:
@@ -197,6 +204,7 @@ def kinds(tz: tzinfo) -> dict[str, Kind]:
                 "profit": zero_if_empty,
                 "reason": lambda v: v.strip().lower(),
             },
+            row_key=("deal",),
         ),
     }
 

@@ -1,11 +1,12 @@
 """Trade records import: CSV files into the database, idempotent, audited, row by row.
 
 Each file's kind is recognised from its header row. A bad row is reported with its file, line
-and column and skipped; good rows are kept. Rows are written in chunks, each chunk in one
-transaction, so an interrupted import never leaves a half-written row, and importing the same
-file again changes nothing. A row that changed since the last import is updated and the
-change is recorded in ``import_audit``. Times are read in the trade server's time zone and
-stored in UTC.
+and column and skipped; good rows are kept. Of two rows of one file with the same key the first
+is kept and the second rejected, naming the first's line. Rows are written in chunks, each
+chunk in one transaction, so an interrupted import never leaves a half-written row, and
+importing the same file again changes nothing. A row that changed since the last import is
+updated and the change is recorded in ``import_audit``. Times are read in the trade server's
+time zone and stored in UTC.
 """
 
 from __future__ import annotations

@@ -68,13 +68,17 @@ def _existing(
 def write_chunk(
     engine: Engine, kind: Kind, chunk: list[tuple[int, dict[str, Any]]], report: ImportReport
 ) -> None:
-    """Insert new rows, update changed ones (audited), all in one transaction."""
+    """Insert new rows, update changed ones (audited), all in one transaction. ``read_rows``
+    rejects a key seen twice in a file, so a chunk holding one twice is a bug: it raises
+    ``ValueError`` rather than let one of the rows win in silence."""
     latest: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
     for line, row in chunk:
         record = _to_record(kind.name, row)
-        latest[tuple(record[k] for k in kind.key)] = (line, record)
+        key = tuple(record[k] for k in kind.key)
+        if key in latest:
+            raise ValueError(f"{report.file}:{line}: the key of line {latest[key][0]} again in one chunk")
+        latest[key] = (line, record)
     records = [r for _, r in latest.values()]
-    report.unchanged += len(chunk) - len(latest)
     with session_scope(engine) as session:
         existing = _existing(session, kind, records)
         new: list[dict[str, Any]] = []

@@ -13,17 +13,11 @@ from sqlmodel import select
 from bot.cli import main
 from bot.config import parse_timezone
 from bot.records.importer import ImportProblem, import_file
-from bot.storage import database, schema, trade_book
+from bot.storage import database, trade_book
 from tests import TESTS
-from tests.conftest import make_settings
 
 RECORDS = TESTS / "data" / "records"
 GMT3 = parse_timezone("+03:00")
-
-
-@pytest.fixture
-def empty_engine(tmp_path: Path) -> Engine:
-    return schema.open_engine(make_settings(tmp_path / "data"))
 
 
 def test_bad_rows_are_named_by_file_line_and_column_and_good_rows_kept(empty_engine: Engine) -> None:
