@@ -41,18 +41,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-OUTAGE_2019 = {
-    "name": "quote-server-2019-06-26",
-    "start": "2019-06-26T18:58:00+08:00",
-    "end": "2019-06-27T05:30:00+08:00",
-    "symbols": [],
-}
+OUTAGE_2019: dict[str, Any] = {"name": "quote-server-2019-06-26", "symbols": []}
+OUTAGE_2019 |= {"start": "2019-06-26T18:58:00+08:00", "end": "2019-06-27T05:30:00+08:00"}
 
 DEFAULT_EXTERNAL_ROUTE = {
-    "en": (
-        "If you are not satisfied with our response, you may refer your complaint to the external "
-        "dispute resolution scheme named in our client agreement, free of charge."
-    ),
+    "en": "If you are not satisfied with our response, you may refer your complaint to the external "
+    "dispute resolution scheme named in our client agreement, free of charge.",
     "zh-Hans": "如您对我们的答复不满意，可免费将投诉提交至客户协议中列明的外部争议解决机构。",
     "zh-Hant": "如您對我們的答覆不滿意，可免費將投訴提交至客戶協議中列明的外部爭議解決機構。",
 }
@@ -152,8 +146,9 @@ class ClaimSettings(_Section):
     reference_prefix: str = "CLM"
     answer_within_days: int = Field(14, ge=1)
     consent_days: int = Field(30, ge=1)
-    # Replies drafted to one address in 24 hours, beyond which a person must step in.
+    # Replies drafted to one address in 24 hours, and in all, beyond which a person must step in.
     max_replies_per_sender_per_day: int = Field(5, ge=1)
+    max_replies_per_sender: int = Field(30, ge=1)
     # Extra sender addresses accepted for a registered email: {"registered@x" = ["other@y"]}.
     email_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -283,6 +278,13 @@ class DigestSettings(_LocalSection):
         return int(hour), int(minute)
 
 
+class IntakeSettings(_Section):
+    # The receiving server's authserv-id; set, consent needs its DMARC (or aligned DKIM) pass.
+    authserv_id: str = ""
+    # Runs that may die with one message in hand before it is kept for a person unread.
+    max_kills: int = Field(2, ge=1)
+
+
 class Settings(_Section):
     data_dir: Path = Path("claimsbot-data")
     database_url: str = ""
@@ -291,6 +293,7 @@ class Settings(_Section):
     web_secret: SecretStr = SecretStr("")
     imap: ImapSettings = ImapSettings()
     smtp: SmtpSettings = SmtpSettings()
+    intake: IntakeSettings = IntakeSettings()
     claims: ClaimSettings = ClaimSettings()
     trade_server: TradeServerSettings = TradeServerSettings()
     approval: ApprovalSettings = ApprovalSettings()

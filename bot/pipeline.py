@@ -18,10 +18,13 @@ import logging
 from sqlmodel import Session
 
 from bot.claims import followups, moves, replies
+from bot.claims.followups import Voice
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.stages.assess import Assessment, assess
+from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, classify
+from bot.stages.consent import confirms
 from bot.stages.extract import extract
 from bot.stages.match import Match, OrderMatch, Outcome, Problem, match
 from bot.stages.parse import ParsedMessage, Unreadable, parse
@@ -85,19 +88,54 @@ def process_message(
     inbound.reason = verdict.reason
     if parsed.defects:
         inbound.reason += "; repaired: " + "; ".join(parsed.defects)
+    if parsed.sender_doubt:
+        inbound.reason += f"; sender not trusted: {parsed.sender_doubt}"
     if verdict.kind is Kind.FOLLOWUP:
         claim = followups.claim_for(session, verdict.reference, verdict.thread_ids)
-        # Writing again from another address, as the unverified-sender letter asks, is a
-        # complaint of its own: it is matched afresh, and verified if that address is registered.
-        if claim is not None and (claim.sender_verified or parsed.sender == claim.sender):
-            consent = extract(parsed).consent if followups.speaks_for(claim, parsed.sender) else None
-            followups.record(session, settings, inbound, claim, sender=parsed.sender, consent=consent)
+        voice = Voice.STRANGER
+        if claim is not None:
+            voice = followups.voice_of(
+                claim, parsed.sender, doubt=parsed.sender_doubt, shown=parsed.shown_address
+            )
+        if claim is not None and voice is Voice.CLIENT:
+            proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
+            consent = extract(parsed, answering=bool(proof.answers)).consent
+            it_was_me = confirms(parsed.text) if proof.answers == "confirmation" else None
+            followups.record(
+                session,
+                settings,
+                inbound,
+                claim,
+                sender=parsed.sender,
+                consent=consent,
+                proof=proof,
+                it_was_me=it_was_me,
+            )
             return inbound
+        if claim is not None and voice is Voice.UNVERIFIED:
+            followups.record(session, settings, inbound, claim, sender=parsed.sender, consent=None)
+            return inbound
+        if claim is not None and voice is Voice.IMPERSONATED:
+            why = f"sent by {parsed.sender}: {parsed.sender_doubt}"
+            received_at = inbound.received_at
+            followups.ask_to_confirm(
+                session, settings, claim, extract(parsed).consent, why=why, received_at=received_at
+            )
+        # Anyone else's message is a complaint of its own, matched afresh (and verified if that
+        # address is registered): a stranger learns the same whether the reference exists or not.
     if verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         inbound.status = MessageStatus(verdict.kind.value)
         return inbound
     _open_claim(session, settings, inbound, parsed)
     return inbound
+
+
+def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
+    """Whether our receiving server vouches for the sender; not asked when it is not named."""
+    authserv_id = settings.intake.authserv_id
+    if not authserv_id:
+        return True, "authentication not checked ([intake] authserv_id is not set)"
+    return vouched_for(parsed.auth_results, parsed.sender, authserv_id)
 
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:

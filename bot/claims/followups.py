@@ -1,10 +1,13 @@
 """A client's message filed under its claim: the follow-up found by reference or thread, recorded
-in the claim's history, and the consent it carries applied to the offer the claim is waiting on."""
+in the claim's history, and the consent it carries applied to the offer the claim is waiting on,
+but only on proof that the client wrote it (``Proof``); otherwise the client is asked."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel import Session
 
@@ -41,9 +44,51 @@ def attach(
     )
 
 
-def speaks_for(claim: Claim, sender: str) -> bool:
-    """Only the claim's own verified address may answer its offer."""
-    return sender == claim.sender and claim.sender_verified
+class Voice(StrEnum):
+    """Who a follow-up on a claim speaks as."""
+
+    CLIENT = "client"  # the claim's verified address, nothing doubtful about the From header
+    UNVERIFIED = "unverified"  # the claim's own sender, whom the records do not know
+    IMPERSONATED = "impersonated"  # another address, its display name showing the claim's
+    STRANGER = "stranger"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a follow-up proves about its writer: which of our letters it replies to (its
+    In-Reply-To or References hold that letter's random Message-ID), and whether our own
+    receiving server vouches for its From domain (``bot.stages.authenticity``)."""
+
+    answers: str  # "offer" (the offer or its reminder), "confirmation", or ""
+    vouched: bool
+    why: str
+
+    @property
+    def enough(self) -> bool:
+        return self.answers == "offer" and self.vouched
+
+
+# Letters whose reply answers the offer: the offer itself and its reminder.
+_ASKING = {"offer": "offer", "reminder": "offer", "consent_confirmation": "confirmation"}
+
+
+def voice_of(claim: Claim, sender: str, *, doubt: str, shown: str) -> Voice:
+    if sender == claim.sender and not doubt:
+        return Voice.CLIENT if claim.sender_verified else Voice.UNVERIFIED
+    if claim.sender_verified and shown == claim.sender:
+        return Voice.IMPERSONATED
+    return Voice.STRANGER
+
+
+def proof_of(session: Session, claim: Claim, thread: tuple[str, ...], *, vouched: tuple[bool, str]) -> Proof:
+    assert claim.id is not None
+    letters = store.sent_letters(session, claim_id=claim.id)
+    kinds = {
+        _ASKING[kind] for message_id, kind in letters.items() if message_id in thread and kind in _ASKING
+    }
+    answers = "confirmation" if "confirmation" in kinds else "offer" if kinds else ""
+    why = vouched[1] if answers else "not a reply to the offer we sent"
+    return Proof(answers, vouched[0], why)
 
 
 def record(
@@ -54,21 +99,81 @@ def record(
     *,
     sender: str,
     consent: Consent | None,
+    proof: Proof | None = None,
+    it_was_me: bool | None = None,
 ) -> None:
     """File a follow-up under its claim and draft the answer it calls for.
 
-    ``consent`` is what the client's reply says, read only from a sender who ``speaks_for`` the
-    claim; None from anyone else, who gets the unverified-sender letter."""
+    ``consent`` is what the client's reply says, read only from the claim's own verified
+    address; None from anyone else, who gets the unverified-sender letter. Money moves only on
+    ``proof``: a reply to the offer that our server vouches for, or a reply to the confirmation
+    letter (``it_was_me``: its answer); any other answer to the offer is held and the client
+    asked."""
     attach(session, inbound, claim, MessageStatus.FOLLOWUP, "followup_received")
     if consent is None:
         context = {**replies.common(claim, settings), "name": replies.DEFAULT_NAME[claim.language]}
         replies.queue(session, settings, claim, "unverified_sender", context, to=sender)
         return
-    kind = _apply_consent(session, claim, consent, received_at=inbound.received_at)
+    proof = proof or Proof("", False, "not a reply to the offer we sent")
+    received_at = inbound.received_at
+    if proof.answers == "confirmation" and claim.pending_consent:
+        kind = _confirm(session, claim, consent, it_was_me=it_was_me, received_at=received_at)
+    elif _answers_offer(claim, consent) and not proof.enough:
+        ask_to_confirm(session, settings, claim, consent, why=proof.why, received_at=received_at)
+        return
+    else:
+        kind = _apply_consent(session, claim, consent, received_at=received_at)
     context = replies.common(claim, settings)
     if kind == "consent_received":
         context["chosen"] = replies.chosen(session, claim)
     replies.queue(session, settings, claim, kind, context)
+
+
+def _answers_offer(claim: Claim, consent: Consent) -> bool:
+    return claim.status == State.OFFER_SENT and (consent.answer is not None or consent.agrees_without_choice)
+
+
+def ask_to_confirm(
+    session: Session, settings: Settings, claim: Claim, consent: Consent, *, why: str, received_at: datetime
+) -> None:
+    """Hold an answer to the offer that proves nothing, and ask the registered address whether it
+    was the client's: the claim is unchanged until a reply to that letter confirms."""
+    assert claim.id is not None
+    if not _answers_offer(claim, consent):
+        return
+    claim.pending_consent = consent.answer or "agree"
+    claim.pending_consent_at = received_at
+    session.add(claim)
+    store.record_event(
+        session,
+        claim_id=claim.id,
+        actor="bot",
+        event="consent_unconfirmed",
+        detail=f"{claim.pending_consent}: {why}; {consent.evidence}"[:1000],
+    )
+    choice = {"best_price": "1", "restore": "2", "refused": "refused"}.get(consent.answer or "", "")
+    context = {**replies.common(claim, settings), "choice": choice, "received_on": received_at.date()}
+    replies.queue(session, settings, claim, "consent_confirmation", context)
+
+
+def _confirm(
+    session: Session, claim: Claim, reply: Consent, *, it_was_me: bool | None, received_at: datetime
+) -> str:
+    """The client answered our confirmation letter: "it was me" applies the held answer (or the
+    option this reply names); a denial, or no answer, leaves the claim as it was."""
+    assert claim.id is not None
+    held, claim.pending_consent, claim.pending_consent_at = claim.pending_consent, "", None
+    session.add(claim)
+    agreed = reply.answer not in (None, "refused") or reply.agrees_without_choice
+    if it_was_me is False or reply.answer == "refused" or not (it_was_me or agreed):
+        store.record_event(
+            session, claim_id=claim.id, actor="client", event="consent_not_confirmed", detail=reply.evidence
+        )
+        return "followup_received"
+    answer = reply.answer or (None if held == "agree" else held)
+    confirmed = Consent(answer, answer is None, f"confirmed: {reply.evidence or held}")
+    store.record_event(session, claim_id=claim.id, actor="client", event="consent_confirmed", detail=held)
+    return _apply_consent(session, claim, confirmed, received_at=received_at)
 
 
 def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received_at: datetime) -> str:
@@ -87,6 +192,7 @@ def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received
         return "followup_received"
     if consent.answer == "refused":
         moves.move(session, claim, State.REFUSED, actor="client", reason=consent.evidence)
+        claim.pending_consent, claim.pending_consent_at = "", None
         return "followup_received"
     open_rows = [
         r
@@ -111,4 +217,5 @@ def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received
         )
         return "followup_received"
     moves.move(session, claim, State.CONSENTED, actor="client", reason=f"{remedy}: {consent.evidence}")
+    claim.pending_consent, claim.pending_consent_at = "", None
     return "consent_received"

@@ -7,9 +7,9 @@ the stored claim (so a re-drafted offer shows exactly what was assessed), render
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from decimal import Decimal
-from email.utils import make_msgid
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +17,7 @@ from sqlmodel import Session
 from bot.claims.deadlines import end_of_day, local_day
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS, draft
+from bot.stages.parse import msg_ids
 from bot.storage import store, trade_book
 from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 
@@ -150,6 +151,23 @@ def stated_amount(kind: str, context: dict[str, Any]) -> tuple[Decimal | None, s
     return sum((a for a, _ in amounts), Decimal(0)), amounts[0][1]
 
 
+def _held_for_a_person(session: Session, settings: Settings, address: str) -> str:
+    """Why no more letters go to ``address`` without a person ("" when they may): a day's share,
+    or, for a sender whose auto-responder answers every letter, the share of all time."""
+    limits = settings.claims
+    recent = store.replies_to(session, address=address, since=utcnow() - timedelta(days=1))
+    if recent >= limits.max_replies_per_sender_per_day:
+        return f"{recent} replies to this sender in 24 hours"
+    ever = store.replies_to(session, address=address)
+    return f"{ever} replies to this sender in all" if ever >= limits.max_replies_per_sender else ""
+
+
+def new_message_id(domain: str) -> str:
+    """128 random bits: a reply to one of our letters proves the writer saw it, so the id must
+    not be guessable (``make_msgid`` has a clock, a process id and 64 random bits)."""
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
 def queue(
     session: Session,
     settings: Settings,
@@ -174,18 +192,20 @@ def queue(
         )
         return None
     address = to or claim.sender
-    recent = store.replies_to(session, address=address, since=utcnow() - timedelta(days=1))
-    if recent >= settings.claims.max_replies_per_sender_per_day:
+    held = _held_for_a_person(session, settings, address)
+    if held:
         store.record_event(
             session,
             claim_id=claim.id,
             actor=actor,
             event="reply_suppressed",
-            detail=f"{kind}: {recent} replies to this sender in 24 hours; a person must answer",
+            detail=f"{kind}: {held}; a person must answer",
         )
         return None
     drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir)
-    thread = [m.message_id for m in store.claim_messages(session, claim_id=claim.id) if m.message_id]
+    thread = [
+        i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
+    ]
     amount, currency = stated_amount(kind, context)
     reply = Reply(
         claim_id=claim.id,
@@ -197,7 +217,7 @@ def queue(
         body_html=drafted.html,
         amount=amount,
         currency=currency,
-        message_id=make_msgid(domain=settings.smtp.message_id_domain),
+        message_id=new_message_id(settings.smtp.message_id_domain),
         in_reply_to=thread[-1] if thread else "",
         references=" ".join(dict.fromkeys(thread)),
         status=ReplyStatus.DRAFT,

@@ -30,7 +30,7 @@ from bot.pipeline import process_message
 from bot.stages.draft import TemplateProblem
 from bot.storage import database, locks, store
 from bot.storage.intake import hold_for_staff
-from bot.storage.tables import InboundMessage, MessageStatus
+from bot.storage.tables import InboundMessage, IntakeAttempt, MessageStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -121,34 +121,87 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
     folder = settings.imap.folder
     with Mailbox(settings.imap) as mailbox:
         archive_pending(engine, mailbox, settings)
+        uidvalidity = mailbox.uidvalidity
         with database.session_scope(engine) as session:
             cursor = store.cursor_for(session, folder=folder)
-            after = cursor.last_uid if cursor and cursor.uidvalidity == mailbox.uidvalidity else 0
-            if cursor and cursor.uidvalidity != mailbox.uidvalidity:
+            same = cursor is not None and cursor.uidvalidity == uidvalidity
+            after = cursor.last_uid if cursor and same else 0
+            # Still set, the previous run died with this message in hand.
+            died_with = cursor.in_hand_uid if cursor and same else None
+            if cursor and not same:
                 # Old UIDs mean nothing now: what is still in the folder is read again and
                 # recognised by Message-ID or content, then filed as a duplicate.
-                store.forget_uids(session, folder=folder, keep_uidvalidity=mailbox.uidvalidity)
+                store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
         for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
             if not batch:  # every message of the batch was expunged meanwhile
                 continue
+            with database.session_scope(engine) as session:
+                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid)
             duplicates: list[int] = []
-            for fetched in batch:
+            for index, fetched in enumerate(batch):
+                # Whatever stores this message says which one is in hand next, in the same commit.
+                following = batch[index + 1].uid if index + 1 < len(batch) else None
                 if fetched.raw is None:
-                    report.count(_record_oversized(engine, settings, mailbox.uidvalidity, fetched))
-                    continue
-                outcome = process_safely(
-                    engine, settings, fetched.raw, folder, mailbox.uidvalidity, fetched.uid
-                )
+                    outcome = _record_oversized(engine, settings, uidvalidity, fetched, following)
+                elif fetched.uid == died_with:
+                    outcome = _process_after_death(engine, settings, fetched, uidvalidity, following)
+                else:
+                    outcome = process_safely(
+                        engine, settings, fetched.raw, folder, uidvalidity, fetched.uid, hand_on=following
+                    )
                 report.count(outcome)
-                if outcome is None:
+                if outcome is None and fetched.raw is not None:
                     duplicates.append(fetched.uid)
             # The cursor only saves work: a crash before this line re-reads the batch, and
             # every message in it is then recognised as stored.
             with database.session_scope(engine) as session:
-                store.advance_cursor(
-                    session, folder=folder, uidvalidity=mailbox.uidvalidity, uid=batch[-1].uid
-                )
+                store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             archive_pending(engine, mailbox, settings, duplicates=duplicates)
+
+
+def _process_after_death(
+    engine: Engine, settings: Settings, fetched: Fetched, uidvalidity: int, following: int | None
+) -> str | None:
+    """The previous run died with this message in hand: count that death, committed before the
+    message is read again; one that has killed ``[intake] max_kills`` runs is kept for a person
+    without being read a further time."""
+    assert fetched.raw is not None
+    raw, folder, uid = fetched.raw, settings.imap.folder, fetched.uid
+    content_hash = hashlib.sha256(raw).hexdigest()
+    with database.session_scope(engine) as session:
+        if store.find_duplicate(session, message_id=None, content_hash=content_hash):
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following)
+            return None
+        stored = session.get(IntakeAttempt, content_hash)
+        attempt = stored or IntakeAttempt(
+            content_hash=content_hash, folder=folder, uid=uid, started_at=utcnow()
+        )
+        attempt.deaths += 1
+        if attempt.deaths >= settings.intake.max_kills:
+            log.error("message uid %s stopped the worker %s times; kept unread", uid, attempt.deaths)
+            if stored is not None:
+                session.delete(stored)
+            hold_for_staff(
+                session,
+                settings,
+                raw,
+                reason=f"reading this message stopped the worker {attempt.deaths} times (killed or "
+                "stuck); it was not read again",
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                content_hash=content_hash,
+            )
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following)
+            return str(MessageStatus.QUARANTINED)
+        attempt.started_at = utcnow()
+        session.add(attempt)
+    outcome = process_safely(engine, settings, raw, folder, uidvalidity, uid, hand_on=following)
+    with database.session_scope(engine) as session:
+        survived = session.get(IntakeAttempt, content_hash)
+        if survived is not None:
+            session.delete(survived)
+    return outcome
 
 
 def process_safely(
@@ -160,11 +213,14 @@ def process_safely(
     uid: int,
     *,
     on_server: bool = True,
+    hand_on: int | None = None,
 ) -> str | None:
     """Process in one transaction; if our own code fails on this message, keep it for a person.
 
     Failures of the environment (database, templates) are not the message's fault: they end
-    the cycle and the message is read again next time.
+    the cycle and the message is read again next time. A message from the mailbox's folder
+    passes the mark of the message in hand to ``hand_on`` (the next UID, or None at the end of
+    the batch) in the commit that stores it.
     """
     try:
         with database.session_scope(engine) as session:
@@ -173,6 +229,8 @@ def process_safely(
             )
             if inbound is not None and not on_server:
                 inbound.archived = True
+            if on_server:
+                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
             return str(inbound.status) if inbound else None
     except TemplateProblem:
         raise
@@ -187,6 +245,8 @@ def process_safely(
         log.debug("traceback", exc_info=True)
     content_hash = hashlib.sha256(raw).hexdigest()
     with database.session_scope(engine) as session:
+        if on_server:
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
         if store.find_duplicate(session, message_id=None, content_hash=content_hash):
             return None
         hold_for_staff(
@@ -203,12 +263,15 @@ def process_safely(
     return str(MessageStatus.QUARANTINED)
 
 
-def _record_oversized(engine: Engine, settings: Settings, uidvalidity: int, fetched: Fetched) -> str | None:
+def _record_oversized(
+    engine: Engine, settings: Settings, uidvalidity: int, fetched: Fetched, hand_on: int | None
+) -> str | None:
     """Too large to read safely: listed for staff and left where it is on the server."""
     folder = settings.imap.folder
     marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
     limit = settings.imap.max_message_bytes
     with database.session_scope(engine) as session:
+        store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
         if store.find_duplicate(session, message_id=None, content_hash=marker):
             return None
         hold_for_staff(

@@ -262,4 +262,7 @@ def serve_forever(scheduler: BackgroundScheduler, worker: Worker, stop: threadin
     while not stop.wait(1.0):
         pass
     worker.stop.set()
+    # Paused first, no run is handed to the executors while they shut down (APScheduler would
+    # log "cannot schedule new futures after shutdown" with a traceback).
+    scheduler.pause()
     scheduler.shutdown(wait=True)

@@ -34,6 +34,7 @@ from sqlmodel import select
 
 from bot.claims import moves
 from bot.config import Settings, SmtpSettings
+from bot.stages.parse import msg_ids
 from bot.storage import locks
 from bot.storage.database import session_scope
 from bot.storage.tables import Reply, ReplyStatus, utcnow
@@ -76,16 +77,23 @@ class SendReport:
 
 
 def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
+    """The reply as mail. Thread ids are a client's words: only well-formed msg-ids go into our
+    headers, and the subject is one line; anything that still cannot be composed raises."""
     message = EmailMessage()
     message["From"] = formataddr((settings.from_name, settings.from_address))
     message["To"] = reply.to_address
-    message["Subject"] = reply.subject
+    message["Subject"] = " ".join(reply.subject.split())
     message["Date"] = format_datetime(reply.created_at)
-    message["Message-ID"] = reply.message_id
-    if reply.in_reply_to:
-        message["In-Reply-To"] = reply.in_reply_to
-    if reply.references:
-        message["References"] = reply.references
+    (own,) = msg_ids(reply.message_id) or (None,)
+    if own is None:
+        raise ValueError(f"our own Message-ID {reply.message_id[:80]!r} is not a msg-id")
+    message["Message-ID"] = own
+    in_reply_to = msg_ids(reply.in_reply_to)
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to[0]
+    references = msg_ids(reply.references)
+    if references:
+        message["References"] = " ".join(references)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(reply.body_text, charset="utf-8")
@@ -171,8 +179,19 @@ def _send_one(
         if claimed.rowcount != 1:
             return True
         reply = session.get(Reply, reply_id)
-    assert reply is not None
-    message = compose(reply, settings)
+        assert reply is not None
+        try:
+            message = compose(reply, settings)
+            unsendable = ""
+        except Exception as exc:
+            # Refused here, before any SMTP conversation: failed with the reason, never left
+            # ``sending`` (which would read as maybe delivered), and the rest of the batch goes on.
+            unsendable = f"cannot be composed: {exc.__class__.__name__}: {exc}"[:500]
+            reply.status, reply.failure = ReplyStatus.FAILED, unsendable
+    if unsendable:
+        report.failed += 1
+        log.warning("reply %s %s", reply_id, unsendable)
+        return True
     sent_dir.mkdir(parents=True, exist_ok=True)
     path = sent_dir / f"{reply_id:06d}.eml"
     path.write_bytes(bytes(message))

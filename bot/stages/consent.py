@@ -94,12 +94,35 @@ class Consent:
 
 
 NO_CONSENT = Consent(None, False, "")
+# The longest denial ("not that we ") with room for extra spaces: only this much before a
+# refusal word is read, so a long message costs linear time.
+_DENIAL_REACH = 40
+
+
+def _denied_before(text: str, at: int) -> bool:
+    return _DENIED.search(text, max(0, at - _DENIAL_REACH), at) is not None
+
+
+_NOT_ME = re.compile(
+    r"\bnot\s+me\b|\bwas\s*n[o']?t\s+me\b|\bdid\s*n[o']?t\s+(?:send|write)|\bdo\s*n[o']?t\s+confirm"
+    r"|\bnot\s+confirm|不是我|唔係我|并非本人|並非本人|不确认|不確認|没有发|沒有發",
+    re.IGNORECASE,
+)
+_IT_WAS_ME = re.compile(r"\bconfirm|\byes\b|\bit\s+was\s+me\b|确认|確認|是我", re.IGNORECASE)
+
+
+def confirms(text: str) -> bool | None:
+    """The client's answer to "was it you?": True, False (any denial wins), or None (no answer)."""
+    own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text)))
+    if _NOT_ME.search(own):
+        return False
+    return True if _IT_WAS_ME.search(own) else None
 
 
 def consent(text: str) -> Consent:
     """Read consent only from the client's own words; a question or a negation is never consent."""
     own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text)))
-    refused = next((m for m in _REFUSE.finditer(own) if not _DENIED.search(own[: m.start()])), None)
+    refused = next((m for m in _REFUSE.finditer(own) if not _denied_before(own, m.start())), None)
     answer = _bare_choice(own) or _first_answer(own)
     if refused:
         evidence = " ".join(own[max(0, refused.start() - 30) : refused.end() + 30].split())

@@ -53,6 +53,10 @@ VARIABLES: dict[str, frozenset[str]] = {
     "final_response": COMMON | {"outcome", "reasons", "complaint_rules"},
     # Any other message on an open claim: it is filed and a person will read it.
     "followup_received": COMMON,
+    # A reply that answers the offer but proves nothing (not a reply to it, or not authenticated):
+    # to the registered address, asking the client to confirm by replying. choice: 1, 2,
+    # "refused", or "" for agreement naming no option.
+    "consent_confirmation": COMMON | {"choice", "received_on"},
     # A deadline will be missed: says why and when the client will hear from us.
     "delay": COMMON | {"new_date", "reason", "complaint_rules"},
 }

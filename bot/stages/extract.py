@@ -81,7 +81,9 @@ class Extraction:
         return [c.value for c in self.orders if c.confidence >= min_confidence]
 
 
-def extract(message: ParsedMessage) -> Extraction:
+def extract(message: ParsedMessage, *, answering: bool = False) -> Extraction:
+    """What the client wrote; ``answering``: the message is known to reply to one of our letters
+    (its headers name that letter's Message-ID), so its consent is read whatever its subject."""
     body = strip_quoted(message.text, message.sender)
     text = unicodedata.normalize("NFKC", f"{message.subject}\n{body}")
     accounts, orders = _numbers(message, text)
@@ -97,7 +99,7 @@ def extract(message: ParsedMessage) -> Extraction:
         request=request,
         request_evidence=request_evidence,
         unquoted_text=body,
-        consent=consent(message.text) if _is_reply(message) else NO_CONSENT,
+        consent=consent(message.text) if answering or _is_reply(message) else NO_CONSENT,
     )
 
 

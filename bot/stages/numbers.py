@@ -119,7 +119,7 @@ _JOURNAL_ACCOUNT = re.compile(r"(?<![\w'])'(\d{5,10})'[:：]\s")
 # "以下三張訂單在晚上成交：" then one number a line.
 _LEAD_IN = re.compile(r"^[^\n]*[:：][ \t]*\n(?:[ \t]*\n)*", re.MULTILINE)
 _LISTED_LINE = re.compile(r"[ \t]*(?:[-*•·][ \t]*)?#?(\d{5,10})[ \t]*(?:\n|$)")
-_BANK_DETAILS = re.compile(r"(?:bank|sort\s*code|iban|swift|bic|bsb|routing|银行|銀行)[^\n]*$", re.IGNORECASE)
+_BANK_DETAILS = re.compile(r"bank|sort\s*code|iban|swift|bic|bsb|routing|银行|銀行", re.IGNORECASE)
 
 
 def find_numbers(
@@ -195,8 +195,10 @@ def expand(listing: str) -> list[str]:
 
 def _labelled(masked: str, kind: str, pattern: re.Pattern[str]) -> list[_Hit]:
     hits = []
+    banks = _bank_words(masked) if kind == "account" else {}
     for match in pattern.finditer(masked):
-        if kind == "account" and _BANK_DETAILS.search(masked[: match.start()]):
+        line = masked.rfind("\n", 0, match.start()) + 1 if banks else 0
+        if banks.get(line, len(masked) + 1) <= match.start():
             continue
         evidence = " ".join(match.group(0).split())
         for number in expand(
@@ -204,6 +206,13 @@ def _labelled(masked: str, kind: str, pattern: re.Pattern[str]) -> list[_Hit]:
         ):
             hits.append(_Hit(kind, number, match.start(), LABELLED, evidence))
     return hits
+
+
+def _bank_words(masked: str) -> dict[int, int]:
+    """Where each line holding a bank word starts, to where its first one ends: an account
+    number after it is a bank's. One pass (a prefix search per number was quadratic)."""
+    found = list(_BANK_DETAILS.finditer(masked))
+    return {masked.rfind("\n", 0, m.start()) + 1: m.end() for m in reversed(found)}
 
 
 def _named_then_is(masked: str) -> list[_Hit]:

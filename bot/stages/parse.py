@@ -59,6 +59,13 @@ class ParsedMessage:
     content_type: str = "text/plain"
     defects: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
+    # Why the From address cannot be trusted to name the sender ("" when it can): several
+    # addresses, or another address shown in the display name. Such a sender is unverified.
+    sender_doubt: str = ""
+    # The address a display name shows, when it is not the real one ("" otherwise).
+    shown_address: str = ""
+    # Every Authentication-Results value, topmost (added last, by our own server) first.
+    auth_results: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -68,6 +75,12 @@ class ParsedMessage:
 _BASE64_LINE = re.compile(rb"^[A-Za-z0-9+/=]{40,}\r?\n", re.MULTILINE)
 ATTACHMENT_LINES = 2000
 LARGE = 1_000_000
+# No client writes a claim longer than this; more is cut (and said so) so that no message can
+# cost the stages more than a bounded time.
+MAX_TEXT = 200_000
+# A msg-id (RFC 5322 3.6.4) as this bot accepts it: printable ASCII, no spaces, one @, short.
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")
+_ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def _without_attachment_bodies(raw: bytes) -> bytes:
@@ -110,9 +123,7 @@ def parse(raw: bytes) -> ParsedMessage:
         raise Unreadable(f"broken MIME structure ({', '.join(broken)})")
     message: Message = mail.message
     headers = {k.lower(): _header_text(v) for k, v in message.items()}
-    name, address = email.utils.parseaddr(headers.get("from", ""))
-    if not address or "@" not in address:
-        raise Unreadable("no usable From address")
+    name, address, doubt, shown = _sender(message.get_all("from") or [])
     defects: list[str] = []
     if not any(
         p.get_content_maintype() == "text" and p.get_content_disposition() != "attachment"
@@ -120,20 +131,55 @@ def parse(raw: bytes) -> ParsedMessage:
     ):
         raise Unreadable("no text in the message (only attachments or an empty body)")
     text = _body_text(message, defects)
-    message_id = _angle(headers.get("message-id", "")) or None
+    if len(text) > MAX_TEXT:
+        defects.append(f"text cut to its first {MAX_TEXT:,} of {len(text):,} characters")
+        text = text[:MAX_TEXT]
+    in_reply_to = msg_ids(str(message.get("in-reply-to", "")))
     return ParsedMessage(
-        message_id=message_id,
-        sender=address.strip().lower(),
-        sender_name=_header_text(mail.from_[0][0]) if mail.from_ else name,
+        message_id=next(iter(msg_ids(str(message.get("message-id", "")))), None),
+        sender=address,
+        sender_name=name,
         subject=_header_text(message.get("subject", "")),
         text=text,
-        in_reply_to=_angle(headers.get("in-reply-to", "")) or None,
-        references=tuple(re.findall(r"<[^<>\s]+>", headers.get("references", ""))),
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=msg_ids(str(message.get("references", ""))),
         headers=headers,
         content_type=message.get_content_type(),
         defects=tuple(defects),
         attachments=tuple(_attachment_names(message)),
+        sender_doubt=doubt,
+        shown_address=shown,
+        auth_results=tuple(" ".join(str(v).split()) for v in message.get_all("authentication-results") or []),
     )
+
+
+def msg_ids(value: str) -> tuple[str, ...]:
+    """The well-formed msg-ids in a Message-ID, In-Reply-To or References value, in order.
+
+    Anything else a client wrote there (folded lines, spaces, control characters, very long
+    ids) is dropped, so it can never reach a header of ours."""
+    return tuple(dict.fromkeys(_MSG_ID.findall(value)))
+
+
+def _sender(values: list[str]) -> tuple[str, str, str, str]:
+    """(display name, address, doubt, shown address) from the raw From header fields.
+
+    The address is the addr-spec of the raw header, parsed before any encoded word is decoded,
+    so text inside an encoded display name can never become the address."""
+    found = [(n, a.strip().lower()) for n, a in email.utils.getaddresses([str(v) for v in values]) if a]
+    usable = [(n, a) for n, a in found if a.count("@") == 1 and " " not in a and "." in a.rsplit("@", 1)[1]]
+    if not usable:
+        raise Unreadable("no usable From address")
+    raw_name, address = usable[0]
+    name = _header_text(raw_name)
+    doubt, shown = "", ""
+    if len(found) > 1 or len(values) > 1:
+        doubt = f"the From header names {len(found)} addresses"
+    other = next((a.lower() for a in _ADDRESS_IN_NAME.findall(name) if a.lower() != address), "")
+    if other:
+        doubt = doubt or f"the display name shows {other}, the address is {address}"
+        shown = other
+    return name, address, doubt, shown
 
 
 def _attachment_names(message: Message) -> list[str]:
@@ -143,11 +189,6 @@ def _attachment_names(message: Message) -> list[str]:
         if part.get_content_disposition() in ("attachment", "inline") and part.get_filename():
             names.append(_header_text(part.get_filename()))
     return names
-
-
-def _angle(value: str) -> str:
-    match = re.search(r"<[^<>\s]+>", value)
-    return match.group(0) if match else value.strip()
 
 
 def _header_text(value: object) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.stages.parse import msg_ids
 from bot.storage.tables import InboundMessage, MessageStatus, utcnow
 
 LARGE_MESSAGE = 1_000_000
@@ -106,7 +107,8 @@ def envelope_hint(raw: bytes) -> tuple[str, str]:
 
 
 def message_id(raw: bytes) -> str | None:
-    """The Message-ID header as sent, cut to the longest line a header may have."""
+    """The message's Message-ID if it is a well-formed msg-id; None for a missing or malformed
+    one (folded, spaced, too long), which is then never stored nor reused in our headers."""
     value = BytesHeaderParser().parsebytes(_head(raw)).get("message-id")
-    value = str(value).strip() if value else ""
-    return value[:998] or None
+    found = msg_ids(str(value)) if value else ()
+    return found[0] if found else None

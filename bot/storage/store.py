@@ -58,13 +58,28 @@ def cursor_for(session: Session, *, folder: str) -> MailboxCursor | None:
     return session.exec(select(MailboxCursor).where(MailboxCursor.folder == folder)).first()
 
 
-def advance_cursor(session: Session, *, folder: str, uidvalidity: int, uid: int) -> None:
+def _cursor(session: Session, *, folder: str, uidvalidity: int) -> MailboxCursor:
     cursor = cursor_for(session, folder=folder)
     if cursor is None or cursor.uidvalidity != uidvalidity:
         cursor = cursor or MailboxCursor(folder=folder, uidvalidity=uidvalidity)
         cursor.uidvalidity = uidvalidity
         cursor.last_uid = 0
+        cursor.in_hand_uid = None
+    return cursor
+
+
+def hand_on(session: Session, *, folder: str, uidvalidity: int, uid: int | None) -> None:
+    """Mark which message is in hand (None: none), in the commit that stores the one before it:
+    a run that dies while reading a message leaves its UID here."""
+    cursor = _cursor(session, folder=folder, uidvalidity=uidvalidity)
+    cursor.in_hand_uid = uid
+    session.add(cursor)
+
+
+def advance_cursor(session: Session, *, folder: str, uidvalidity: int, uid: int) -> None:
+    cursor = _cursor(session, folder=folder, uidvalidity=uidvalidity)
     cursor.last_uid = max(cursor.last_uid, uid)
+    cursor.in_hand_uid = None
     session.add(cursor)
 
 
@@ -106,6 +121,16 @@ def history(session: Session, *, claim_id: int) -> Sequence[ClaimEvent]:
     ).all()
 
 
+def sent_letters(session: Session, *, claim_id: int) -> dict[str, str]:
+    """Message-ID to kind of every reply that left for this claim."""
+    rows = session.exec(
+        select(Reply.message_id, Reply.kind).where(
+            Reply.claim_id == claim_id, Reply.status == ReplyStatus.SENT
+        )
+    ).all()
+    return dict(rows)
+
+
 def claim_messages(session: Session, *, claim_id: int) -> Sequence[InboundMessage]:
     stmt = select(InboundMessage).where(InboundMessage.claim_id == claim_id).order_by(InboundMessage.id)
     return session.exec(stmt).all()
@@ -127,8 +152,11 @@ def quarantined(session: Session) -> Sequence[InboundMessage]:
     return session.exec(stmt).all()
 
 
-def replies_to(session: Session, *, address: str, since: datetime) -> int:
-    stmt = select(func.count(Reply.id)).where(Reply.to_address == address, Reply.created_at >= since)
+def replies_to(session: Session, *, address: str, since: datetime | None = None) -> int:
+    """Replies drafted to ``address`` since ``since`` (ever, when None)."""
+    stmt = select(func.count(Reply.id)).where(Reply.to_address == address)
+    if since is not None:
+        stmt = stmt.where(Reply.created_at >= since)
     return int(session.exec(stmt).one())
 
 

@@ -114,6 +114,20 @@ class MailboxCursor(SQLModel, table=True):
     # IMAP UIDs and UIDVALIDITY are unsigned 32-bit: above PostgreSQL's INTEGER.
     uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # The message being read, marked in the commit that stores the one before it: still set at
+    # the next start, the previous run died with this message in hand.
+    in_hand_uid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class IntakeAttempt(SQLModel, table=True):
+    """A message a run died with in hand: how many runs did. At ``[intake] max_kills`` it is
+    kept for a person instead of being read again."""
+
+    content_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    folder: str
+    uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deaths: int = 0
+    started_at: datetime = _when(nullable=False)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -247,6 +261,10 @@ class Claim(SQLModel, table=True):
     consent_deadline: datetime | None = _when(nullable=True)
     offered_at: datetime | None = _when(nullable=True)
     closed_at: datetime | None = _when(nullable=True)
+    # An answer to the offer that proved nothing (best_price, restore, refused or agree), held
+    # until the client confirms it by replying to the confirmation letter.
+    pending_consent: str = ""
+    pending_consent_at: datetime | None = _when(nullable=True)
 
 
 class ClaimOrder(SQLModel, table=True):

@@ -25,7 +25,7 @@ from tests.messages import eml
 def settings(tmp_path: Path) -> Settings:
     return make_settings(
         tmp_path / "data",
-        claims={"max_replies_per_sender_per_day": 50},
+        claims={"max_replies_per_sender_per_day": 50, "max_replies_per_sender": 500},
         jobs={
             "remind_after_days": 7,
             "delay_extension_days": 10,

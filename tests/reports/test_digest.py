@@ -100,7 +100,9 @@ def _ingest(engine: Engine, settings: Settings, raw: bytes, uid: int) -> Inbound
 
 
 def build(tmp_path: Path) -> Built:
-    settings = make_settings(tmp_path / "data", claims={"max_replies_per_sender_per_day": 50})
+    settings = make_settings(
+        tmp_path / "data", claims={"max_replies_per_sender_per_day": 50, "max_replies_per_sender": 500}
+    )
     engine = schema.open_engine(settings)
     load_sample_book(engine, tmp_path / "csv", settings.trade_server.tz)
     alice_again = [raw for _, raw in variants("en-alice-best-price.eml", 2)]

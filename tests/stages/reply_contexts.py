@@ -122,6 +122,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "complaint_rules": RULES,
     },
     "followup_received": dict(_COMMON),
+    "consent_confirmation": {**_COMMON, "choice": "2", "received_on": date(2019, 7, 3)},
     "delay": {
         **_COMMON,
         "new_date": date(2019, 7, 25),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.stages.consent import confirms
 from bot.stages.extract import Consent, consent, detect_language, extract, strip_quoted
 from bot.stages.parse import ParsedMessage
 from tests.messages import parsed
@@ -490,3 +491,21 @@ def test_agreeing_to_something_else_is_not_consent(text: str) -> None:
 )
 def test_plain_agreement_to_the_offer_is_agreement_without_a_choice(text: str) -> None:
     assert consent(text).agrees_without_choice
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("Yes, I confirm.", True),
+        ("Yes it was me", True),
+        ("确认，是我本人。", True),
+        ("確認", True),
+        ("That wasn't me, I never wrote to you.", False),
+        ("不是我发的，请不要执行。", False),
+        ("I do not confirm this.", False),
+        ("Thanks, what happens next?", None),
+        ("Thanks.\n\n> If it was you, please reply and say that you confirm.", None),
+    ],
+)
+def test_an_answer_to_was_it_you_is_read_from_the_clients_own_words(text: str, answer: bool | None) -> None:
+    assert confirms(text) is answer

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.stages.parse import Unreadable, html_to_text, parse
+from bot.stages.parse import Unreadable, html_to_text, msg_ids, parse
 from tests import TESTS
 from tests.messages import eml, parsed
 
@@ -88,3 +88,28 @@ def test_html_table_cells_are_tab_separated_and_rows_are_lines() -> None:
 def test_an_html_only_table_keeps_its_columns() -> None:
     message = parsed("html-table-cells-with-paragraphs.eml")
     assert "Ticket\tSymbol\tPrice\n55667788\tEURUSD\t1.14105\n55667790 55667791\t\t1.14112" in message.text
+
+
+def test_an_address_inside_an_encoded_display_name_never_becomes_the_sender() -> None:
+    message = parsed("forged-consent-encoded-display-name.eml")
+    assert message.sender == "eve@evil.example"
+    assert message.shown_address == "alice.chen@example.com"
+    assert "display name shows alice.chen@example.com" in message.sender_doubt
+
+
+def test_a_from_header_with_two_addresses_is_doubted() -> None:
+    message = parsed("from-two-addresses.eml")
+    assert message.sender == "alice.chen@example.com"
+    assert message.sender_doubt == "the From header names 2 addresses"
+
+
+def test_folded_or_malformed_message_ids_are_dropped_not_kept() -> None:
+    message = parsed("folded-message-id-from-stranger.eml")
+    assert message.message_id == "<p@evil>" and message.in_reply_to == "<q@evil>"
+    assert msg_ids("<a b@c> <ok@d>\r\n <x@y\r\n>") == ("<ok@d>",)
+    assert msg_ids("<" + "a" * 300 + "@b>") == ()
+
+
+def test_an_ordinary_sender_is_trusted() -> None:
+    message = parsed("en-alice-best-price.eml")
+    assert (message.sender, message.sender_doubt, message.shown_address) == ("alice.chen@example.com", "", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
@@ -12,7 +13,7 @@ from sqlmodel import SQLModel
 
 from bot.cli import main
 from bot.config import Settings
-from bot.storage import database, schema
+from bot.storage import database, migrations, schema
 from tests.conftest import make_settings
 from tests.servers.postgres import PostgresServer
 
@@ -59,7 +60,10 @@ def test_a_database_from_before_migrations_is_adopted_as_the_first_revision(
 ) -> None:
     settings, config = config_for(tmp_path, postgres_server.new_database())
     engine = database.make_engine(settings)
-    SQLModel.metadata.create_all(engine)  # as open_engine did before there were migrations
+    # The schema ``create_all`` made before there were migrations is revision 0001's, unstamped.
+    with engine.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0001")
+        connection.execute(text("DROP TABLE alembic_version"))
     upgrade(config, capsys)
     assert differences(engine) == []
     schema.open_engine(settings)
