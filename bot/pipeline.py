@@ -13,6 +13,7 @@ worker, ``claimsbot ingest``, the tests and the demo all call it. The stages are
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 
 from sqlmodel import Session
@@ -99,7 +100,11 @@ def process_message(
             )
         if claim is not None and voice is Voice.CLIENT:
             proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
-            consent = extract(parsed, answering=bool(proof.answers)).consent
+            extraction = extract(parsed, answering=bool(proof.answers))
+            inbound.evidence, consent = (
+                json.dumps(extraction.evidence(), ensure_ascii=False),
+                extraction.consent,
+            )
             it_was_me = confirms(parsed.text) if proof.answers == "confirmation" else None
             followups.record(
                 session,
@@ -140,6 +145,7 @@ def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
     extraction = extract(parsed)
+    inbound.evidence = json.dumps(extraction.evidence(), ensure_ascii=False)
     records = trade_book.TradeBook(session)
     result = match(
         extraction,

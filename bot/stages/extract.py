@@ -80,6 +80,14 @@ class Extraction:
     def order_numbers(self, min_confidence: float = 0.5) -> list[str]:
         return [c.value for c in self.orders if c.confidence >= min_confidence]
 
+    def evidence(self) -> list[dict[str, str]]:
+        """The numbers it is sure of, each with its kind and the words that said so, as they are
+        stored with the message and marked for staff (a number read as both is an account)."""
+        sure = [(c, "account") for c in self.accounts if c.confidence >= 0.5]
+        numbers = {c.value for c, _ in sure}
+        sure += [(c, "order") for c in self.orders if c.confidence >= 0.5 and c.value not in numbers]
+        return [{"number": c.value, "kind": kind, "evidence": c.evidence} for c, kind in sure]
+
 
 def extract(message: ParsedMessage, *, answering: bool = False) -> Extraction:
     """What the client wrote; ``answering``: the message is known to reply to one of our letters

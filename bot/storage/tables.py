@@ -151,6 +151,9 @@ class InboundMessage(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
     archived: bool = False
+    # What the extract stage read in it (JSON: number, kind, evidence), kept so that the page
+    # shows it without reading the message again.
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Account(SQLModel, table=True):

@@ -1,6 +1,7 @@
 """Hostile mail: the message a run had in hand when it died (``mailbox_cursor.in_hand_uid``),
-the runs that died with each message in hand (``intake_attempt``), and an answer to an offer
-held until the client confirms it (``claim.pending_consent``, ``pending_consent_at``).
+the runs that died with each message in hand (``intake_attempt``), an answer to an offer
+held until the client confirms it (``claim.pending_consent``, ``pending_consent_at``), and what
+extraction read in each message (``inboundmessage.evidence``).
 
 Revision ID: 0002
 Revises: 0001
@@ -35,6 +36,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mailboxcursor") as table:
         table.add_column(sa.Column("in_hand_uid", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("inboundmessage") as table:
+        table.add_column(sa.Column("evidence", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("claim") as table:
         table.add_column(
             sa.Column(
@@ -48,6 +51,8 @@ def downgrade() -> None:
     with op.batch_alter_table("claim") as table:
         table.drop_column("pending_consent_at")
         table.drop_column("pending_consent")
+    with op.batch_alter_table("inboundmessage") as table:
+        table.drop_column("evidence")
     with op.batch_alter_table("mailboxcursor") as table:
         table.drop_column("in_hand_uid")
     op.drop_table("intakeattempt")
