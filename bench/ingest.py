@@ -82,7 +82,8 @@ def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
 def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
     path = folder / "bench.toml"
     path.write_text(
-        f'data_dir = "{database}"\n[claims]\nmax_replies_per_sender_per_day = 1000000\n'
+        f'data_dir = "{database}"\n'
+        "[claims]\nmax_replies_per_sender_per_day = 1000000\nmax_replies_per_sender = 1000000\n"
         f'[imap]\nhost = "{server.host}"\nport = {server.port}\nssl = false\nusername = "{server.username}"\n'
         f'password = "{server.password}"\nidle = false\n'
         '[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\n'
