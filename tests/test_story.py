@@ -34,7 +34,7 @@ def page(settings: Settings, engine: Engine) -> Iterator[str]:
     with database.session_scope(engine) as session:
         for name, role in (("sam", "supervisor"), ("meg", "manager")):
             approval.add_user(session, name=name, role=role, password=PASSWORD)
-    server, thread, url = start_in_thread(settings, engine)
+    server, thread, url = start_in_thread(settings, engine, secure=False)  # plain http on 127.0.0.1
     yield url
     stop(server, thread)
 

@@ -6,8 +6,12 @@ Roles, from least to most trusted:
   information), edits drafts, rejects drafts, escalates claims;
 - ``supervisor``: also approves replies with money (offers, consent confirmations),
   rejects claims and drafts final responses;
-- ``manager``: also settles claims, and gives the second approval an offer above
-  ``[approval] four_eyes_amount`` needs (never to an offer they approved first).
+- ``manager``: also settles claims, unlocks locked logins, and gives the second approval an
+  offer above ``[approval] four_eyes_amount`` needs (never to an offer they approved first).
+
+Four eyes is judged on what is sent: an edit that states an amount the draft did not (``50,000
+US dollars``, ``USD 50000``, ``5万美元``) needs the approvals an offer of that amount needs,
+whatever the reply's kind. Only who may give a waiting second approval may reject that reply.
 
 Every action is written to the claim's history with the person's name. The web page and the
 command line call these functions; neither decides anything itself.
@@ -15,6 +19,7 @@ command line call these functions; neither decides anything itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
@@ -28,7 +33,7 @@ from bot.claims import moves, replies
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
-from bot.storage import store
+from bot.storage import access, store
 from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, utcnow
 
 ROLES = ("agent", "supervisor", "manager")
@@ -92,11 +97,80 @@ def may_approve(user: StaffUser, reply: Reply) -> bool:
 
 
 def needs_second_approval(reply: Reply, settings: Settings) -> bool:
-    return (
-        reply.kind in MONEY_KINDS
-        and reply.amount is not None
-        and reply.amount > Decimal(settings.approval.four_eyes_amount)
-    )
+    """An amount above the limit, drafted (offers) or added by an edit (any kind), needs four eyes."""
+    return reply.amount is not None and reply.amount > Decimal(settings.approval.four_eyes_amount)
+
+
+# Money a text states: a number with a currency code, sign or word before or after it, in English
+# or Chinese, or a number written as money without one ("50,000", "1739.00"). Read generously: a
+# misread can only ask for one approval too many, never one too few.
+_CODE = r"US\$|HK\$|USD|HKD|EUR|GBP|CNY|CNH|RMB|JPY|AUD|CAD|CHF|SGD|NZD|USDT|[$€£¥￥]"
+_WORD = (
+    r"(?:US |U\.S\. |HK |Hong Kong )?dollars?|bucks|euros?|pounds?|yuan|renminbi|yen|美元|美金|港元|港币|"
+    r"港幣|欧元|歐元|英镑|英鎊|人民币|人民幣|日元|日圓|元|块|塊|圆|圓"
+)
+_GROUPED = r"\d{1,3}(?:[,，' \u00a0\u202f]\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3})+(?:,\d+)?"
+_DIGITS = rf"(?<![\d.,])(?:{_GROUPED}|\d+(?:[.,]\d+)?)"
+_HAN = r"[零\u3007一二两兩三四五六七八九十百千万萬亿億]+"
+_SCALE = r"(?:(?:k|thousand|million|mn|m|bn|billion)\b|千万|千萬|百万|百萬|千|万|萬|亿|億)"
+_MONEY = re.compile(
+    rf"(?P<code>{_CODE})\s*(?P<n1>{_DIGITS})\s*(?P<s1>{_SCALE})?"
+    rf"|(?P<n2>{_DIGITS}|{_HAN})\s*(?P<s2>{_SCALE})?\s*(?P<word>{_CODE}|{_WORD})(?![A-Za-z])"
+    r"|(?<![\d.,])(?P<n3>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+\.\d{2})(?![\d.,]*\d)",
+    re.IGNORECASE,
+)
+_SCALES = {"k": 3, "thousand": 3, "千": 3, "万": 4, "萬": 4, "million": 6, "mn": 6, "m": 6, "百万": 6}
+_SCALES |= {"百萬": 6, "千万": 7, "千萬": 7, "亿": 8, "億": 8, "bn": 9, "billion": 9}
+_HAN_DIGITS = {**{c: i for i, c in enumerate("零一二三四五六七八九")}, "\u3007": 0, "两": 2, "兩": 2}
+_HAN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
+_SAME_CURRENCY = {
+    "USD": {"$", "us$", "usd", "dollar", "us dollar", "u.s. dollar", "buck", "美元", "美金"},
+    "HKD": {"hk$", "hkd", "hk dollar", "hong kong dollar", "港元", "港币", "港幣"},
+    "EUR": {"€", "eur", "euro", "欧元", "歐元"},
+    "GBP": {"£", "gbp", "pound", "英镑", "英鎊"},
+    "CNY": {"cny", "cnh", "rmb", "yuan", "renminbi", "人民币", "人民幣", "元", "块", "塊", "圆", "圓"},
+    "JPY": {"jpy", "yen", "日元", "日圓"},
+}
+
+
+def stated_amounts(text: str) -> set[tuple[Decimal, str]]:
+    """Every amount of money ``text`` states, as (value, currency); currency "" when none is named."""
+    found = set()
+    for match in _MONEY.finditer(text):
+        number = match["n1"] or match["n2"] or match["n3"]
+        value = _han(number) if re.fullmatch(_HAN, number) else _number(number)
+        scale = (match["s1"] or match["s2"] or "").lower()
+        token = re.sub(r"\s+", " ", (match["code"] or match["word"] or "").lower()).removesuffix("s")
+        currency = next((c for c, names in _SAME_CURRENCY.items() if token in names), token.upper())
+        found.add((value * 10 ** _SCALES.get(scale, 0), currency))
+    return found
+
+
+def added_amounts(drafted: str, edited: str) -> list[tuple[Decimal, str]]:
+    """The amounts an edit states that the drafted text did not (new, or changed in value or currency)."""
+    before = stated_amounts(drafted)
+    values = {value for value, _ in before}
+    return sorted((v, c) for v, c in stated_amounts(edited) - before if c or v not in values)
+
+
+def _number(digits: str) -> Decimal:
+    digits = re.sub(r"[\s'，]", "", digits)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d{1,2}", digits):  # 50.000,00 and 50,00
+        return Decimal(digits.replace(".", "").replace(",", "."))
+    return Decimal(digits.replace(",", ""))
+
+
+def _han(numerals: str) -> Decimal:
+    """A number in Chinese numerals: 五万 is 50000, 一百五十万 is 1500000."""
+    total, section, digit = 0, 0, 0
+    for char in numerals:
+        if char in _HAN_DIGITS:
+            digit = _HAN_DIGITS[char]
+        elif _HAN_UNITS[char] >= 10**4:
+            total, section, digit = total + (section + digit) * _HAN_UNITS[char], 0, 0
+        else:
+            section, digit = section + (digit or 1) * _HAN_UNITS[char], 0
+    return Decimal(total + section + digit)
 
 
 def approve(
@@ -156,8 +230,16 @@ def _fits_its_claim(session: Session, reply: Reply) -> None:
 
 
 def edit(session: Session, user: StaffUser, reply: Reply, text: str) -> None:
-    """Replace a draft's text; the HTML part becomes the edited text, so both say the same."""
+    """Replace a draft's text; the HTML part becomes the edited text, so both say the same.
+
+    An amount the edit adds becomes the reply's amount when it is the largest, so the approval
+    rules, the queue and the second approver all see what the letter now promises.
+    """
     text = text.replace("\r\n", "\n").strip() + "\n"
+    added = added_amounts(reply.body_text, text)
+    largest = max(added, default=None)
+    if largest is not None and (reply.amount is None or largest[0] > reply.amount):
+        reply.amount, reply.currency = largest[0], largest[1] or reply.currency
     paragraphs = "".join(
         "<p>" + escape(block).replace("\n", "<br>\n") + "</p>\n"
         for block in text.split("\n\n")
@@ -165,15 +247,22 @@ def edit(session: Session, user: StaffUser, reply: Reply, text: str) -> None:
     )
     reply.body_text, reply.body_html, reply.edited_by = text, paragraphs, user.name
     session.add(reply)
-    store.record_event(
-        session, claim_id=reply.claim_id, actor=user.name, event="reply_edited", detail=f"reply {reply.id}"
-    )
+    adds = ", ".join(f"{value} {currency}".strip() for value, currency in added)
+    detail = f"reply {reply.id}" + (f"; states {adds}" if adds else "")
+    store.record_event(session, claim_id=reply.claim_id, actor=user.name, event="reply_edited", detail=detail)
 
 
 def reject(session: Session, user: StaffUser, reply_id: int, *, reason: str) -> Reply:
+    """Withdraw a draft. Any role may reject a draft; one waiting for its second approval only
+    those who may give that approval, or anyone could overrule the manager who approved it first."""
     if not reason.strip():
         raise NotAllowed("say why the draft is rejected")
     reply = _draft(session, reply_id, statuses=(ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL))
+    if reply.status == ReplyStatus.SECOND_APPROVAL and not may_approve(user, reply):
+        raise NotAllowed(
+            f"rejecting this {reply.kind} reply while it waits for its second approval needs a manager "
+            f"who neither approved nor edited it first; {user.name} is {user.role}"
+        )
     _update(session, reply, ReplyStatus.REJECTED, decided_by=user.name, decided_at=utcnow(), note=reason)
     store.record_event(
         session,
@@ -183,6 +272,12 @@ def reject(session: Session, user: StaffUser, reply_id: int, *, reason: str) -> 
         detail=f"reply {reply.id}: {reason}",
     )
     return reply
+
+
+def unlock_login(session: Session, user: StaffUser, account: str) -> bool:
+    """Lift a login lockout: a manager's call, since the failures that caused it may be an attack."""
+    _require(user, "manager", "unlock a login")
+    return access.unlock(session, account, by=user.name)
 
 
 def escalate(session: Session, user: StaffUser, claim_id: int, *, reason: str) -> Claim:

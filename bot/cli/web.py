@@ -1,4 +1,4 @@
-"""The approval page and its people: ``serve`` and ``users``."""
+"""The approval page and its people: ``serve`` and ``users`` (``add``, ``unlock``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def register(command: Command) -> None:
     web = command("serve", "serve the staff approval page (put it behind TLS)", _serve)
     web.add_argument("--host", help="address to listen on (default: [web] host)")
     web.add_argument("--port", type=int, help="port to listen on (default: [web] port; 0: any free port)")
-    users = command("users", "manage the staff who log in to the approval page", _users_add, config=False)
+    users = command("users", "manage the staff who log in to the approval page", _users, config=False)
     user_actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add_user = user_actions.add_parser(
         "add", help=f"add a person; the password is asked twice, or read from {NEW_PASSWORD_VARIABLE}"
@@ -24,6 +24,11 @@ def register(command: Command) -> None:
     add_user.add_argument("--config", type=Path, help=CONFIG_HELP)
     add_user.add_argument("name", metavar="NAME")
     add_user.add_argument("--role", required=True, help="agent, supervisor or manager")
+    unlock = user_actions.add_parser(
+        "unlock", help="lift the lock repeated failed logins put on a name, and forget its failures"
+    )
+    unlock.add_argument("--config", type=Path, help=CONFIG_HELP)
+    unlock.add_argument("name", metavar="NAME")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -47,6 +52,31 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"claimsbot: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    return _users_unlock(args) if args.users_command == "unlock" else _users_add(args)
+
+
+def _users_unlock(args: argparse.Namespace) -> int:
+    """Lift a login lock from the server's shell, for when no manager can log in to do it."""
+    import getpass
+    import logging
+
+    from bot.storage import access
+
+    name = args.name.strip()
+    try:
+        engine = schema.open_engine(settings_of(args), create=False)
+        with database.session_scope(engine) as session:
+            lifted = access.unlock(session, name, by=f"command line ({getpass.getuser()})")
+    except StoreError as exc:
+        return fail(str(exc))
+    if not lifted:
+        return fail(f"{name!r} is not locked and has no failed logins to forget")
+    logging.getLogger(__name__).warning("the login of %r was unlocked from the command line", name)
+    print(f"unlocked {name}")
     return 0
 
 

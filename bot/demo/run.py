@@ -183,7 +183,7 @@ def _serve(settings: Settings, engine: Engine, port: int) -> None:
         print("Ctrl-C stops it.")
 
     with contextlib.suppress(KeyboardInterrupt):
-        serve(settings, engine, settings.web.host, port, ready=ready)
+        serve(settings, engine, settings.web.host, port, ready=ready, secure=False)
 
 
 def _print_claims(engine: object) -> None:

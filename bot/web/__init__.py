@@ -1,6 +1,6 @@
 """The staff approval web page: staff read each drafted reply beside the client's email and
 approve, edit, reject or escalate it through ``bot.claims.approval``. ``app`` wires the routes;
-each page is a module (``session``, ``queue``, ``reply``, ``claim``) over ``base.Site``.
+each page is a module (``session``, ``queue``, ``reply``, ``claim``, ``logins``) over ``base.Site``.
 
 May import: ``bot.reports``, ``bot.claims``, ``bot.storage``, ``bot.stages``, ``bot.config``.
 Never the mail edges or the commands.

@@ -5,9 +5,11 @@ session's CSRF token and runs in its own transaction, so a refused action change
 rules (who may approve what, which moves a claim may make) live in ``bot.claims.approval`` and
 ``bot.claims.lifecycle``; this module only turns their answers and refusals into pages.
 
-The session cookie is not marked Secure, so that the page works on a plain-HTTP address inside
-the broker's network: in production put it behind a TLS reverse proxy or a VPN, never directly
-on the internet.
+The session cookie is marked Secure, so a browser sends it only over HTTPS: serve the page
+behind TLS (a reverse proxy that terminates it, or uvicorn with a certificate). Only the demo,
+on plain http://127.0.0.1, turns it off (``secure=False``): not every client sends a Secure
+cookie back over plain HTTP, even on loopback. The cookie only names a session; whether it still
+counts is decided by the session table on every request (``bot.web.guard``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.config import Settings
 from bot.stages.draft import TemplateProblem
 from bot.web import guard
 from bot.web.claim import ClaimPages
+from bot.web.logins import LoginPages
 from bot.web.queue import QueuePages
 from bot.web.reply import ReplyPages
 from bot.web.session import SessionPages
@@ -65,18 +68,22 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages):
+class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, LoginPages):
     """Every endpoint, one class per page in its own module (``bot.web.session``, ``queue``,
-    ``reply``, ``claim``), all over the same ``bot.web.base.Site``."""
+    ``reply``, ``claim``, ``logins``), all over the same ``bot.web.base.Site``."""
 
 
-def create_app(settings: Settings, engine: Engine) -> Starlette:
+def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> Starlette:
+    """The page; ``secure=False`` drops the cookie's Secure flag, for the demo on 127.0.0.1 only."""
     pages = Pages(settings, engine)
     routes = [
         Route("/healthz", pages.healthz),
         Route("/login", pages.login_form, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        Route("/logout-everywhere", pages.logout_everywhere, methods=["POST"]),
+        Route("/logins", pages.logins),
+        Route("/logins/unlock", pages.unlock, methods=["POST"]),
         Route("/", pages.queue),
         Route("/bulk-approve", pages.bulk_approve, methods=["POST"]),
         Route("/replies/{id:int}", pages.reply_page),
@@ -98,7 +105,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
             session_cookie=guard.SESSION_COOKIE,
             max_age=settings.web.session_hours * 3600,
             same_site="strict",
-            https_only=False,
+            https_only=secure,
         ),
     ]
     handlers = {

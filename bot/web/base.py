@@ -30,6 +30,13 @@ HERE = Path(__file__).parent
 T = TypeVar("T")
 
 
+class _Nobody:
+    """What ``as_staff`` gets back when no live session names a person."""
+
+
+_NOBODY = _Nobody()
+
+
 class Site:
     """The settings and engine the pages were created with, and the plumbing they share."""
 
@@ -65,10 +72,21 @@ class Site:
         return await run_in_threadpool(run)
 
     async def as_staff(self, request: Request, work: Callable[[Session, StaffUser], T]) -> T:
-        name = guard.signed_in_name(request, self.settings)
-        if name is None:
+        """``work`` as the person whose live session the cookie names, in the same transaction.
+
+        Nobody signed in is answered outside the transaction, so that ending a deactivated
+        account's sessions is committed, not rolled back with the refusal.
+        """
+        given = guard.session_id(request)
+
+        def run(session: Session) -> T | _Nobody:
+            user = guard.signed_in(session, given, self.settings)
+            return _NOBODY if user is None else work(session, user)
+
+        done = await self.db(run)
+        if isinstance(done, _Nobody):
             raise guard.SignedOut()
-        return await self.db(lambda session: work(session, guard.staff_user(session, name)))
+        return done
 
     async def act(
         self, request: Request, work: Callable[[Session, StaffUser, FormData], tuple[str, str]]
@@ -92,8 +110,7 @@ class Site:
         return self.page(request, "problem.html", context, status=403)
 
     async def signed_out(self, request: Request, exc: Exception) -> Response:
-        request.session.pop("user", None)
-        request.session.pop("login_at", None)
+        guard.sign_out(request)
         return RedirectResponse(f"/login?next={quote(back(request))}", status_code=303)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:

@@ -1,9 +1,11 @@
 """Who is asking, and whether a form came from one of our own pages.
 
-The session is a signed cookie (Starlette's ``SessionMiddleware``). It holds the person's name,
-when they logged in, the CSRF token and one-shot messages; never a password, and never the
-role: that is read from the database on every request, so a changed role or a deactivated
-account counts at once.
+A login is a row in the database (``bot.storage.access.StaffSession``): the authority on who is
+logged in, so a logout, "log out everywhere", a deactivated account or ``session_hours`` end it
+at once in every web process. The signed cookie (Starlette's ``SessionMiddleware``, Secure,
+HttpOnly, SameSite=Strict) carries that session's random id, the name to show, the CSRF token
+and one-shot messages; never a password, and never the role: that is read from the database on
+every request, so a changed role counts at once.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import functools
 import hmac
 import logging
 import secrets
-import time
 
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from bot.config import Settings
-from bot.storage import store
+from bot.storage import access, store
 from bot.storage.tables import StaffUser
 
 log = logging.getLogger(__name__)
@@ -70,26 +71,33 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def sign_in(request: Request, name: str) -> None:
-    """A fresh session for the person: nothing from before the login survives, not even the token."""
+def session_id(request: Request) -> str | None:
+    value = request.session.get("sid")
+    return value if isinstance(value, str) and value else None
+
+
+def sign_in(request: Request, name: str, new_session_id: str) -> None:
+    """A fresh cookie for the new session: nothing from before the login survives, not even the token."""
     request.session.clear()
-    request.session.update({"user": name, "login_at": time.time(), "csrf": secrets.token_urlsafe(32)})
+    request.session.update({"sid": new_session_id, "user": name, "csrf": secrets.token_urlsafe(32)})
 
 
-def signed_in_name(request: Request, settings: Settings) -> str | None:
-    """The name in a session that has not outlived ``session_hours`` since the login itself."""
-    name, at = request.session.get("user"), request.session.get("login_at")
-    if not isinstance(name, str) or not isinstance(at, int | float):
+def sign_out(request: Request) -> None:
+    """Forget the login in the cookie (the session row is revoked by the caller, or already dead)."""
+    request.session.pop("sid", None)
+    request.session.pop("user", None)
+
+
+def signed_in(session: Session, given: str | None, settings: Settings) -> StaffUser | None:
+    """The active person whose live session ``given`` names; a deactivated account's sessions end here."""
+    row = access.live_session(session, given, hours=settings.web.session_hours) if given else None
+    if row is None:
         return None
-    if time.time() - at > settings.web.session_hours * 3600:
-        return None
-    return name
-
-
-def staff_user(session: Session, name: str | None) -> StaffUser:
-    user = store.staff_user(session, name=name) if name else None
+    user = store.staff_user(session, name=row.user_name)
     if user is None or not user.active:
-        raise SignedOut()
+        ended = access.revoke_all(session, row.user_name)
+        log.warning("%s is deactivated: %d sessions ended", row.user_name, ended)
+        return None
     return user
 
 

@@ -46,17 +46,27 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
     raise _Terminated()
 
 
-def _server(settings: Settings, engine: Engine, host: str, port: int) -> uvicorn.Server:
-    app = create_app(settings, engine)
+def _server(settings: Settings, engine: Engine, host: str, port: int, secure: bool) -> uvicorn.Server:
+    app = create_app(settings, engine, secure=secure)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
 
 def serve(
-    settings: Settings, engine: Engine, host: str, port: int, *, ready: Callable[[str], None] | None = None
+    settings: Settings,
+    engine: Engine,
+    host: str,
+    port: int,
+    *,
+    ready: Callable[[str], None] | None = None,
+    secure: bool = True,
 ) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM end it cleanly); ``ready`` is told the URL."""
+    """Serve until interrupted (Ctrl-C or SIGTERM end it cleanly); ``ready`` is told the URL.
+
+    ``secure`` marks the session cookie Secure (HTTPS only): leave it on except for the demo on
+    127.0.0.1, and put the page behind TLS.
+    """
     sock, url = bind(host, port)
-    server = _server(settings, engine, host, port)
+    server = _server(settings, engine, host, port, secure)
     if ready is not None:
         ready(url)
     if threading.current_thread() is not threading.main_thread():
@@ -74,11 +84,21 @@ def serve(
 
 
 def start_in_thread(
-    settings: Settings, engine: Engine, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 15
+    settings: Settings,
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    timeout: float = 15,
+    secure: bool = True,
 ) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Serve on a daemon thread; returns once it accepts connections. Stop it with ``stop``."""
+    """Serve on a daemon thread; returns once it accepts connections. Stop it with ``stop``.
+
+    ``secure`` as for ``serve``: a client on plain http:// other than a browser on loopback
+    (httpx, for one) does not send a Secure cookie back, so such a caller passes ``secure=False``.
+    """
     sock, url = bind(host, port)
-    server = _server(settings, engine, host, port)
+    server = _server(settings, engine, host, port, secure)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

@@ -6,6 +6,7 @@ put there itself; the page templates never mark client text safe.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from bot.claims import approval
 from bot.claims.deadlines import deadlines, status
 from bot.claims.lifecycle import CLOSED
 from bot.config import DeadlineSettings
-from bot.stages.extract import Extraction, extract
 from bot.stages.parse import Unreadable, parse
 from bot.storage import store
 from bot.storage.intake import stored_bytes
@@ -217,15 +217,14 @@ def highlight(text: str, marks: list[Mark]) -> Markup:
     return Markup("").join(pieces)
 
 
-def marks_of(found: Extraction) -> list[Mark]:
-    marks = [Mark(c.value, "account", c.evidence) for c in found.accounts if c.confidence >= 0.5]
-    accounts = {m.number for m in marks}
-    marks += [
-        Mark(c.value, "order", c.evidence)
-        for c in found.orders
-        if c.confidence >= 0.5 and c.value not in accounts
-    ]
-    return marks
+def marks_of(message: InboundMessage) -> list[Mark]:
+    """The numbers the extract stage was sure of, as the pipeline stored them with the message
+    (the page never reads a message again: a hostile one could be slow to read)."""
+    try:
+        stored = json.loads(message.evidence) if message.evidence else []
+    except ValueError:
+        return []
+    return [Mark(e["number"], e["kind"], e["evidence"]) for e in stored]
 
 
 def message_view(message: InboundMessage) -> MessageView:
@@ -243,7 +242,7 @@ def message_view(message: InboundMessage) -> MessageView:
         return MessageView(
             **common, subject=escape(message.subject), text=Markup(""), problem=f"cannot be shown: {exc}"
         )
-    marks = marks_of(extract(parsed))
+    marks = marks_of(message)
     text = parsed.text
     return MessageView(
         **common,

@@ -266,3 +266,102 @@ def test_nothing_but_the_unverified_sender_letter_goes_to_an_unverified_sender(
         events = [e.event for e in store.history(session, claim_id=claim_id)]
         assert "reply_withheld" in events
         assert [r.kind for r in store.replies(session) if r.claim_id == claim_id] == ["unverified_sender"]
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        ("We will pay you 50,000 US dollars.", "50000", "USD"),
+        ("a credit of USD 50000 today", "50000", "USD"),
+        ("a credit of $50,000.00 today", "50000", "USD"),
+        ("US$ 50,000", "50000", "USD"),
+        ("我们将赔偿50,000美元。", "50000", "USD"),
+        ("我们将赔偿5万美元。", "50000", "USD"),
+        ("我们将赔偿五万美元。", "50000", "USD"),
+        ("賠償一百五十萬港元", "1500000", "HKD"),
+        ("a 1.5 million USD settlement", "1500000", "USD"),
+        ("50k dollars", "50000", "USD"),
+        ("50.000,00 EUR", "50000", "EUR"),
+        ("we will credit 50,000 to your account", "50000", ""),
+    ],
+)
+def test_amounts_are_read_in_english_and_chinese_with_a_code_a_sign_or_a_word(
+    text: str, amount: str, currency: str
+) -> None:
+    assert approval.stated_amounts(text) == {(Decimal(amount), currency)}
+
+
+def test_order_numbers_prices_and_dates_are_not_amounts() -> None:
+    assert approval.stated_amounts("order 55667788 at 1.23456 on 2026.07.05, account 81234567") == set()
+
+
+def test_an_edit_adds_the_amounts_the_draft_did_not_state_however_they_are_written() -> None:
+    drafted = "Option 1: 1,739.00 USD. Option 2: 529.00 USD. Kind regards"
+    assert approval.added_amounts(drafted, "Option 1: USD 1739. Option 2: $529.00. Warm regards") == []
+    assert approval.added_amounts(drafted, "Option 1: 17,390.00 USD. Option 2: 529.00 USD.") == [
+        (Decimal("17390.00"), "USD")
+    ]
+    assert approval.added_amounts(drafted, drafted + " Also 1,739.00 EUR.") == [(Decimal("1739.00"), "EUR")]
+
+
+def test_an_edited_acknowledgement_that_adds_an_amount_above_four_eyes_needs_a_second_manager(
+    book_engine: Engine, tmp_path: Path, staff: dict[str, StaffUser]
+) -> None:
+    limit = make_settings(tmp_path / "limit", approval={"four_eyes_amount": "10000"})
+    ack = drafts(book_engine, open_claim(book_engine, limit))["acknowledgement"]
+    promise = ack.body_text + "\nAs agreed, we will credit you 50,000 US dollars."
+    with database.session_scope(book_engine) as session:
+        first = approval.approve(session, limit, staff["sam"], ack.id or 0, text=promise)
+        assert (first.status, first.amount, first.currency) == (ReplyStatus.SECOND_APPROVAL, 50000, "USD")
+        edited = [
+            e.detail for e in store.history(session, claim_id=ack.claim_id) if e.event == "reply_edited"
+        ]
+        assert edited == [f"reply {ack.id}; states 50000 USD"]
+    with database.session_scope(book_engine) as session:
+        with pytest.raises(approval.NotAllowed, match="another person"):
+            approval.approve(session, limit, staff["sam"], ack.id or 0)
+        with pytest.raises(approval.NotAllowed, match="needs a manager; ann is agent"):
+            approval.approve(session, limit, staff["ann"], ack.id or 0)
+    with database.session_scope(book_engine) as session:
+        second = approval.approve(session, limit, staff["meg"], ack.id or 0)
+        assert (second.status, second.first_approved_by, second.decided_by) == (
+            ReplyStatus.APPROVED,
+            "sam",
+            "meg",
+        )
+
+
+def test_a_manager_who_adds_an_amount_cannot_give_its_second_approval_and_a_small_one_needs_none(
+    book_engine: Engine, tmp_path: Path, staff: dict[str, StaffUser]
+) -> None:
+    limit = make_settings(tmp_path / "limit", approval={"four_eyes_amount": "10000"})
+    claim_id = open_claim(book_engine, limit)
+    ack, offer = drafts(book_engine, claim_id)["acknowledgement"], drafts(book_engine, claim_id)["offer"]
+    with database.session_scope(book_engine) as session:
+        big = approval.approve(
+            session, limit, staff["meg"], offer.id or 0, text=offer.body_text + "\n五万美元"
+        )
+        assert big.status == ReplyStatus.SECOND_APPROVAL
+        with pytest.raises(approval.NotAllowed, match="another person"):
+            approval.approve(session, limit, staff["meg"], offer.id or 0)
+        assert approval.approve(session, limit, staff["max"], offer.id or 0).status == ReplyStatus.APPROVED
+        small = approval.approve(session, limit, staff["sam"], ack.id or 0, text=ack.body_text + "\nUSD 500")
+        assert (small.status, small.amount) == (ReplyStatus.APPROVED, 500)
+
+
+def test_rejecting_an_offer_waiting_for_its_second_approval_needs_who_could_approve_it(
+    book_engine: Engine, tmp_path: Path, staff: dict[str, StaffUser]
+) -> None:
+    strict = make_settings(tmp_path / "strict", approval={"four_eyes_amount": "1"})
+    offer = drafts(book_engine, open_claim(book_engine, strict))["offer"]
+    with database.session_scope(book_engine) as session:
+        approval.approve(session, strict, staff["meg"], offer.id or 0)
+    for name in ("ann", "sam", "meg"):
+        with (
+            database.session_scope(book_engine) as session,
+            pytest.raises(approval.NotAllowed, match="needs a manager who neither approved nor edited it"),
+        ):
+            approval.reject(session, staff[name], offer.id or 0, reason="not sure")
+    with database.session_scope(book_engine) as session:
+        rejected = approval.reject(session, staff["max"], offer.id or 0, reason="wrong remedy")
+        assert (rejected.status, rejected.decided_by) == (ReplyStatus.REJECTED, "max")

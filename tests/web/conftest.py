@@ -108,7 +108,7 @@ def app_for(desk: Desk) -> Callable[[str | None], TestClient]:
     app = create_app(desk.settings, desk.engine)
 
     def make(name: str | None = None) -> TestClient:
-        client = TestClient(app, follow_redirects=False)
+        client = TestClient(app, base_url="https://testserver", follow_redirects=False)
         if name is not None:
             response = client.post(
                 "/login",

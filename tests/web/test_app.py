@@ -7,17 +7,17 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import itsdangerous
 from pydantic import SecretStr
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from starlette.testclient import TestClient
 
-from bot.storage import database, store
-from bot.storage.tables import Claim, ReplyStatus, utcnow
+from bot.config import Settings
+from bot.storage import access, database, store
+from bot.storage.tables import Claim, Reply, ReplyStatus, utcnow
 from bot.web import create_app
 from bot.web.guard import SESSION_COOKIE
 from tests import ROOT
@@ -304,28 +304,39 @@ def signed_session(secret: str, values: dict[str, object]) -> str:
     return itsdangerous.TimestampSigner(secret).sign(data).decode()
 
 
+def https_client(settings: Settings, engine: Engine) -> TestClient:
+    """A client of the app as browsers reach it in production, over HTTPS: the cookie is Secure."""
+    return TestClient(create_app(settings, engine), base_url="https://testserver", follow_redirects=False)
+
+
+def session_opened(desk: Desk, name: str, seconds_ago: float) -> str:
+    """The id of a session ``name`` opened ``seconds_ago``, as a login then would have made it."""
+    with database.session_scope(desk.engine) as session:
+        return access.open_session(session, user=name, now=utcnow() - timedelta(seconds=seconds_ago))
+
+
 def test_a_login_lasts_session_hours_from_the_login_and_survives_a_restart_with_a_secret(
     desk: Desk,
 ) -> None:
     secret = "s" * 40
     settings = desk.settings.model_copy(update={"web_secret": SecretStr(secret)})
-    first = TestClient(create_app(settings, desk.engine), follow_redirects=False)
+    first = https_client(settings, desk.engine)
     token = csrf_of(first.get("/login").text)
     first.post("/login", data={"csrf": token, "name": "sam", "password": PASSWORD})
     cookie = first.cookies[SESSION_COOKIE]
 
-    restarted = TestClient(create_app(settings, desk.engine), follow_redirects=False)
+    restarted = https_client(settings, desk.engine)
     restarted.cookies.set(SESSION_COOKIE, cookie)
     assert restarted.get("/").status_code == 200
     other_secret = settings.model_copy(update={"web_secret": SecretStr("t" * 40)})
-    stranger = TestClient(create_app(other_secret, desk.engine), follow_redirects=False)
+    stranger = https_client(other_secret, desk.engine)
     stranger.cookies.set(SESSION_COOKIE, cookie)
     assert stranger.get("/").status_code == 303
 
     hours = settings.web.session_hours
     for age, status in ((hours * 3600 - 60, 200), (hours * 3600 + 60, 303)):
-        client = TestClient(create_app(settings, desk.engine), follow_redirects=False)
-        values = {"user": "sam", "login_at": time.time() - age, "csrf": "t"}
+        client = https_client(settings, desk.engine)
+        values = {"sid": session_opened(desk, "sam", age), "user": "sam", "csrf": "t"}
         client.cookies.set(SESSION_COOKIE, signed_session(secret, values))
         assert client.get("/").status_code == status
 
@@ -380,3 +391,19 @@ def test_deadlines_show_in_the_queue_and_on_the_claim_and_overdue_ones_are_flagg
     assert fresh is not None and 'data-deadline="answer" data-standing="ok"' in fresh.group(0)
     page = client.get(f"/claims/{offer.claim_id}").text
     assert 'data-deadline="answer" data-standing="overdue"' in page
+
+
+def test_the_page_shows_what_the_pipeline_read_and_never_reads_the_message_again(
+    app_for: Client, desk: Desk
+) -> None:
+    reply_id = desk.reply_id("offer")
+    stored = [{"number": "81234567", "kind": "account", "evidence": "kept by the pipeline"}]
+    with database.session_scope(desk.engine) as session:
+        reply = session.get(Reply, reply_id)
+        assert reply is not None
+        for message in store.claim_messages(session, claim_id=reply.claim_id):
+            assert json.loads(message.evidence), "the pipeline keeps what it read"
+            message.evidence = json.dumps(stored)
+    page = app_for("ann").get(f"/replies/{reply_id}").text
+    assert '<mark class="account" title="account: kept by the pipeline">81234567</mark>' in page
+    assert '<mark class="order"' not in page, "nothing was extracted again"

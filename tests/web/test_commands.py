@@ -14,7 +14,7 @@ import pytest
 from bot.claims import approval
 from bot.cli import main
 from bot.cli.common import NEW_PASSWORD_VARIABLE
-from bot.storage import database
+from bot.storage import access, database
 from tests import ROOT
 from tests.mail.test_cycle import write_config
 from tests.web.conftest import Desk
@@ -62,6 +62,24 @@ def test_users_add_refuses_in_one_line_with_exit_code_2(
 
     err = capsys.readouterr().err
     assert err.startswith("claimsbot: error:") and message in err and err.count("\n") == 1
+
+
+def test_users_unlock_lifts_a_login_lock_from_the_shell(
+    desk: Desk, config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with database.session_scope(desk.engine) as session:
+        for _ in range(access.LOCKOUT_FAILURES):
+            access.record_failure(session, account="ann", address="192.0.2.7")
+        assert access.lock_of(session, "ann") is not None
+
+    assert main(["users", "unlock", "ann", "--config", config]) == 0
+
+    assert capsys.readouterr().out == "unlocked ann\n"
+    with database.session_scope(desk.engine) as session:
+        assert access.lock_of(session, "ann") is None
+        assert access.refusal(session, account="ann", address="192.0.2.7") == ""
+    assert main(["users", "unlock", "ann", "--config", config]) == 2
+    assert "'ann' is not locked" in capsys.readouterr().err
 
 
 def test_serve_prints_the_url_answers_and_stops_on_sigterm(config: str) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+import bot.storage.access
 import bot.storage.tables  # noqa: F401  (the table models fill SQLModel.metadata)
 from bot.storage.database import StoreError
 from bot.storage.locks import key

@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+import bot.storage.access
 import bot.storage.tables  # noqa: F401  (the table models fill SQLModel.metadata)
 
 
