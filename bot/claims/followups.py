@@ -15,7 +15,7 @@ from bot.claims import moves, replies
 from bot.config import Settings
 from bot.stages.consent import Consent
 from bot.storage import store
-from bot.storage.tables import Claim, InboundMessage, MessageStatus, State
+from bot.storage.tables import Claim, InboundMessage, MessageStatus, State, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class Proof:
     answers: str  # "offer" (the offer or its reminder), "confirmation", or ""
     vouched: bool
     why: str
+    cites: frozenset[str] = frozenset()  # the Message-IDs of ours the message replies to
 
     @property
     def enough(self) -> bool:
@@ -88,7 +89,7 @@ def proof_of(session: Session, claim: Claim, thread: tuple[str, ...], *, vouched
     }
     answers = "confirmation" if "confirmation" in kinds else "offer" if kinds else ""
     why = vouched[1] if answers else "not a reply to the offer we sent"
-    return Proof(answers, vouched[0], why)
+    return Proof(answers, vouched[0], why, frozenset(i for i in thread if i in letters))
 
 
 def record(
@@ -116,8 +117,8 @@ def record(
         return
     proof = proof or Proof("", False, "not a reply to the offer we sent")
     received_at = inbound.received_at
-    if proof.answers == "confirmation" and claim.pending_consent:
-        kind = _confirm(session, claim, consent, it_was_me=it_was_me, received_at=received_at)
+    if claim.pending_consent and claim.pending_consent_letter in proof.cites:
+        kind = _confirm(session, claim, consent, it_was_me=it_was_me)
     elif _answers_offer(claim, consent) and not proof.enough:
         ask_to_confirm(session, settings, claim, consent, why=proof.why, received_at=received_at)
         return
@@ -141,39 +142,48 @@ def ask_to_confirm(
     assert claim.id is not None
     if not _answers_offer(claim, consent):
         return
-    claim.pending_consent = consent.answer or "agree"
-    claim.pending_consent_at = received_at
-    session.add(claim)
-    store.record_event(
-        session,
-        claim_id=claim.id,
-        actor="bot",
-        event="consent_unconfirmed",
-        detail=f"{claim.pending_consent}: {why}; {consent.evidence}"[:1000],
-    )
+    answer = consent.answer or "agree"
+    detail = f"{answer}: {why}; {consent.evidence}"[:1000]
+    if claim.pending_consent:
+        # One question at a time: a later answer neither replaces the one the client is being
+        # asked about nor sends them another letter (a stranger could use up their replies).
+        store.record_event(
+            session, claim_id=claim.id, actor="bot", event="consent_unconfirmed_again", detail=detail
+        )
+        return
+    store.record_event(session, claim_id=claim.id, actor="bot", event="consent_unconfirmed", detail=detail)
     choice = {"best_price": "1", "restore": "2", "refused": "refused"}.get(consent.answer or "", "")
     context = {**replies.common(claim, settings), "choice": choice, "received_on": received_at.date()}
-    replies.queue(session, settings, claim, "consent_confirmation", context)
+    letter = replies.queue(session, settings, claim, "consent_confirmation", context)
+    if letter is not None:
+        claim.pending_consent, claim.pending_consent_at = answer, received_at
+        claim.pending_consent_letter = letter.message_id
+        session.add(claim)
 
 
-def _confirm(
-    session: Session, claim: Claim, reply: Consent, *, it_was_me: bool | None, received_at: datetime
-) -> str:
-    """The client answered our confirmation letter: "it was me" applies the held answer (or the
-    option this reply names); a denial, or no answer, leaves the claim as it was."""
+def _confirm(session: Session, claim: Claim, reply: Consent, *, it_was_me: bool | None) -> str:
+    """The client answered the confirmation letter about the held answer: a plain "it was me"
+    applies it, as of when it arrived; a denial drops it; anything else (a question, another
+    option than the one held) leaves it held for a person to read."""
     assert claim.id is not None
-    held, claim.pending_consent, claim.pending_consent_at = claim.pending_consent, "", None
-    session.add(claim)
-    agreed = reply.answer not in (None, "refused") or reply.agrees_without_choice
-    if it_was_me is False or reply.answer == "refused" or not (it_was_me or agreed):
+    held, held_at = claim.pending_consent, claim.pending_consent_at
+    other_option = reply.answer is not None and reply.answer != held
+    if it_was_me is None or (it_was_me and other_option):
         store.record_event(
-            session, claim_id=claim.id, actor="client", event="consent_not_confirmed", detail=reply.evidence
+            session, claim_id=claim.id, actor="client", event="confirmation_unclear", detail=reply.evidence
         )
         return "followup_received"
-    answer = reply.answer or (None if held == "agree" else held)
-    confirmed = Consent(answer, answer is None, f"confirmed: {reply.evidence or held}")
+    claim.pending_consent, claim.pending_consent_at, claim.pending_consent_letter = "", None, ""
+    session.add(claim)
+    if not it_was_me:
+        store.record_event(
+            session, claim_id=claim.id, actor="client", event="consent_not_confirmed", detail=held
+        )
+        return "followup_received"
     store.record_event(session, claim_id=claim.id, actor="client", event="consent_confirmed", detail=held)
-    return _apply_consent(session, claim, confirmed, received_at=received_at)
+    answer = None if held == "agree" else held
+    confirmed = Consent(answer, answer is None, f"confirmed: {held}")
+    return _apply_consent(session, claim, confirmed, received_at=held_at or utcnow())
 
 
 def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received_at: datetime) -> str:
@@ -192,7 +202,7 @@ def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received
         return "followup_received"
     if consent.answer == "refused":
         moves.move(session, claim, State.REFUSED, actor="client", reason=consent.evidence)
-        claim.pending_consent, claim.pending_consent_at = "", None
+        claim.pending_consent, claim.pending_consent_at, claim.pending_consent_letter = "", None, ""
         return "followup_received"
     open_rows = [
         r
@@ -217,5 +227,5 @@ def _apply_consent(session: Session, claim: Claim, consent: Consent, *, received
         )
         return "followup_received"
     moves.move(session, claim, State.CONSENTED, actor="client", reason=f"{remedy}: {consent.evidence}")
-    claim.pending_consent, claim.pending_consent_at = "", None
+    claim.pending_consent, claim.pending_consent_at, claim.pending_consent_letter = "", None, ""
     return "consent_received"

@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import mailbox as local_mailbox
+import os
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +120,10 @@ def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
     return ""
 
 
+# This run of this worker: the mark of the message in hand names it.
+RUN = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+
+
 def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
     folder = settings.imap.folder
     with Mailbox(settings.imap) as mailbox:
@@ -126,8 +133,8 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             cursor = store.cursor_for(session, folder=folder)
             same = cursor is not None and cursor.uidvalidity == uidvalidity
             after = cursor.last_uid if cursor and same else 0
-            # Still set, the previous run died with this message in hand.
-            died_with = cursor.in_hand_uid if cursor and same else None
+            # Still set by another run, that run died with this message in hand.
+            died_with = cursor.in_hand_uid if cursor and same and cursor.in_hand_by != RUN else None
             if cursor and not same:
                 # Old UIDs mean nothing now: what is still in the folder is read again and
                 # recognised by Message-ID or content, then filed as a duplicate.
@@ -136,7 +143,7 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             if not batch:  # every message of the batch was expunged meanwhile
                 continue
             with database.session_scope(engine) as session:
-                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid)
+                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid, by=RUN)
             duplicates: list[int] = []
             for index, fetched in enumerate(batch):
                 # Whatever stores this message says which one is in hand next, in the same commit.
@@ -170,7 +177,7 @@ def _process_after_death(
     content_hash = hashlib.sha256(raw).hexdigest()
     with database.session_scope(engine) as session:
         if store.find_duplicate(session, message_id=None, content_hash=content_hash):
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following)
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following, by=RUN)
             return None
         stored = session.get(IntakeAttempt, content_hash)
         attempt = stored or IntakeAttempt(
@@ -192,7 +199,7 @@ def _process_after_death(
                 uid=uid,
                 content_hash=content_hash,
             )
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following)
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following, by=RUN)
             return str(MessageStatus.QUARANTINED)
         attempt.started_at = utcnow()
         session.add(attempt)
@@ -230,7 +237,7 @@ def process_safely(
             if inbound is not None and not on_server:
                 inbound.archived = True
             if on_server:
-                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
+                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
             return str(inbound.status) if inbound else None
     except TemplateProblem:
         raise
@@ -246,7 +253,7 @@ def process_safely(
     content_hash = hashlib.sha256(raw).hexdigest()
     with database.session_scope(engine) as session:
         if on_server:
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
         if store.find_duplicate(session, message_id=None, content_hash=content_hash):
             return None
         hold_for_staff(
@@ -271,7 +278,7 @@ def _record_oversized(
     marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
     limit = settings.imap.max_message_bytes
     with database.session_scope(engine) as session:
-        store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on)
+        store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
         if store.find_duplicate(session, message_id=None, content_hash=marker):
             return None
         hold_for_staff(

@@ -182,6 +182,7 @@ def _send_one(
         assert reply is not None
         try:
             message = compose(reply, settings)
+            data = bytes(message)  # an address or header that cannot be written fails here
             unsendable = ""
         except Exception as exc:
             # Refused here, before any SMTP conversation: failed with the reason, never left
@@ -194,7 +195,7 @@ def _send_one(
         return True
     sent_dir.mkdir(parents=True, exist_ok=True)
     path = sent_dir / f"{reply_id:06d}.eml"
-    path.write_bytes(bytes(message))
+    path.write_bytes(data)
     try:
         connection.send(message)
     except _Undelivered as exc:

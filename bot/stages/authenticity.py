@@ -16,17 +16,14 @@ import authres
 def vouched_for(results: tuple[str, ...], sender: str, authserv_id: str) -> tuple[bool, str]:
     """(vouched, why) for a message from ``sender`` carrying these Authentication-Results values."""
     domain = sender.rsplit("@", 1)[-1].lower()
-    ours = None
-    for value in results:
-        try:
-            header = authres.AuthenticationResultsHeader.parse(f"Authentication-Results: {value}")
-        except Exception:
-            continue
-        if str(header.authserv_id).lower() == authserv_id.lower():
-            ours = header
-            break
-    if ours is None:
+    value = next((v for v in results if _authserv_of(v) == authserv_id.lower()), None)
+    if value is None:
         return False, f"no Authentication-Results from {authserv_id}"
+    try:
+        ours = authres.AuthenticationResultsHeader.parse(f"Authentication-Results: {value}")
+    except Exception:
+        # Never fall through to a header further down: the sender may have written that one.
+        return False, f"the Authentication-Results of {authserv_id} cannot be read"
     for result in ours.results:
         method, verdict = str(result.method).lower(), str(result.result).lower()
         props = {f"{p.type}.{p.name}".lower(): str(p.value).lower() for p in result.properties}
@@ -36,6 +33,12 @@ def vouched_for(results: tuple[str, ...], sender: str, authserv_id: str) -> tupl
         if method == "dkim" and verdict == "pass" and _aligned(signer, domain):
             return True, f"{authserv_id}: dkim=pass, signed by {signer}"
     return False, f"{authserv_id} reports neither dmarc=pass nor an aligned dkim=pass for {domain}"
+
+
+def _authserv_of(value: str) -> str:
+    """The authserv-id a header names (its first token, before any version and the first ";")."""
+    head = value.split(";", 1)[0].split()
+    return head[0].lower() if head else ""
 
 
 def _aligned(signer: str, domain: str) -> bool:

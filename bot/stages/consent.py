@@ -104,19 +104,33 @@ def _denied_before(text: str, at: int) -> bool:
 
 
 _NOT_ME = re.compile(
-    r"\bnot\s+me\b|\bwas\s*n[o']?t\s+me\b|\bdid\s*n[o']?t\s+(?:send|write)|\bdo\s*n[o']?t\s+confirm"
-    r"|\bnot\s+confirm|不是我|唔係我|并非本人|並非本人|不确认|不確認|没有发|沒有發",
+    r"\bnot\s+me\b|\bwas\s*n[o']?t\s+me\b|\bdid\s*n[o']?t\s+(?:send|write)|\bnever\s+(?:sent|wrote)"
+    r"|\bdo\s*n[o']?t\s+confirm|\bnot\s+confirm"
+    r"|不是我|唔係我|并非本人|並非本人|不是本人|没有发|沒有發|没发过|沒發過|不确认|不確認",
     re.IGNORECASE,
 )
-_IT_WAS_ME = re.compile(r"\bconfirm|\byes\b|\bit\s+was\s+me\b|确认|確認|是我", re.IGNORECASE)
+_IT_WAS_ME = re.compile(
+    r"\b(?:yes|yep|confirm(?:ed)?|correct|it\s+was\s+me|that\s+was\s+me)\b"
+    r"|确认|確認|是我|是本人|是的|係我|係本人|没错|沒錯|正确|正確",
+    re.IGNORECASE,
+)
+# Any of these makes a "yes" not a plain yes: a person reads it.
+_HEDGE = re.compile(
+    r"\b(?:no|not|never|nothing|but|if|who|why|what)\b|n't|[?？]|没|沒|不|未|非|唔|冇|无|無|吗|嗎|谁|誰"
+)
+# A plain confirmation is short; a long reply says more than "it was me".
+_PLAIN = 160
 
 
 def confirms(text: str) -> bool | None:
-    """The client's answer to "was it you?": True, False (any denial wins), or None (no answer)."""
-    own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text)))
+    """The client's answer to "was it you?": False for a denial, True only for a short, plain
+    yes (no negation, no question, no condition anywhere), None for anything else."""
+    own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text))).strip()
     if _NOT_ME.search(own):
         return False
-    return True if _IT_WAS_ME.search(own) else None
+    if len(own) <= _PLAIN and _IT_WAS_ME.search(own) and not _HEDGE.search(own):
+        return True
+    return None
 
 
 def consent(text: str) -> Consent:

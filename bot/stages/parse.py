@@ -124,6 +124,9 @@ def parse(raw: bytes) -> ParsedMessage:
     message: Message = mail.message
     headers = {k.lower(): _header_text(v) for k, v in message.items()}
     name, address, doubt, shown = _sender(message.get_all("from") or [])
+    if "\ufffd" in name and mail.from_:
+        # A display name in raw 8-bit bytes: mail-parser's decoding of it reads better.
+        name = _header_text(mail.from_[0][0]) or name
     defects: list[str] = []
     if not any(
         p.get_content_maintype() == "text" and p.get_content_disposition() != "attachment"
@@ -161,13 +164,22 @@ def msg_ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_MSG_ID.findall(value)))
 
 
+def _usable_address(address: str) -> bool:
+    """One plain ASCII mailbox: an encoded word or raw 8-bit text is never an address of ours."""
+    local, _, domain = address.partition("@")
+    plain = address.isascii() and address.isprintable() and "=?" not in address
+    return plain and bool(local) and "@" not in domain and " " not in address and "." in domain
+
+
 def _sender(values: list[str]) -> tuple[str, str, str, str]:
     """(display name, address, doubt, shown address) from the raw From header fields.
 
     The address is the addr-spec of the raw header, parsed before any encoded word is decoded,
     so text inside an encoded display name can never become the address."""
-    found = [(n, a.strip().lower()) for n, a in email.utils.getaddresses([str(v) for v in values]) if a]
-    usable = [(n, a) for n, a in found if a.count("@") == 1 and " " not in a and "." in a.rsplit("@", 1)[1]]
+    found = [
+        (n, a.strip().lower()) for n, a in email.utils.getaddresses([str(v) for v in values]) if "@" in a
+    ]
+    usable = [(n, a) for n, a in found if _usable_address(a)]
     if not usable:
         raise Unreadable("no usable From address")
     raw_name, address = usable[0]

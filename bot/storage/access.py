@@ -6,7 +6,7 @@ database: a logout in one must end the session in all, and a guesser must not ge
 allowance from each. A session is known here only by the SHA-256 of its id; the id itself is
 in the person's cookie and nowhere else, so whoever reads this table cannot log in with it.
 
-The limits (documented in ``docs/security-web.md``):
+The limits (documented in ``docs/security.md``):
 
 - ``ACCOUNT_LIMIT`` failed logins for one account name within ``THROTTLE_WINDOW``, or
   ``ADDRESS_LIMIT`` from one client address, and further attempts are refused without the

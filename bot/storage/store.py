@@ -68,11 +68,11 @@ def _cursor(session: Session, *, folder: str, uidvalidity: int) -> MailboxCursor
     return cursor
 
 
-def hand_on(session: Session, *, folder: str, uidvalidity: int, uid: int | None) -> None:
-    """Mark which message is in hand (None: none), in the commit that stores the one before it:
-    a run that dies while reading a message leaves its UID here."""
+def hand_on(session: Session, *, folder: str, uidvalidity: int, uid: int | None, by: str) -> None:
+    """Mark which message run ``by`` has in hand (None: none), in the commit that stores the one
+    before it: a run that dies while reading a message leaves its UID here."""
     cursor = _cursor(session, folder=folder, uidvalidity=uidvalidity)
-    cursor.in_hand_uid = uid
+    cursor.in_hand_uid, cursor.in_hand_by = uid, by
     session.add(cursor)
 
 

@@ -117,6 +117,9 @@ class MailboxCursor(SQLModel, table=True):
     # The message being read, marked in the commit that stores the one before it: still set at
     # the next start, the previous run died with this message in hand.
     in_hand_uid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Which run of which worker set it: the same run finding it after an error of its own
+    # (a database or template failure) did not die.
+    in_hand_by: str = ""
 
 
 class IntakeAttempt(SQLModel, table=True):
@@ -268,6 +271,8 @@ class Claim(SQLModel, table=True):
     # until the client confirms it by replying to the confirmation letter.
     pending_consent: str = ""
     pending_consent_at: datetime | None = _when(nullable=True)
+    # The Message-ID of the letter that asks about it: only a reply citing it confirms.
+    pending_consent_letter: str = ""
 
 
 class ClaimOrder(SQLModel, table=True):

@@ -78,10 +78,15 @@ def test_forged_consents_change_nothing_and_the_registered_address_is_asked(
 
     deliver(guarded, [("display name", _named(eml("forged-consent-encoded-display-name.eml"), claim))])
     run_cycle(guarded, engine)
-    status, _, letters = _state(engine, claim)
-    assert status == "offer_sent"
-    assert [kind for kind, _ in letters].count("consent_confirmation") == 2
+    status, pending, letters = _state(engine, claim)
+    assert (status, pending) == ("offer_sent", "restore")
+    # One question at a time: the second forgery neither replaces the held answer nor sends
+    # the client another letter (a stranger could otherwise use up the client's replies).
+    assert [kind for kind, _ in letters].count("consent_confirmation") == 1
     assert all(to == ALICE for _, to in letters), "nothing about the claim goes to the forger"
+    with database.session_scope(engine) as session:
+        again = session.exec(select(ClaimEvent).where(ClaimEvent.event == "consent_unconfirmed_again")).all()
+    assert len(again) == 1 and "display name shows" in again[0].detail
     with database.session_scope(engine) as session:
         forged = session.exec(select(InboundMessage).where(InboundMessage.sender == "eve@evil.example")).one()
         theirs = session.get(Claim, forged.claim_id)
@@ -262,3 +267,38 @@ def test_a_sender_who_keeps_answering_is_held_for_a_person_across_days(
             e.detail for e in store.history(session, claim_id=claim.id or 0) if e.event == "reply_suppressed"
         ]
     assert events and f"{limit} replies to this sender in all" in events[-1]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "pending", "event"),
+    [
+        ("我没有确认过任何方案。", "offer_sent", "restore", "confirmation_unclear"),
+        ("That wasn't me. Please check who sent it.", "offer_sent", "", "consent_not_confirmed"),
+        ("Yes, I confirm.", "consented", "", "consent_confirmed"),
+    ],
+)
+def test_only_a_plain_yes_to_the_confirmation_letter_applies_the_held_answer(
+    guarded: Settings,
+    offered: tuple[Engine, Claim, Reply],
+    answer: str,
+    status: str,
+    pending: str,
+    event: str,
+) -> None:
+    engine, claim, _ = offered
+    deliver(guarded, [("forged", _named(eml("forged-consent-reference-only.eml"), claim))])
+    run_cycle(guarded, engine)
+    approve_all(engine)
+    run_cycle(guarded, engine)
+    with database.session_scope(engine) as session:
+        letter = session.exec(select(Reply).where(Reply.kind == "consent_confirmation")).one()
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = ALICE, guarded.smtp.from_address, f"Re: {letter.subject}"
+    reply["Message-ID"], reply["In-Reply-To"] = "<answer@example.com>", letter.message_id
+    reply.set_content(answer + "\n")
+    deliver(guarded, [("answer", bytes(reply))])
+    run_cycle(guarded, engine)
+    assert _state(engine, claim)[:2] == (status, pending)
+    with database.session_scope(engine) as session:
+        events = [e.event for e in store.history(session, claim_id=claim.id or 0)]
+    assert event in events

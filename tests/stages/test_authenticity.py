@@ -38,3 +38,11 @@ def test_a_dmarc_pass_for_another_domain_does_not_vouch_for_this_one() -> None:
 
 def test_an_unreadable_header_is_no_proof() -> None:
     assert not vouched_for(("%%% not a header",), "alice@example.com", OURS)[0]
+
+
+def test_when_our_own_header_cannot_be_read_no_header_below_it_is_used_instead() -> None:
+    results = (
+        f"{OURS}; dmarc=fail header.from=example.com; spf=pass smtp.helo=[203.0.113.9]",
+        f"{OURS}; dmarc=pass header.from=example.com",
+    )
+    assert not vouched_for(results, "alice@example.com", OURS)[0]

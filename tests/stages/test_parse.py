@@ -113,3 +113,11 @@ def test_folded_or_malformed_message_ids_are_dropped_not_kept() -> None:
 def test_an_ordinary_sender_is_trusted() -> None:
     message = parsed("en-alice-best-price.eml")
     assert (message.sender, message.sender_doubt, message.shown_address) == ("alice.chen@example.com", "", "")
+
+
+def test_an_encoded_word_or_raw_8bit_text_is_never_an_address() -> None:
+    raw = eml("en-alice-best-price.eml").replace(
+        b"From: Alice Chen <alice.chen@example.com>", b"From: =?utf-8?b?5byg5LiJ?=@qq.com"
+    )
+    with pytest.raises(Unreadable, match="no usable From address"):
+        parse(raw)

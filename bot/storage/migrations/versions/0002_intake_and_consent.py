@@ -36,6 +36,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mailboxcursor") as table:
         table.add_column(sa.Column("in_hand_uid", sa.BigInteger(), nullable=True))
+        table.add_column(
+            sa.Column("in_hand_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default="")
+        )
     with op.batch_alter_table("inboundmessage") as table:
         table.add_column(sa.Column("evidence", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("claim") as table:
@@ -45,14 +48,24 @@ def upgrade() -> None:
             )
         )
         table.add_column(sa.Column("pending_consent_at", bot.storage.tables.UTCDateTime(), nullable=True))
+        table.add_column(
+            sa.Column(
+                "pending_consent_letter",
+                sqlmodel.sql.sqltypes.AutoString(),
+                nullable=False,
+                server_default="",
+            )
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("claim") as table:
+        table.drop_column("pending_consent_letter")
         table.drop_column("pending_consent_at")
         table.drop_column("pending_consent")
     with op.batch_alter_table("inboundmessage") as table:
         table.drop_column("evidence")
     with op.batch_alter_table("mailboxcursor") as table:
+        table.drop_column("in_hand_by")
         table.drop_column("in_hand_uid")
     op.drop_table("intakeattempt")
