@@ -61,3 +61,11 @@ def test_ingest_benchmark_runs_on_a_small_dovecot_mailbox() -> None:
     assert "cycle: 60 fetched, 0 already stored, outcomes: claim 60" in result.stdout, result.stdout
     assert re.search(r"ratio \(b\)/\(a\): \d", result.stdout)
     assert re.search(r"empty poll, 100 messages seen: [\d.]+ ms; 300 seen", result.stdout)
+
+
+def test_hostile_benchmark_prints_each_size_and_the_ratio() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/hostile.py"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("extract") == 5 and "ratio seconds per byte" in result.stdout
