@@ -116,6 +116,14 @@ def report(scores: dict[str, Scores]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--end-to-end"]:
+        if len(argv) != 3:
+            print("usage: python -m bot.evaluate --end-to-end DIR BOOK", file=sys.stderr)
+            return 2
+        from bot.reports import end_to_end
+
+        print(end_to_end.report(end_to_end.score(Path(argv[1]), Path(argv[2]))))
+        return 0
     corpus = Path(argv[0]) if argv else Path("tests/corpus")
     scores = evaluate(corpus)
     print(report(scores))
