@@ -115,7 +115,7 @@ _IT_WAS_ME = re.compile(
     re.IGNORECASE,
 )
 # Any of these makes a "yes" not a plain yes: a person reads it.
-_HEDGE = re.compile(
+_NOT_PLAIN = re.compile(
     r"\b(?:no|not|never|nothing|but|if|who|why|what)\b|n't|[?？]|没|沒|不|未|非|唔|冇|无|無|吗|嗎|谁|誰"
 )
 # A plain confirmation is short; a long reply says more than "it was me".
@@ -128,7 +128,7 @@ def confirms(text: str) -> bool | None:
     own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text))).strip()
     if _NOT_ME.search(own):
         return False
-    if len(own) <= _PLAIN and _IT_WAS_ME.search(own) and not _HEDGE.search(own):
+    if len(own) <= _PLAIN and _IT_WAS_ME.search(own) and not _NOT_PLAIN.search(own):
         return True
     return None
 
