@@ -153,6 +153,9 @@ def _judge(
             if wanted is None or wanted not in chosen:
                 tally.false_consents += 1
                 tally.misses.append(f"{name}: consented {sorted(chosen)}, label {item.get('consent')}")
+        elif wanted is not None:
+            state = target.status if target else "no claim"
+            tally.misses.append(f"{name}: consent {item.get('consent')} not read (claim {state})")
         return
     tally.complaints += 1
     rows = store.claim_orders(session, claim_id=claim.id) if claim and claim.id else []

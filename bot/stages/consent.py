@@ -30,7 +30,8 @@ _HEDGE = re.compile(
     r"吗|嗎|么|麼|呢|是否|要不要|\?|\b(?:should|shall|can|could|do|would|might|may)\s+i\b|\bif\b|\bunless\b"
     r"|\bi'd\b|\bwould\b|\bmaybe\b|\bperhaps\b|\bthink\b|\bconsider\w*|\bnot\b|n't\b|\bwhat\b|\bwhy\b|\bhow\b"
     r"|如果|假如|要是|除非|考虑|考慮|或者|可能|还是|還是|不|唔(?!該|该)|冇|没有|沒有|咩|点解|點解|乜|\bbut\b|\bhowever\b|但|不过|不過"
-    r"|再|之后|之後|以后|以後|\blater\b|\bonce\b",
+    r"|再|之后|之後|以后|以後|\blater\b|\bonce\b"
+    r"|\b(?:as|so)\s+long\s+as\b|\bprovid(?:ed|ing)\b|\bon\s+condition\b|只要|前提|条件|條件",
     re.IGNORECASE,
 )
 _PLAIN_ASSENT = re.compile(

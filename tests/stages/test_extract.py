@@ -509,3 +509,17 @@ def test_plain_agreement_to_the_offer_is_agreement_without_a_choice(text: str) -
 )
 def test_an_answer_to_was_it_you_is_read_from_the_clients_own_words(text: str, answer: bool | None) -> None:
     assert confirms(text) is answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I agree to option 1 once you refund the swap.",
+        "I'm happy to go with option 1 as long as the swap is refunded too.",
+        "Option 1 is fine provided the swap is refunded.",
+        "只要退还隔夜利息，我同意方案1。",
+    ],
+)
+def test_an_answer_with_a_condition_is_never_consent(text: str) -> None:
+    found = consent(text)
+    assert found.answer is None and not found.agrees_without_choice
