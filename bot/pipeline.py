@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.stages.assess import Assessment, assess
 from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, classify
-from bot.stages.consent import confirms
+from bot.stages.consent import bare_yes, confirms
 from bot.stages.extract import extract
 from bot.stages.match import Match, OrderMatch, Outcome, Problem, match
 from bot.stages.parse import ParsedMessage, Unreadable, parse
@@ -106,6 +106,7 @@ def process_message(
                 extraction.consent,
             )
             it_was_me = confirms(parsed.text) if proof.answers == "confirmation" else None
+            yes = proof.answers == "offer" and bare_yes(parsed.text)
             followups.record(
                 session,
                 settings,
@@ -115,6 +116,7 @@ def process_message(
                 consent=consent,
                 proof=proof,
                 it_was_me=it_was_me,
+                bare_yes=yes,
             )
             return inbound
         if claim is not None and voice is Voice.UNVERIFIED:

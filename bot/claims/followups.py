@@ -102,6 +102,7 @@ def record(
     consent: Consent | None,
     proof: Proof | None = None,
     it_was_me: bool | None = None,
+    bare_yes: bool = False,
 ) -> None:
     """File a follow-up under its claim and draft the answer it calls for.
 
@@ -117,6 +118,8 @@ def record(
         return
     proof = proof or Proof("", False, "not a reply to the offer we sent")
     received_at = inbound.received_at
+    if bare_yes and proof.answers == "offer" and consent.answer is None and not consent.agrees_without_choice:
+        consent = _yes_to_the_offer(session, claim, consent)
     if claim.pending_consent and claim.pending_consent_letter in proof.cites:
         kind = _confirm(session, claim, consent, it_was_me=it_was_me)
     elif _answers_offer(claim, consent) and not proof.enough:
@@ -128,6 +131,17 @@ def record(
     if kind == "consent_received":
         context["chosen"] = replies.chosen(session, claim)
     replies.queue(session, settings, claim, kind, context)
+
+
+def _yes_to_the_offer(session: Session, claim: Claim, consent: Consent) -> Consent:
+    """A bare yes answering the offer itself: to an offer of option 1 only it is option 1; to an
+    offer of two options it is noted and left to a person (never a guess)."""
+    assert claim.id is not None
+    offered = [r for r in store.claim_orders(session, claim_id=claim.id) if r.outcome == "eligible"]
+    if offered and all(r.restore_amount is None for r in offered):
+        return Consent("best_price", False, "a plain yes to an offer of option 1 only")
+    store.record_event(session, claim_id=claim.id, actor="client", event="consent_needs_choice", detail="yes")
+    return consent
 
 
 def _answers_offer(claim: Claim, consent: Consent) -> bool:

@@ -134,6 +134,20 @@ def confirms(text: str) -> bool | None:
     return None
 
 
+_BARE_YES = re.compile(
+    r"^\W*(?:yes|yep|ok(?:ay)?|sure|fine|agreed|好的?|可以|行|没问题|沒問題|冇問題)\W*$", re.I
+)
+
+
+def bare_yes(text: str) -> bool:
+    """The client's own words are only a yes ("Yes", "OK 👍", "可以", "好的"), perhaps signed:
+    the offer it answers says what it agrees to."""
+    own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text)))
+    lines = [line.strip() for line in own.splitlines() if line.strip()]
+    signed = all(len(line) <= 30 and not re.search(r"\d", line) for line in lines[1:3])
+    return bool(lines) and bool(_BARE_YES.match(lines[0])) and len(lines) <= 3 and signed
+
+
 def consent(text: str) -> Consent:
     """Read consent only from the client's own words; a question or a negation is never consent."""
     own = without_device_signature(unicodedata.normalize("NFKC", strip_quoted(text)))

@@ -302,3 +302,20 @@ def test_only_a_plain_yes_to_the_confirmation_letter_applies_the_held_answer(
     with database.session_scope(engine) as session:
         events = [e.event for e in store.history(session, claim_id=claim.id or 0)]
     assert event in events
+
+
+def test_a_bare_yes_to_an_offer_of_one_option_is_that_option(
+    guarded: Settings, offered: tuple[Engine, Claim, Reply]
+) -> None:
+    engine, claim, offer = offered
+    yes = (
+        eml("consent-reply-to-offer.eml")
+        .replace(b"<OFFER-ID>", offer.message_id.encode())
+        .replace(b"I agree to option 2.", b"Yes")
+    )
+    deliver(guarded, [("yes", yes)])
+    run_cycle(guarded, engine)
+    assert _state(engine, claim)[0] == "consented"
+    with database.session_scope(engine) as session:
+        chosen = {r.chosen_remedy for r in store.claim_orders(session, claim_id=claim.id or 0)}
+    assert chosen == {"best_price"}

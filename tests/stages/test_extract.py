@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.stages.consent import confirms
+from bot.stages.consent import bare_yes, confirms
 from bot.stages.extract import Consent, consent, detect_language, extract, strip_quoted
 from bot.stages.parse import ParsedMessage
 from tests.messages import parsed
@@ -523,3 +523,19 @@ def test_an_answer_to_was_it_you_is_read_from_the_clients_own_words(text: str, a
 def test_an_answer_with_a_condition_is_never_consent(text: str) -> None:
     found = consent(text)
     assert found.answer is None and not found.agrees_without_choice
+
+
+@pytest.mark.parametrize(
+    ("text", "yes"),
+    [
+        ("Yes", True),
+        ("OK 👍", True),
+        ("好的\n\n刘洋", True),
+        ("可以\r\n\r\n------------------ 原始邮件 ------------------\r\n发件人: x", True),
+        ("Yes, but what about the swap?", False),
+        ("OK\nmy new phone is 91234567", False),
+        ("Thanks for the offer.", False),
+    ],
+)
+def test_a_bare_yes_is_told_from_a_yes_that_says_more(text: str, yes: bool) -> None:
+    assert bare_yes(text) is yes
