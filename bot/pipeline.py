@@ -130,6 +130,12 @@ def process_message(
             )
         # Anyone else's message is a complaint of its own, matched afresh (and verified if that
         # address is registered): a stranger learns the same whether the reference exists or not.
+        if verdict.other_topic:
+            inbound.status = MessageStatus.NOT_COMPLAINT
+            inbound.reason = (
+                f"{inbound.reason}; about {verdict.other_topic}, not the outage: a person answers"
+            )
+            return inbound
     if verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         inbound.status = MessageStatus(verdict.kind.value)
         return inbound

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.stages.parse import ParsedMessage
+from bot.stages.quoting import strip_quoted
 
 
 class Kind(StrEnum):
@@ -26,6 +27,9 @@ class Verdict:
     reason: str
     reference: str | None = None
     thread_ids: tuple[str, ...] = ()
+    # What the message is about when that is something else than the outage (a deposit, a
+    # login): no claim letter answers it, a person does. "" when it may be a complaint.
+    other_topic: str = ""
 
 
 _AUTO_SUBJECT = re.compile(
@@ -42,6 +46,37 @@ _TOPIC = re.compile(
 )
 
 
+# Things clients write to the same address about that are not the outage. The message is one of
+# these only when it says nothing of the outage or its harm (_HARM) in the client's own words.
+_OTHER_TOPICS = {
+    "a deposit": r"\bdeposit|入金|存款|充值|入帳|入账|\bFPS\b|转数快|轉數快",
+    "a withdrawal": r"withdraw|出金|提款|提现|提現",
+    "opening an account": r"\bopen(?:ing)?\b[^.\n]{0,30}\baccount|开户|開戶|referr|推荐|推薦",
+    "a login": r"\blog\s*in\b|\bpassword|密码|密碼|登录|登錄|登入",
+    "unsubscribing": r"unsubscribe|退订|退訂|取消订阅|取消訂閱",
+    "contact or bank details": (
+        r"\bchange\b[^.\n]{0,20}\b(?:phone|address|e-?mail|bank|card|contact)|更改|修改|变更|變更"
+    ),
+    "leverage": r"\bleverage|槓桿|杠杆",
+}
+_OTHER = {topic: re.compile(pattern, re.IGNORECASE) for topic, pattern in _OTHER_TOPICS.items()}
+_HARM = re.compile(
+    r"outage|incident|quote|abnormal|compensat|claim|stop(?:ped)?[- ]?out|liquidat|frozen|freez|loss|lost"
+    r"|故障|异常|異常|补偿|補償|赔偿|賠償|强平|強平|爆仓|爆倉|索赔|索償|报价|報價|冻结|凍結|损失|損失|投诉|投訴"
+    r"|restor|恢复|恢復|26\s*june|june\s*26|26/0?6|6月\s*26|\b26th\b|no connection|disconnect"
+    r"|open\s+(?:trades|positions|orders)|can'?t\s+(?:manage|close)|无法平仓|無法平倉|断线|斷線|连不上|連不上",
+    re.IGNORECASE,
+)
+
+
+def other_topic(message: ParsedMessage) -> str:
+    """The topic of a message about something else than the outage, or ""."""
+    own = f"{message.subject}\n{strip_quoted(message.text, message.sender)}"
+    if _HARM.search(own):
+        return ""
+    return next((topic for topic, pattern in _OTHER.items() if pattern.search(own)), "")
+
+
 def reference_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(prefix)}-\d{{4}}-\d{{6}}\b")
 
@@ -53,11 +88,16 @@ def classify(message: ParsedMessage, *, own_addresses: frozenset[str], reference
         return Verdict(Kind.AUTOMATED, automated)
     found = reference_pattern(reference_prefix).search(f"{message.subject}\n{message.text}")
     thread = tuple(i for i in (message.in_reply_to, *message.references) if i)
+    topic = other_topic(message)
     if found or thread:
         reason = f"mentions {found.group(0)}" if found else "replies to an earlier message"
-        return Verdict(Kind.FOLLOWUP, reason, found.group(0) if found else None, thread)
+        return Verdict(Kind.FOLLOWUP, reason, found.group(0) if found else None, thread, topic)
     if not _TOPIC.search(f"{message.subject}\n{message.text}") and not re.search(r"\d{5,}", message.text):
         return Verdict(Kind.NOT_COMPLAINT, "mentions no claim, account or order")
+    if topic:
+        return Verdict(
+            Kind.NOT_COMPLAINT, f"about {topic}, not the outage: a person answers", other_topic=topic
+        )
     return Verdict(Kind.COMPLAINT, "new complaint")
 
 

@@ -40,3 +40,14 @@ def test_followup_with_reference_in_subject_names_the_claim() -> None:
 
 def test_unrelated_mail_is_not_a_complaint() -> None:
     assert verdict("not-a-complaint-newsletter.eml").kind is Kind.NOT_COMPLAINT
+
+
+def test_a_question_about_something_else_is_no_complaint_though_it_names_an_account() -> None:
+    found = verdict("withdrawal-question-naming-an-account.eml")
+    assert found.kind is Kind.NOT_COMPLAINT and found.other_topic == "a withdrawal"
+    assert "a person answers" in found.reason
+
+
+def test_a_complaint_about_the_outage_stays_one_whatever_else_it_mentions() -> None:
+    found = verdict("withdrawal-complaint-after-the-outage.eml")
+    assert found.kind is Kind.COMPLAINT and found.other_topic == ""
