@@ -179,6 +179,9 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     assert claim.id is not None
     claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
+    if result.account_by_email and result.account is not None:
+        detail = f"the message names no account; {result.account.login} is registered to {parsed.sender}"
+        store.record_event(session, claim_id=claim.id, actor="bot", event="account_by_email", detail=detail)
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
         session.add(_claim_order(claim.id, order_match, found))

@@ -20,6 +20,7 @@ from bot.stages.records import AccountRecord, OrderRecord
 
 class TradeRecords(Protocol):
     def account(self, login: str) -> AccountRecord | None: ...
+    def accounts_of(self, emails: Sequence[str]) -> Sequence[AccountRecord]: ...
     def resolve(self, number: str, *, login: str) -> tuple[OrderRecord | None, str]: ...
     def orders_of(self, login: str) -> Sequence[OrderRecord]: ...
     def already_claimed(self, ticket: str) -> bool: ...
@@ -57,6 +58,8 @@ class Match:
     orders: tuple[OrderMatch, ...]
     incident: IncidentSettings
     listed_by_bot: bool = False
+    # The message named no account: the sender's registered address gave it.
+    account_by_email: bool = False
 
 
 def sender_may_speak_for(account: AccountRecord, sender: str, aliases: Mapping[str, Sequence[str]]) -> bool:
@@ -86,6 +89,10 @@ def match(
         ),
         None,
     )
+    by_email = False
+    if account is None and not extraction.account_numbers():
+        account = _own_account(extraction, sender, records, aliases or {})
+        by_email = account is not None
     if account is None:
         return Match(None, False, refusal, (), incident)
     labelled = extraction.order_numbers()
@@ -114,7 +121,24 @@ def match(
             seen.add(order.ticket)
         results.append(result)
     problem = Problem.NO_ORDERS if listed and not results else None
-    return Match(account, True, problem, tuple(results), incident, listed_by_bot=listed)
+    return Match(
+        account, True, problem, tuple(results), incident, listed_by_bot=listed, account_by_email=by_email
+    )
+
+
+def _own_account(
+    extraction: Extraction, sender: str, records: TradeRecords, aliases: Mapping[str, Sequence[str]]
+) -> AccountRecord | None:
+    """A registered client who names no account: their only account, or the one of theirs that
+    holds the orders they name (the sender's own records, never anyone else's)."""
+    sender = sender.strip().lower()
+    emails = [sender, *(r for r, others in aliases.items() if sender in (a.strip().lower() for a in others))]
+    own = list(records.accounts_of(emails))
+    if len(own) == 1:
+        return own[0]
+    named = extraction.order_numbers(0.0)
+    holding = [a for a in own if any(records.resolve(n, login=a.login)[0] is not None for n in named)]
+    return holding[0] if len(holding) == 1 else None
 
 
 def _incident_for(orders: Sequence[OrderRecord], incidents: Sequence[IncidentSettings]) -> IncidentSettings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -34,6 +35,12 @@ class TradeBook:
         if name not in self._symbols:
             self._symbols[name] = self._session.get(Symbol, name)
         return self._symbols[name]
+
+    def accounts_of(self, emails: Sequence[str]) -> Sequence[Account]:
+        """The accounts registered to any of these addresses (compared without case)."""
+        wanted = [e.strip().lower() for e in emails]
+        stmt = select(Account).where(func.lower(Account.email).in_(wanted)).order_by(Account.login)
+        return self._session.exec(stmt).all()
 
     def orders_of(self, login: str) -> Sequence[TradeOrder]:
         stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)

@@ -54,8 +54,14 @@ def test_other_sender_learns_nothing_whether_or_not_the_account_exists(book_engi
     assert existing.problem is Problem.UNVERIFIED_SENDER and existing.orders == ()
 
 
-def test_no_account_number_asks_for_it(book_engine: Engine) -> None:
-    assert run(book_engine, claimed([], ["55667788"]), "alice.chen@example.com").problem is Problem.NO_ACCOUNT
+def test_a_registered_client_who_names_no_account_is_matched_to_their_own(book_engine: Engine) -> None:
+    result = run(book_engine, claimed([], ["55667788"]), "alice.chen@example.com")
+    assert result.verified and result.account_by_email and result.account is not None
+    assert result.account.login == "81234567" and [m.ticket for m in result.orders] == ["55667788"]
+
+
+def test_no_account_number_from_an_address_no_account_has_asks_for_it(book_engine: Engine) -> None:
+    assert run(book_engine, claimed([], ["55667788"]), "someone@example.org").problem is Problem.NO_ACCOUNT
 
 
 def test_without_order_numbers_the_accounts_affected_orders_are_listed(book_engine: Engine) -> None:
