@@ -24,7 +24,7 @@ from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.stages.assess import Assessment, assess
 from bot.stages.authenticity import vouched_for
-from bot.stages.classify import Kind, classify
+from bot.stages.classify import Kind, Verdict, classify
 from bot.stages.consent import bare_yes, confirms
 from bot.stages.extract import extract
 from bot.stages.match import Match, OrderMatch, Outcome, Problem, match
@@ -93,54 +93,53 @@ def process_message(
         inbound.reason += f"; sender not trusted: {parsed.sender_doubt}"
     if verdict.kind is Kind.FOLLOWUP:
         claim = followups.claim_for(session, verdict.reference, verdict.thread_ids)
-        voice = Voice.STRANGER
-        if claim is not None:
-            voice = followups.voice_of(
-                claim, parsed.sender, doubt=parsed.sender_doubt, shown=parsed.shown_address
-            )
-        if claim is not None and voice is Voice.CLIENT:
-            proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
-            extraction = extract(parsed, answering=bool(proof.answers))
-            inbound.evidence, consent = (
-                json.dumps(extraction.evidence(), ensure_ascii=False),
-                extraction.consent,
-            )
-            it_was_me = confirms(parsed.text) if proof.answers == "confirmation" else None
-            yes = proof.answers == "offer" and bare_yes(parsed.text)
-            followups.record(
-                session,
-                settings,
-                inbound,
-                claim,
-                sender=parsed.sender,
-                consent=consent,
-                proof=proof,
-                it_was_me=it_was_me,
-                bare_yes=yes,
-            )
+        if claim is not None and _follow_up(session, settings, inbound, parsed, claim, verdict):
             return inbound
-        if claim is not None and voice is Voice.UNVERIFIED:
-            followups.record(session, settings, inbound, claim, sender=parsed.sender, consent=None)
-            return inbound
-        if claim is not None and voice is Voice.IMPERSONATED:
-            why = f"sent by {parsed.sender}: {parsed.sender_doubt}"
-            received_at = inbound.received_at
-            followups.ask_to_confirm(
-                session, settings, claim, extract(parsed).consent, why=why, received_at=received_at
-            )
         # Anyone else's message is a complaint of its own, matched afresh (and verified if that
         # address is registered): a stranger learns the same whether the reference exists or not.
-        if verdict.other_topic:
-            inbound.status = MessageStatus.NOT_COMPLAINT
-            inbound.reason = (
-                f"{inbound.reason}; about {verdict.other_topic}, not the outage: a person answers"
-            )
-            return inbound
-    if verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
-        inbound.status = MessageStatus(verdict.kind.value)
+    if verdict.other_topic or verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
+        kind = Kind.NOT_COMPLAINT if verdict.other_topic else verdict.kind
+        inbound.status = MessageStatus(kind.value)
         return inbound
     _open_claim(session, settings, inbound, parsed)
     return inbound
+
+
+def _follow_up(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    parsed: ParsedMessage,
+    claim: Claim,
+    verdict: Verdict,
+) -> bool:
+    """File a follow-up from whoever speaks for the claim; False when the message is a stranger's
+    (one showing the client's address in its display name also makes the claim ask its client)."""
+    voice = followups.voice_of(claim, parsed.sender, doubt=parsed.sender_doubt, shown=parsed.shown_address)
+    if voice is Voice.UNVERIFIED:
+        followups.record(session, settings, inbound, claim, sender=parsed.sender, consent=None)
+        return True
+    if voice is Voice.IMPERSONATED:
+        why = f"sent by {parsed.sender}: {parsed.sender_doubt}"
+        consent = extract(parsed).consent
+        followups.ask_to_confirm(session, settings, claim, consent, why=why, received_at=inbound.received_at)
+    if voice is not Voice.CLIENT:
+        return False
+    proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
+    extraction = extract(parsed, answering=bool(proof.answers))
+    inbound.evidence = json.dumps(extraction.evidence(), ensure_ascii=False)
+    followups.record(
+        session,
+        settings,
+        inbound,
+        claim,
+        sender=parsed.sender,
+        consent=extraction.consent,
+        proof=proof,
+        it_was_me=confirms(parsed.text) if proof.answers == "confirmation" else None,
+        bare_yes=proof.answers == "offer" and bare_yes(parsed.text),
+    )
+    return True
 
 
 def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:

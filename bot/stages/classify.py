@@ -91,6 +91,8 @@ def classify(message: ParsedMessage, *, own_addresses: frozenset[str], reference
     topic = other_topic(message)
     if found or thread:
         reason = f"mentions {found.group(0)}" if found else "replies to an earlier message"
+        if topic:
+            reason += f"; about {topic}, not the outage"
         return Verdict(Kind.FOLLOWUP, reason, found.group(0) if found else None, thread, topic)
     if not _TOPIC.search(f"{message.subject}\n{message.text}") and not re.search(r"\d{5,}", message.text):
         return Verdict(Kind.NOT_COMPLAINT, "mentions no claim, account or order")
