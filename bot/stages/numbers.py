@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.stages.masking import joined_digit_groups, mask_distractors
+
 LABELLED = 0.9
 INFERRED = 0.6
 LOOSE = 0.3
@@ -31,29 +33,6 @@ class _Hit:
     evidence: str
 
 
-# Numbers that a label says are something else: phones, IDs, bank accounts, QQ, post codes.
-_NOT_OURS_LABEL = (
-    r"(?:qq|微信|wechat|line\s*id|tel|phone|mobile|fax|电话|電話|手机|手機|传真|傳真|身份证|身份證|身分證字號"
-    r"|passport|nric|referral\s*code|推荐码|推薦碼|邀请码|邀請碼|card\s*no|卡号|卡號|batch|serial|群号|群號"
-    r"|邮编|郵編|post\s*code|zip|(?:support|service|case|help\s*desk)\s*tickets?|bank\s*(?:account|a/c)|(?:银行|銀行)(?:账户|賬戶|帳戶|账号|帳號|戶口))"
-    r"[^\d\n]{0,12}?"
-)
-_DISTRACTORS = [
-    re.compile(rf"(?i){_NOT_OURS_LABEL}\+?\d[\d -]*\d"),
-    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
-    re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b"),
-    re.compile(r"\b[A-Z]{1,3}\d{6,9}[A-Z]?\b"),
-    re.compile(r"(?<!\d)\d{4}(?:[ -]\d{4}){2,}(?:[ -]\d{1,4})?(?!\d)"),
-    re.compile(r"(?<!\d)\d{2,4}-\d{4,8}-\d{2,4}(?!\d)"),
-    re.compile(r"(?<!\d)(\+?\d{1,3}[ -])?\(?\d{3,4}\)?[ -]\d{3,4}[ -]\d{3,4}(?!\d)"),
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),
-    re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"),
-    re.compile(r"(?<!\d)\d{1,2}/\d{1,2}/\d{4}(?!\d)"),
-    re.compile(r"\d{1,2}[:：]\d{2}([:：]\d{2})?"),
-    re.compile(r"\d+\.\d+"),
-    re.compile(r"(?<![A-Z])(USD|HKD|CNY|RMB|EUR|GBP|AUD|NT\$|US\$|HK\$|\$|¥|￥) ?\d[\d,]*(\.\d+)?", re.I),
-    re.compile(r"\d[\d,]*(\.\d+)? ?(USD|HKD|CNY|RMB|EUR|GBP|AUD|美元|美金|港币|港幣|元|块)(?![A-Z])", re.I),
-]
 _ACCOUNT_LABEL = (
     r"(?:(?:mt[45]|trading|交易)\s*)?"
     r"(?<![a-z])(?:acc?ou?nts?\s*(?:no\.?|num(?:ber|er)?|#|id)?|acct\.?\s*(?:no\.?|#)?|acc\b\.?|a/c\s*(?:no\.?)?"
@@ -128,7 +107,7 @@ def find_numbers(
     """Account and order candidates in ``text`` (the subject and the client's own words);
     ``context`` is the whole message, quotes included, which tells whether it is about trading."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    masked = one_line_per_row(mask_distractors(text))
+    masked = one_line_per_row(joined_digit_groups(mask_distractors(text)))
     hits = _labelled(masked, "account", _ACCOUNT_RE) + _labelled(masked, "order", _ORDER_RE)
     hits += (
         _table_columns(masked) + _named_then_is(masked) + _journal_accounts(masked) + _listed_below(masked)
@@ -162,18 +141,6 @@ def find_numbers(
     return accounts, orders
 
 
-def mask_distractors(text: str) -> str:
-    """``text`` with phones, dates, prices, amounts and IDs blanked out (same length)."""
-    for pattern in _DISTRACTORS:
-        text = pattern.sub(_blank, text)
-    return text
-
-
-def _blank(match: re.Match[str]) -> str:
-    """Spaces in place of a match, keeping its tabs and line breaks (table cells and rows)."""
-    return re.sub(r"[^\t\n]", " ", match.group(0))
-
-
 def expand(listing: str) -> list[str]:
     """Numbers in a list, with ranges such as ``55667788-90`` or ``X ~ Y`` spelled out (at most 50)."""
     numbers: list[str] = []
@@ -185,8 +152,8 @@ def expand(listing: str) -> list[str]:
         first, last = parts
         if len(last) < len(first):
             last = first[: len(first) - len(last)] + last
-        low, high = int(first), int(last)
-        if len(last) == len(first) and low <= high and high - low < 50:
+        low, high = sorted((int(first), int(last)))
+        if len(last) == len(first) and high - low < 50:
             numbers.extend(str(n).zfill(len(first)) for n in range(low, high + 1))
         else:
             numbers.append(first)

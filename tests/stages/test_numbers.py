@@ -1,0 +1,68 @@
+"""Numbers as clients type and paste them."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from bot.stages.masking import joined_digit_groups
+from bot.stages.numbers import find_numbers
+
+
+def _found(text: str):  # type: ignore[no-untyped-def]
+    """As extraction calls it: NFKC-normalised, in a message about the outage."""
+    return find_numbers(unicodedata.normalize("NFKC", text), context="stopped out in the outage")
+
+
+def orders_in(text: str) -> list[str]:
+    _, orders = _found(text)
+    return [c.value for c in orders if c.confidence >= 0.5]
+
+
+def accounts_in(text: str) -> list[str]:
+    accounts, _ = _found(text)
+    return [c.value for c in accounts if c.confidence >= 0.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "account", "orders"),
+    [
+        ("帳號 a/c：7020-1951\n單號：6020-3814、6020-3767", "70201951", ["60203814", "60203767"]),
+        ("Account 70,205,516 ticket 60,200,495 and 60,200,516", "70205516", ["60200495", "60200516"]),
+        ("a/c 53-108-842, order 6 0 2 0 1 6 1 0 stopped out", "53108842", ["60201610"]),
+        ("MT4 account 7020 1951, orders 6020 3814 and 6020 3767", "70201951", ["60203814", "60203767"]),
+    ],
+)
+def test_dashes_separators_and_spaces_inside_a_number(text: str, account: str, orders: list[str]) -> None:
+    assert accounts_in(text) == [account]
+    assert orders_in(text) == orders
+
+
+def test_joining_keeps_every_offset() -> None:
+    text = "單號：6020-3814、70,205,516 end"
+    joined = joined_digit_groups(text)
+    assert len(joined) == len(text) and joined.index("end") == text.index("end")
+    assert "60203814" in joined and "70205516" in joined
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me on 0928-123-456",
+        "Tel: 139 0123 4567",
+        "I lost USD 8,828.00 and 1,407.00",
+        "on 2019-06-26 at 21:08",
+    ],
+)
+def test_phones_amounts_and_dates_stay_apart(text: str) -> None:
+    _, orders = _found(f"Order number: {text}")
+    assert not [c for c in orders if c.confidence >= 0.5]
+
+
+def test_a_ticket_before_a_currency_pair_is_not_an_amount() -> None:
+    assert orders_in("订单号:\n60201610 美元/离岸人民币 买入2手") == ["60201610"]
+
+
+def test_a_range_written_backwards_is_the_same_range() -> None:
+    assert orders_in("單號 60203334~60203332 共三筆") == ["60203332", "60203333", "60203334"]
