@@ -20,7 +20,7 @@ _REFUSE = re.compile(
 )
 _AGREE = re.compile(
     r"\b(?:i\s+(?:agree|accept|consent|choose|chose|select|pick)|agreed|accepted|yes\b|go ahead"
-    r"|(?:please|i'?ll|i\s+will|let'?s)\s+go\s+with|please\s+(?:proceed|go ahead|execute))"
+    r"|(?:please|i'?ll|i\s+will|let'?s)\s+go\s+with|please\s+(?:proceed|go ahead|execute|restore|reinstate))"
     r"|同意|接受|确认|確認|选择|選擇|我选|我選|就选|就選",
     re.IGNORECASE,
 )
@@ -190,7 +190,10 @@ def _sentence_answer(sentence: str) -> Consent | None:
         return None
     best, restore = _BEST_CHOICE.search(sentence), _RESTORE_CHOICE.search(sentence)
     if best and restore:
-        return Consent(None, False, evidence)
+        # Restoring the liquidated orders and the best price for the rest is option 2 itself;
+        # "restore or best price" still asks.
+        either = re.search(r"\bor\b|\beither\b|或|还是|還是|whichever", sentence, re.IGNORECASE)
+        return Consent(None if either else "restore", False, evidence)
     if best or restore:
         return Consent("best_price" if best else "restore", False, evidence)
     # Agreement that names no option counts only when agreeing is all the sentence says:

@@ -15,6 +15,7 @@ _QUOTE_START = re.compile(
     r"|(?:from|发件人|發件人|寄件者|寄件人)\s*[:：].*"
     r"|on\b.{0,200}\bwrote:\s*$"
     r"|.{0,200}@.{0,100}\bwrote:\s*$"
+    r"|(?:am|le|el|il|op)\b.{0,200}\b(?:schrieb|a\s+écrit|escribió|ha\s+scritto|schreef)\b.{0,80}:\s*$"
     r"|.{0,200}(?:写道|寫道)\s*[:：]\s*$"
     r"|-- $)",
     re.IGNORECASE,
@@ -47,6 +48,8 @@ def strip_quoted(text: str, sender: str = "") -> str:
     for i, line in enumerate(lines):
         if _QUOTE_START.match(line):
             if not (sender and _names_sender(lines[i : i + 8], sender)):
+                if not any(k.strip() for k in kept):
+                    return _below_the_quote(lines[i + 1 :])
                 break
             own_block = True
             if not _SUBJECT_FIELD.match(line):
@@ -60,6 +63,20 @@ def strip_quoted(text: str, sender: str = "") -> str:
             continue
         kept.append(line)
     return "\n".join(kept).strip()
+
+
+def _below_the_quote(lines: list[str]) -> str:
+    """A bottom-posted answer: what follows the ``>`` lines of a quote that opens the message
+    (a quote without ``>`` has no end to find, so nothing below it is read)."""
+    quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
+    if not quoted or any(line.strip() for line in lines[: quoted[0]]):
+        return ""
+    below = []
+    for line in lines[quoted[-1] + 1 :]:
+        if _QUOTE_START.match(line):
+            break
+        below.append(line)
+    return "\n".join(below).strip()
 
 
 def without_device_signature(text: str) -> str:

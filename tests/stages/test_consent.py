@@ -1,0 +1,44 @@
+"""Consent read in the light of the offer it answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.stages.consent import bare_yes, consent
+
+_QUOTE = (
+    "On 10 Jul 2019, at 15:10, Client Claims <complaint@broker.example> wrote:\n\n"
+    "> Claim reference: CLM-2026-000001\n>\n"
+    "> Option 1: all of the orders above are executed at the most favourable price.\n>\n"
+    "> Please reply to this email to confirm that you accept this offer.\n\n"
+)
+
+
+def test_an_answer_below_the_whole_quote_is_the_clients() -> None:
+    assert bare_yes(f"{_QUOTE}OK\n\nEmily")
+    assert consent(f"{_QUOTE}Option 1 please.\n\nThanks\nLisa").answer == "best_price"
+
+
+def test_nothing_below_a_quote_is_no_answer() -> None:
+    assert not bare_yes(_QUOTE)
+    assert consent(_QUOTE).answer is None
+
+
+def test_a_german_attribution_line_ends_the_clients_words() -> None:
+    text = "Yes\n\n\nAm 12.07.2019 um 04:05 schrieb Client Services:\n> Option 1: best price\n"
+    assert bare_yes(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        (
+            "Please restore the gold order as you described, and adjust the others to the best price.",
+            "restore",
+        ),
+        ("Please restore the gold order or give me the best price, whichever is more.", None),
+        ("I don't want restore, the best price please", None),
+    ],
+)
+def test_restore_with_best_price_for_the_rest_is_option_2(text: str, answer: str | None) -> None:
+    assert consent(text).answer == answer
