@@ -69,9 +69,26 @@ _HARM = re.compile(
 )
 
 
+# "No adjustment needed", "I did not trade that night": the client claims nothing.
+_NO_CLAIM = re.compile(
+    r"\bno\s+(?:adjustment|action|claim)\s+(?:is\s+)?(?:needed|required|necessary)|\bdid\s*n[o']?t\s+trade"
+    r"|(?:唔使|不用|不需要|无需|無需|毋須|毋须)(?:做)?(?:任何)?(?:调整|調整|处理|處理|补偿|補償)|冇落單|没有下单|沒有下單",
+    re.IGNORECASE,
+)
+_ORDER_WORDS = re.compile(r"\b(?:orders?|tickets?|positions?)\b|订单|訂單|单号|單號|持仓|持倉", re.IGNORECASE)
+
+
 def other_topic(message: ParsedMessage) -> str:
-    """The topic of a message about something else than the outage, or ""."""
-    own = f"{message.subject}\n{strip_quoted(message.text, message.sender)}"
+    """The topic of a message about something else than the outage, or "". The outage named in
+    passing ("is it because of your server problem?") does not make a deposit question a claim
+    when the subject is the deposit and the client names no order."""
+    words = strip_quoted(message.text, message.sender)
+    own = f"{message.subject}\n{words}"
+    if _NO_CLAIM.search(words) and len(re.findall(r"(?<!\d)\d{5,}(?!\d)", words)) <= 1:
+        return "a question that claims nothing"
+    subject = next((t for t, p in _OTHER.items() if p.search(message.subject)), "")
+    if subject and not _HARM.search(message.subject) and not _ORDER_WORDS.search(words):
+        return subject
     if _HARM.search(own):
         return ""
     return next((topic for topic, pattern in _OTHER.items() if pattern.search(own)), "")
@@ -94,7 +111,8 @@ def classify(message: ParsedMessage, *, own_addresses: frozenset[str], reference
         if topic:
             reason += f"; about {topic}, not the outage"
         return Verdict(Kind.FOLLOWUP, reason, found.group(0) if found else None, thread, topic)
-    if not _TOPIC.search(f"{message.subject}\n{message.text}") and not re.search(r"\d{5,}", message.text):
+    said = f"{message.subject}\n{message.text}"
+    if not _TOPIC.search(said) and not _HARM.search(said) and not re.search(r"\d{5,}", message.text):
         return Verdict(Kind.NOT_COMPLAINT, "mentions no claim, account or order")
     if topic:
         return Verdict(

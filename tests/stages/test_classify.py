@@ -51,3 +51,17 @@ def test_a_question_about_something_else_is_no_complaint_though_it_names_an_acco
 def test_a_complaint_about_the_outage_stays_one_whatever_else_it_mentions() -> None:
     found = verdict("withdrawal-complaint-after-the-outage.eml")
     assert found.kind is Kind.COMPLAINT and found.other_topic == ""
+
+
+def test_a_deposit_question_naming_the_outage_in_passing_is_about_the_deposit() -> None:
+    found = verdict("deposit-asks-about-the-outage.eml")
+    assert found.kind is Kind.NOT_COMPLAINT and found.other_topic == "a deposit"
+
+
+def test_a_client_who_asks_for_no_adjustment_makes_no_claim() -> None:
+    found = verdict("no-trades-no-claim.eml")
+    assert found.kind is Kind.NOT_COMPLAINT and found.other_topic == "a question that claims nothing"
+
+
+def test_harm_from_the_outage_without_a_number_is_a_complaint() -> None:
+    assert verdict("cantonese-affected-no-numbers.eml").kind is Kind.COMPLAINT
