@@ -32,6 +32,7 @@ from bot.stages.parse import ParsedMessage, Unreadable, parse
 from bot.storage import intake, store, trade_book
 from bot.storage.tables import (
     Claim,
+    ClaimAccount,
     ClaimOrder,
     InboundMessage,
     MessageStatus,
@@ -152,7 +153,6 @@ def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
     extraction = extract(parsed)
-    inbound.evidence = json.dumps(extraction.evidence(), ensure_ascii=False)
     records = trade_book.TradeBook(session)
     result = match(
         extraction,
@@ -161,6 +161,8 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         incidents=settings.incidents,
         aliases=settings.claims.email_aliases,
     )
+    used = {a.login: "account" for a in result.accounts} | {m.claimed_as: "order" for m in result.orders}
+    inbound.evidence = json.dumps(extraction.evidence(used), ensure_ascii=False)
     assessments, unassessable = _assess_all(result, records)
     claim = Claim(
         incident=result.incident.name,
@@ -178,8 +180,11 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     assert claim.id is not None
     claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
-    if result.account_by_email and result.account is not None:
-        detail = f"the message names no account; {result.account.login} is registered to {parsed.sender}"
+    for account in result.accounts:
+        by_email = account.login in result.by_email
+        session.add(ClaimAccount(claim_id=claim.id, login=account.login, by_email=by_email))
+    if result.by_email:
+        detail = f"no number in the message names {', '.join(result.by_email)}; registered to {parsed.sender}"
         store.record_event(session, claim_id=claim.id, actor="bot", event="account_by_email", detail=detail)
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
@@ -243,7 +248,7 @@ def _assess_all(
             continue
         symbol = records.symbol(order.symbol)
         quote = records.window(incident, order.symbol)
-        account = result.account
+        account = result.account_of(order.login)
         if symbol is None or account is None:
             unassessable.append((order.ticket, f"symbol {order.symbol} is not in the trade records"))
             continue
@@ -273,6 +278,7 @@ def _claim_order(claim_id: int, order_match: OrderMatch, found: Assessment | Non
     row = ClaimOrder(
         claim_id=claim_id,
         ticket=order_match.ticket,
+        login=order_match.login,
         claimed_as=order_match.claimed_as,
         outcome=order_match.outcome.value,
         category=order_match.category,

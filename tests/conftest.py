@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
 from bot.demo.smtp_sink import SmtpSink
 from bot.storage import database, schema, store
-from bot.storage.tables import ReplyStatus
+from bot.storage.tables import Account, ReplyStatus, TradeOrder
 from tests.servers import dovecot, postgres
 
 IN_CI = bool(os.environ.get("CI"))
@@ -132,3 +134,22 @@ def engine_for(tmp_path: Path) -> Any:
         return engine
 
     return make
+
+
+def open_second_account(engine: Engine) -> None:
+    """Alice Chen opens a second account, with one order the outage touched."""
+    with database.session_scope(engine) as session:
+        session.add(
+            Account(login="81234599", name="Alice Chen", email="alice.chen@example.com", currency="USD")
+        )
+        session.add(
+            TradeOrder(
+                ticket="55669901",
+                login="81234599",
+                symbol="EURUSD",
+                side="sell",
+                lots=Decimal("0.50"),
+                open_time=datetime(2019, 6, 26, 13, 0, tzinfo=UTC),
+                open_price=Decimal("1.13100"),
+            )
+        )

@@ -8,6 +8,7 @@ the stored claim (so a re-drafted offer shows exactly what was assessed), render
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,7 @@ def acknowledgement(claim: Claim, settings: Settings, rows: list[ClaimOrder]) ->
         **common(claim, settings),
         "received_on": claim.created_at.date(),
         "account": claim.account_login or "",
+        "accounts": _accounts(claim, rows),
         "tickets": [r.ticket for r in rows],
     }
 
@@ -83,6 +85,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
         orders.append(
             {
                 "ticket": row.ticket,
+                "account": order.login,
                 "symbol": row.symbol,
                 "side": order.side,
                 "lots": order.lots,
@@ -106,6 +109,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
     return {
         **common(claim, settings),
         "account": claim.account_login or "",
+        "accounts": _accounts(claim, rows),
         "incident_window": window,
         "orders": orders,
         "ineligible": ineligible,
@@ -113,6 +117,12 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
         "consent_deadline": deadline.date(),
         "complaint_rules": rules(settings),
     }
+
+
+def _accounts(claim: Claim, rows: Sequence[ClaimOrder]) -> list[str]:
+    """The claim's accounts as its letters name them: the first, then any other holding its orders."""
+    first = [claim.account_login] if claim.account_login else []
+    return list(dict.fromkeys([*first, *(r.login for r in rows if r.login)]))
 
 
 def chosen(session: Session, claim: Claim) -> list[dict[str, Any]]:

@@ -34,10 +34,21 @@ from bot.config import Settings, settings_from_mapping
 from bot.pipeline import process_message
 from bot.records.importer import import_file
 from bot.storage import database, schema, store
-from bot.storage.tables import Claim, ClaimOrder, InboundMessage, Reply, ReplyStatus, Tick, TradeOrder, utcnow
+from bot.storage.tables import (
+    Account,
+    Claim,
+    ClaimOrder,
+    InboundMessage,
+    Reply,
+    ReplyStatus,
+    Tick,
+    TradeOrder,
+    utcnow,
+)
 
 _BOOK_ORDER = ("accounts", "symbols", "orders", "ticks")
 _NOT_HELD = ("unknown_order", "not_your_order")
+_RATES = {"HKD": Decimal("7.8125"), "CNH": Decimal("6.878"), "CNY": Decimal("6.878")}
 CLAIM_LETTERS = frozenset({"acknowledgement", "offer", "needs_information"})
 
 
@@ -107,6 +118,9 @@ def _reference_ticks(engine: Engine, settings: Settings) -> None:
         prices: dict[str, list[Decimal]] = defaultdict(list)
         for order in session.exec(select(TradeOrder)).all():
             prices[order.symbol].append(order.open_price)
+        # Accounts kept in another currency than the profits need a rate (the book's own rates).
+        for currency in {a.currency for a in session.exec(select(Account)).all()} - {"USD"}:
+            prices.setdefault(f"USD{currency}", [_RATES.get(currency, Decimal(1))])
         for symbol, seen in prices.items():
             mid = sorted(seen)[len(seen) // 2]
             at: datetime = incident.start - timedelta(minutes=5)
@@ -162,7 +176,8 @@ def _judge(
     held = {r.ticket for r in rows if r.outcome not in _NOT_HELD}
     accounts = set(item["accounts"]) if item.get("sender_registered", True) else set()
     orders = {o for listed in item["orders"].values() for o in listed} if accounts else set()
-    got_accounts = {claim.account_login} if claim and claim.account_login and claim.sender_verified else set()
+    covered = store.claim_accounts(session, claim_id=claim.id) if claim and claim.id else []
+    got_accounts = set(covered) if claim and claim.sender_verified else set()
     foreign = [
         r.ticket for r in rows if r.outcome == "eligible" and _owner(session, r) not in set(item["accounts"])
     ]

@@ -30,6 +30,7 @@ def claim_summaries(session: Session) -> list[dict[str, Any]]:
             orders.append(
                 {
                     "ticket": row.ticket,
+                    "account": row.login or None,
                     "claimed_as": row.claimed_as,
                     "eligible": eligible,
                     "reason": "" if eligible else row.outcome,
@@ -52,6 +53,7 @@ def claim_summaries(session: Session) -> list[dict[str, Any]]:
                 "sender": claim.sender,
                 "sender_verified": claim.sender_verified,
                 "account": claim.account_login,
+                "accounts": store.claim_accounts(session, claim_id=claim.id or 0),
                 "received": claim.created_at.isoformat(),
                 "consent_deadline": claim.consent_deadline.isoformat() if claim.consent_deadline else None,
                 "orders": orders,

@@ -30,7 +30,8 @@ COMMON = frozenset({"reference", "name", "language", "answer_within_days"})
 
 VARIABLES: dict[str, frozenset[str]] = {
     # The claim is registered; says when to expect an answer.
-    "acknowledgement": COMMON | {"received_on", "account", "tickets"},
+    # "account" is the first of "accounts" (a claim may cover several of the client's).
+    "acknowledgement": COMMON | {"received_on", "account", "accounts", "tickets"},
     # Says exactly what is missing: "account", "orders" and/or tickets the records do not know.
     "needs_information": COMMON | {"missing", "unknown_tickets"},
     # The sender is not the account's registered address: reveals nothing about any account.
@@ -39,6 +40,7 @@ VARIABLES: dict[str, frozenset[str]] = {
     "offer": COMMON
     | {
         "account",
+        "accounts",
         "incident_window",
         "orders",
         "ineligible",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import hanzidentifier
@@ -80,12 +81,20 @@ class Extraction:
     def order_numbers(self, min_confidence: float = 0.5) -> list[str]:
         return [c.value for c in self.orders if c.confidence >= min_confidence]
 
-    def evidence(self) -> list[dict[str, str]]:
+    def evidence(self, used: Mapping[str, str] | None = None) -> list[dict[str, str]]:
         """The numbers it is sure of, each with its kind and the words that said so, as they are
-        stored with the message and marked for staff (a number read as both is an account)."""
+        stored with the message and marked for staff (a number read as both is an account);
+        and the others the records settled (``used``: number -> kind), such as one found only
+        in an attachment."""
+        used = used or {}
         sure = [(c, "account") for c in self.accounts if c.confidence >= 0.5]
         numbers = {c.value for c, _ in sure}
         sure += [(c, "order") for c in self.orders if c.confidence >= 0.5 and c.value not in numbers]
+        numbers |= {c.value for c, _ in sure}
+        settled = {
+            c.value: c for c in (*self.accounts, *self.orders) if c.value in used and c.value not in numbers
+        }
+        sure += [(c, used[c.value]) for c in settled.values()]
         return [{"number": c.value, "kind": kind, "evidence": c.evidence} for c, kind in sure]
 
 

@@ -49,17 +49,34 @@ class OrderMatch:
     order: OrderRecord | None = None
     claimed_as: str = ""
 
+    @property
+    def login(self) -> str:
+        """The account the order is in ("" when no covered account holds it)."""
+        return self.order.login if self.order is not None else ""
+
 
 @dataclass(frozen=True)
 class Match:
-    account: AccountRecord | None
+    accounts: tuple[AccountRecord, ...]
     verified: bool
     problem: Problem | None
     orders: tuple[OrderMatch, ...]
     incident: IncidentSettings
     listed_by_bot: bool = False
-    # The message named no account: the sender's registered address gave it.
-    account_by_email: bool = False
+    # Accounts no number in the message named: the sender's registered address gave them.
+    by_email: tuple[str, ...] = ()
+
+    @property
+    def account(self) -> AccountRecord | None:
+        """The claim's first account (the one a one-account claim is about)."""
+        return self.accounts[0] if self.accounts else None
+
+    @property
+    def account_by_email(self) -> bool:
+        return bool(self.by_email)
+
+    def account_of(self, login: str) -> AccountRecord | None:
+        return next((a for a in self.accounts if a.login == login), None)
 
 
 def sender_may_speak_for(account: AccountRecord, sender: str, aliases: Mapping[str, Sequence[str]]) -> bool:
@@ -76,37 +93,47 @@ def match(
     incidents: Sequence[IncidentSettings],
     aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> Match:
+    """Settle the message against the accounts its sender speaks for: each account it names that
+    is registered to the sender, and the sender's own accounts that hold the orders it names (or,
+    naming neither, all of the sender's accounts). Orders are resolved only inside those."""
     incident = incidents[0]
+    aliases = aliases or {}
     # What an unverified sender is told depends only on the email, never on whether a
     # number is a real account: a labelled account number gets "write from your registered
     # address", a message without one gets "tell us your account number".
     refusal = Problem.UNVERIFIED_SENDER if extraction.account_numbers() else Problem.NO_ACCOUNT
-    account = next(
-        (
-            a
-            for n in extraction.account_numbers(0.0)
-            if (a := records.account(n)) is not None and sender_may_speak_for(a, sender, aliases or {})
-        ),
-        None,
-    )
-    by_email = False
-    if account is None and not extraction.account_numbers():
-        account = _own_account(extraction, sender, records, aliases or {})
-        by_email = account is not None
-    if account is None:
-        return Match(None, False, refusal, (), incident)
-    labelled = extraction.order_numbers()
-    loose = [n for n in extraction.order_numbers(0.0) if n not in labelled and n != account.login]
-    resolved: list[tuple[str, OrderRecord | None, str]] = [
-        (n, *records.resolve(n, login=account.login)) for n in labelled
+    named = [
+        a
+        for n in dict.fromkeys(extraction.account_numbers(0.0))
+        if (a := records.account(n)) is not None and sender_may_speak_for(a, sender, aliases)
     ]
+    logins = {a.login for a in named}
+    candidates = [n for n in extraction.order_numbers(0.0) if n not in logins]
+    own = _own_accounts(sender, records, aliases)
+    holding = [a for a in own if any(records.resolve(n, login=a.login)[0] is not None for n in candidates)]
+    covered = list(named) + [a for a in holding if a.login not in logins]
+    if candidates and not holding and any(_resolve(n, named, records)[1] == "foreign" for n in candidates):
+        # Orders named, none the sender's: an own account named beside them ("mine was not
+        # affected") is no claim for them.
+        covered = []
+    elif not covered and not extraction.account_numbers():
+        covered = own
+    by_email = tuple(a.login for a in covered if a.login not in logins)
+    if not covered:
+        return Match((), False, refusal, (), incident)
+    logins = {a.login for a in covered}
+    labelled = [n for n in extraction.order_numbers() if n not in logins]
+    loose = [n for n in candidates if n not in labelled and n not in logins]
+    resolved = [(n, *_resolve(n, covered, records)) for n in labelled]
     for number in loose:
-        order, how = records.resolve(number, login=account.login)
-        if order is not None:
+        # A number the client did not call an order counts when it is one of theirs the
+        # outage touched (not one mentioned as closed before it).
+        order, how = _resolve(number, covered, records)
+        if order is not None and affected_category(order, _incident_for([order], incidents)) is not None:
             resolved.append((number, order, how))
     listed = False
     if not resolved:
-        resolved = [(o.ticket, o, "listed") for o in records.orders_of(account.login)]
+        resolved = [(o.ticket, o, "listed") for a in covered for o in records.orders_of(a.login)]
         listed = True
     incident = _incident_for([o for _, o, _ in resolved if o is not None], incidents)
     results: list[OrderMatch] = []
@@ -122,23 +149,33 @@ def match(
         results.append(result)
     problem = Problem.NO_ORDERS if listed and not results else None
     return Match(
-        account, True, problem, tuple(results), incident, listed_by_bot=listed, account_by_email=by_email
+        tuple(covered), True, problem, tuple(results), incident, listed_by_bot=listed, by_email=by_email
     )
 
 
-def _own_account(
-    extraction: Extraction, sender: str, records: TradeRecords, aliases: Mapping[str, Sequence[str]]
-) -> AccountRecord | None:
-    """A registered client who names no account: their only account, or the one of theirs that
-    holds the orders they name (the sender's own records, never anyone else's)."""
+def _resolve(
+    number: str, accounts: Sequence[AccountRecord], records: TradeRecords
+) -> tuple[OrderRecord | None, str]:
+    """The order a number names in the first of these accounts that holds it; else why not
+    (``foreign`` if it is another account's, whoever's)."""
+    why = "unknown"
+    for account in accounts:
+        order, how = records.resolve(number, login=account.login)
+        if order is not None:
+            return order, how
+        why = "foreign" if how == "foreign" else why
+    if not accounts:
+        why = records.resolve(number, login="")[1]
+    return None, why
+
+
+def _own_accounts(
+    sender: str, records: TradeRecords, aliases: Mapping[str, Sequence[str]]
+) -> list[AccountRecord]:
+    """The accounts registered to the sender's address, or to an address it is an alias of."""
     sender = sender.strip().lower()
     emails = [sender, *(r for r, others in aliases.items() if sender in (a.strip().lower() for a in others))]
-    own = list(records.accounts_of(emails))
-    if len(own) == 1:
-        return own[0]
-    named = extraction.order_numbers(0.0)
-    holding = [a for a in own if any(records.resolve(n, login=a.login)[0] is not None for n in named)]
-    return holding[0] if len(holding) == 1 else None
+    return list(records.accounts_of(emails))
 
 
 def _incident_for(orders: Sequence[OrderRecord], incidents: Sequence[IncidentSettings]) -> IncidentSettings:

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot.storage.tables import (
     Claim,
+    ClaimAccount,
     ClaimEvent,
     ClaimOrder,
     InboundMessage,
@@ -166,6 +167,14 @@ def claims(session: Session) -> Sequence[Claim]:
 
 def is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
+
+
+def claim_accounts(session: Session, *, claim_id: int) -> list[str]:
+    """The logins a claim covers, its first account first."""
+    claim = session.get(Claim, claim_id)
+    rows = session.exec(select(ClaimAccount.login).where(ClaimAccount.claim_id == claim_id)).all()
+    first = [claim.account_login] if claim is not None and claim.account_login else []
+    return list(dict.fromkeys([*first, *sorted(rows)]))
 
 
 def claim_orders(session: Session, *, claim_id: int) -> Sequence[ClaimOrder]:

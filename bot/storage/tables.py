@@ -275,6 +275,18 @@ class Claim(SQLModel, table=True):
     pending_consent_letter: str = ""
 
 
+class ClaimAccount(SQLModel, table=True):
+    """An account a claim covers: the sender is its registered address (``claim.account_login``
+    is the first of them, kept for one-account claims)."""
+
+    __tablename__ = "claim_account"
+
+    claim_id: int = Field(foreign_key="claim.id", primary_key=True)
+    login: str = Field(primary_key=True, index=True)
+    # Named by no number in the message: found from the sender's registered address.
+    by_email: bool = False
+
+
 class ClaimOrder(SQLModel, table=True):
     """One order a claim is about, with its outcome and the remedies offered."""
 
@@ -283,6 +295,8 @@ class ClaimOrder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
     ticket: str = Field(index=True)
+    # The covered account holding the order ("" when none does).
+    login: str = ""
     claimed_as: str = ""
     outcome: str
     category: int | None = None

@@ -99,6 +99,7 @@ class MessageView:
 @dataclass(frozen=True)
 class OrderView:
     ticket: str
+    account: str
     claimed_as: str
     outcome: str
     category: int | None
@@ -257,6 +258,7 @@ def order_views(session: Session, claim_id: int) -> list[OrderView]:
     return [
         OrderView(
             ticket=row.ticket,
+            account=row.login,
             claimed_as=row.claimed_as,
             outcome=row.outcome,
             category=row.category,
@@ -288,6 +290,7 @@ def claim_context(
         "claim": claim,
         "due": claim_deadlines(claim, moment, clock, sent.get(claim.id)),
         "orders": order_views(session, claim.id),
+        "accounts": store.claim_accounts(session, claim_id=claim.id),
         "history": store.history(session, claim_id=claim.id),
         "messages": [message_view(m) for m in messages],
         "claim_replies": [

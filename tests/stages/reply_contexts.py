@@ -24,6 +24,7 @@ RULES = {
 _ORDERS = [
     {
         "ticket": "55667788",
+        "account": "81234567",
         "symbol": "XAUUSD",
         "side": "buy",
         "lots": Decimal("1.00"),
@@ -50,6 +51,7 @@ _ORDERS = [
     },
     {
         "ticket": "55667789",
+        "account": "81234567",
         "symbol": "EURUSD",
         "side": "sell",
         "lots": Decimal("0.50"),
@@ -93,6 +95,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         **_COMMON,
         "received_on": date(2019, 6, 27),
         "account": "81234567",
+        "accounts": ["81234567"],
         "tickets": ["55667788", "55667789"],
     },
     "needs_information": {**_COMMON, "missing": ["account", "orders"], "unknown_tickets": ["12345678"]},
@@ -100,6 +103,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "offer": {
         **_COMMON,
         "account": "81234567",
+        "accounts": ["81234567"],
         "incident_window": "2019-06-26 18:58 to 2019-06-27 05:30 (UTC+08:00)",
         "orders": _ORDERS,
         "ineligible": [{"ticket": "12345678", "reason": "unknown_order"}],

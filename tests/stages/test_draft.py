@@ -54,6 +54,24 @@ def test_an_offer_names_every_order_amount_and_how_to_consent(language: str) -> 
         assert "同意" in mine
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_offer_over_two_accounts_names_each_order_account(language: str) -> None:
+    second = {**SAMPLES["offer"]["orders"][1], "account": "81234568"}
+    context = {
+        **SAMPLES["offer"],
+        "accounts": ["81234567", "81234568"],
+        "orders": [SAMPLES["offer"]["orders"][0], second],
+    }
+    reply = draft("offer", language, context, templates_dir=DEFAULT_TEMPLATES)
+    mine = reply.body.split(SEPARATOR)[0]
+    word = {"en": "account ", "zh-Hans": "账户 ", "zh-Hant": "帳戶 "}[language]
+    assert f"{word}81234568" in mine and f"{word}81234567" in mine
+    assert "81234568" in reply.html
+    ack = {**SAMPLES["acknowledgement"], "accounts": ["81234567", "81234568"]}
+    letter = draft("acknowledgement", language, ack, templates_dir=DEFAULT_TEMPLATES)
+    assert "81234567" in letter.body and "81234568" in letter.body
+
+
 def test_html_escapes_what_clients_and_staff_wrote() -> None:
     context = {**SAMPLES["rejected"], "name": "<script>alert(1)</script>", "reason": "a < b & c"}
     reply = draft("rejected", "en", context, templates_dir=DEFAULT_TEMPLATES)

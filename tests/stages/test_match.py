@@ -6,6 +6,7 @@ from bot.config import Settings
 from bot.stages.extract import Candidate, Extraction
 from bot.stages.match import Outcome, Problem, match
 from bot.storage import database, store, trade_book
+from tests.conftest import open_second_account
 
 INCIDENT = Settings().incidents[0]
 
@@ -178,3 +179,57 @@ def test_a_bare_number_does_not_reveal_whether_it_is_an_account(book_engine: Eng
 def test_the_account_the_sender_owns_is_chosen_among_several_numbers(book_engine: Engine) -> None:
     result = run(book_engine, claimed(["81234570", "81234567"], ["55667788"]), "alice.chen@example.com")
     assert result.account is not None and result.account.login == "81234567"
+
+
+def test_one_claim_covers_each_account_the_sender_speaks_for(book_engine: Engine) -> None:
+    open_second_account(book_engine)
+    result = run(
+        book_engine,
+        claimed(["81234567", "81234599", "81234568"], ["55667788", "55669901", "66778899"]),
+        "alice.chen@example.com",
+    )
+    assert [a.login for a in result.accounts] == ["81234567", "81234599"]
+    assert [(m.ticket, m.login, m.outcome) for m in result.orders] == [
+        ("55667788", "81234567", Outcome.ELIGIBLE),
+        ("55669901", "81234599", Outcome.ELIGIBLE),
+        ("66778899", "", Outcome.NOT_YOUR_ORDER),
+    ]
+
+
+def test_an_own_account_holding_the_named_orders_joins_the_claim(book_engine: Engine) -> None:
+    open_second_account(book_engine)
+    result = run(book_engine, claimed(["81234567"], ["55667788", "55669901"]), "alice.chen@example.com")
+    assert [a.login for a in result.accounts] == ["81234567", "81234599"]
+    assert result.by_email == ("81234599",)
+    assert all(m.outcome is Outcome.ELIGIBLE for m in result.orders)
+
+
+def test_a_registered_client_naming_nothing_gets_all_their_accounts_checked(book_engine: Engine) -> None:
+    open_second_account(book_engine)
+    result = run(book_engine, claimed([], []), "alice.chen@example.com")
+    assert result.listed_by_bot and set(result.by_email) == {"81234567", "81234599"}
+    assert {m.ticket for m in result.orders} >= {"55669901"}
+    assert all(m.outcome is Outcome.ELIGIBLE for m in result.orders)
+
+
+def test_own_account_named_beside_someone_elses_orders_is_no_claim_for_them(book_engine: Engine) -> None:
+    """A wife writes from her registered address about her husband's orders, adding that her
+    own account was not affected: nothing is claimed, and nothing said about his account."""
+    result = run(book_engine, claimed(["81234568", "81234567"], ["55667788"]), "wangzhe@example.cn")
+    assert result.accounts == () and not result.verified
+    assert result.problem is Problem.UNVERIFIED_SENDER and result.orders == ()
+
+
+def test_a_mistyped_account_is_settled_by_the_senders_own_orders(book_engine: Engine) -> None:
+    loose_orders = Extraction(
+        language="en",
+        name=None,
+        name_evidence="",
+        accounts=(Candidate("81234568", 0.9, "account 81234568"),),
+        orders=(Candidate("55667788", 0.3, "55667788"),),
+        request="unspecified",
+        request_evidence="",
+    )
+    result = run(book_engine, loose_orders, "alice.chen@example.com")
+    assert [a.login for a in result.accounts] == ["81234567"] and result.by_email == ("81234567",)
+    assert [(m.ticket, m.outcome) for m in result.orders] == [("55667788", Outcome.ELIGIBLE)]

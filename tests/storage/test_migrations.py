@@ -69,6 +69,44 @@ def test_a_database_from_before_migrations_is_adopted_as_the_first_revision(
     schema.open_engine(settings)
 
 
+@pytest.mark.parametrize("database_url", ["postgres", "sqlite"], indirect=True)
+def test_claims_made_before_claims_spanned_accounts_keep_their_account(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, database_url)
+    engine = database.make_engine(settings)
+    with engine.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0003")
+        connection.execute(
+            text(
+                "INSERT INTO trade_order (ticket, login, symbol, side, lots, open_time, open_price, "
+                "close_reason, commission, swap) VALUES ('55667788', '81234567', 'EURUSD', 'buy', 1, "
+                "'2019-06-26 12:15:00', 1.1395, '', 0, 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO claim (id, incident, status, sender, claimant_name, account_login, "
+                "sender_verified, language, request, created_at, pending_consent, pending_consent_letter) "
+                "VALUES (7, 'outage', 'received', 'a@example.com', '', '81234567', true, 'en', "
+                "'unspecified', '2019-06-27 01:00:00', '', '')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO claimorder (claim_id, ticket, claimed_as, outcome, symbol, currency, "
+                "explanation) VALUES (7, '55667788', '55667788', 'eligible', 'EURUSD', 'USD', '')"
+            )
+        )
+    upgrade(config, capsys)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT claim_id, login FROM claim_account")).all() == [
+            (7, "81234567")
+        ]
+        assert connection.execute(text("SELECT login FROM claimorder")).scalar_one() == "81234567"
+    assert differences(engine) == []
+
+
 def test_workers_refuse_a_database_behind_the_code_and_ask_for_db_upgrade(
     postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
