@@ -1,6 +1,6 @@
 """The claims pipeline, wired in one place.
 
-    fetch (mailbox) -> parse -> classify -> extract -> match -> assess -> draft
+    fetch (mailbox) -> parse -> classify -> attachments -> extract -> match -> assess -> draft
         -> approval queue (reply rows) -> send (outbox) -> archive (mailbox)
 
 ``process_message`` is the whole path of one message from raw bytes to a stored outcome: the
@@ -23,6 +23,7 @@ from bot.claims.followups import Voice
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.stages.assess import Assessment, assess
+from bot.stages.attachments import read_attachments
 from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, Verdict, classify
 from bot.stages.consent import bare_yes, confirms
@@ -152,7 +153,11 @@ def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
 
 
 def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
-    extraction = extract(parsed)
+    attached = read_attachments(parsed)
+    unread = [f"{a.name or a.kind} {a.note}" for a in attached if a.note]
+    if unread:
+        inbound.reason += "; attachment " + "; ".join(unread)
+    extraction = extract(parsed, attachments=attached)
     records = trade_book.TradeBook(session)
     result = match(
         extraction,

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.reports import digest
+from bot.stages import attachments
 from bot.storage import database, runs
 from bot.storage.tables import Reply, ReplyStatus
 
@@ -25,6 +26,8 @@ class Status:
     replies: dict[str, int]
     figures: digest.Digest
     last_digest: runs.DigestRun | None
+    # Whether screenshots can be read (Tesseract and its models), as attachments reports it.
+    ocr: str = ""
 
 
 def gather(settings: Settings, engine: Engine, *, now: datetime) -> Status:
@@ -48,6 +51,7 @@ def gather(settings: Settings, engine: Engine, *, now: datetime) -> Status:
             replies={s.value: int(counts.get(s.value, 0)) for s in ReplyStatus},
             figures=figures,
             last_digest=runs.last_digest(session),
+            ocr=attachments.ocr_state(),
         )
 
 
@@ -98,4 +102,5 @@ def lines(status: Status, tz: tzinfo) -> list[str]:
     )
     sent = status.last_digest
     out.append(f"last digest:      {_ago(sent.sent_at or sent.period_end if sent else None, now, tz)}")
+    out.append(f"screenshot OCR:   {status.ocr or 'unknown'}")
     return out

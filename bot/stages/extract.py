@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import hanzidentifier
 
+from bot.stages.attachments import AttachmentText, names_and_texts
 from bot.stages.consent import NO_CONSENT, Consent, consent
 from bot.stages.names import name_of
-from bot.stages.numbers import Candidate, find_numbers
+from bot.stages.numbers import LOOSE, Candidate, find_numbers
 from bot.stages.parse import ParsedMessage
 from bot.stages.quoting import strip_quoted, without_device_signature
 
@@ -98,12 +99,17 @@ class Extraction:
         return [{"number": c.value, "kind": kind, "evidence": c.evidence} for c, kind in sure]
 
 
-def extract(message: ParsedMessage, *, answering: bool = False) -> Extraction:
+def extract(
+    message: ParsedMessage, *, answering: bool = False, attachments: Sequence[AttachmentText] = ()
+) -> Extraction:
     """What the client wrote; ``answering``: the message is known to reply to one of our letters
-    (its headers name that letter's Message-ID), so its consent is read whatever its subject."""
+    (its headers name that letter's Message-ID), so its consent is read whatever its subject.
+    Numbers in ``attachments`` (and their names) are candidates that the records settle."""
     body = strip_quoted(message.text, message.sender)
     text = unicodedata.normalize("NFKC", f"{message.subject}\n{body}")
     accounts, orders = _numbers(message, text)
+    if attachments and not _is_delivery_report(message):
+        _add_attached(accounts, orders, attachments, message)
     own = without_device_signature(unicodedata.normalize("NFKC", body))
     name, name_evidence = name_of(own, message.sender_name)
     request, request_evidence = _request(unicodedata.normalize("NFKC", f"{message.subject}\n\n{body}"))
@@ -129,6 +135,29 @@ def _numbers(message: ParsedMessage, text: str) -> tuple[list[Candidate], list[C
     if _FORWARD_SUBJECT.match(message.subject):
         text = unicodedata.normalize("NFKC", f"{message.subject}\n{message.text}")
     return find_numbers(text, sender=message.sender, context=message.text)
+
+
+def _add_attached(
+    accounts: list[Candidate],
+    orders: list[Candidate],
+    attachments: Sequence[AttachmentText],
+    message: ParsedMessage,
+) -> None:
+    """Numbers found only in attached files, kept at low confidence with the file as evidence:
+    the records decide (an order counts only in an account the claim covers, touched by the
+    outage)."""
+    seen = {c.value for c in (*accounts, *orders)}
+    for where, text in names_and_texts(attachments):
+        found_accounts, found_orders = find_numbers(
+            unicodedata.normalize("NFKC", text), sender=message.sender, context=message.text
+        )
+        for candidate in (*found_accounts, *found_orders):
+            if candidate.value in seen:
+                continue
+            seen.add(candidate.value)
+            loose = Candidate(candidate.value, LOOSE, f"{where}: {candidate.evidence}"[:200])
+            accounts.append(loose)
+            orders.append(loose)
 
 
 def _is_delivery_report(message: ParsedMessage) -> bool:

@@ -47,6 +47,22 @@ class Unreadable(Exception):
 
 
 @dataclass(frozen=True)
+class Attached:
+    """One file the client attached, as sent (``data`` is empty when it was too large to read)."""
+
+    name: str
+    content_type: str
+    size: int
+    data: bytes = field(repr=False, default=b"")
+    charset: str = ""
+
+
+# Attachments read for numbers: this many per message, each up to this size.
+MAX_ATTACHMENTS = 10
+ATTACHMENT_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
 class ParsedMessage:
     message_id: str | None
     sender: str
@@ -66,6 +82,7 @@ class ParsedMessage:
     shown_address: str = ""
     # Every Authentication-Results value, topmost (added last, by our own server) first.
     auth_results: tuple[str, ...] = ()
+    attached: tuple[Attached, ...] = field(default=(), repr=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -74,7 +91,8 @@ class ParsedMessage:
 # A run of this many base64 lines (about 150 kB) is an attachment, never a client's text.
 _BASE64_LINE = re.compile(rb"^[A-Za-z0-9+/=]{40,}\r?\n", re.MULTILINE)
 ATTACHMENT_LINES = 2000
-LARGE = 1_000_000
+# Above this, long base64 runs (attachment bodies) are cut before parsing, to bound memory.
+LARGE = 8_000_000
 # No client writes a claim longer than this; more is cut (and said so) so that no message can
 # cost the stages more than a bounded time.
 MAX_TEXT = 200_000
@@ -150,6 +168,7 @@ def parse(raw: bytes) -> ParsedMessage:
         content_type=message.get_content_type(),
         defects=tuple(defects),
         attachments=tuple(_attachment_names(message)),
+        attached=tuple(_attached(message)),
         sender_doubt=doubt,
         shown_address=shown,
         auth_results=tuple(" ".join(str(v).split()) for v in message.get_all("authentication-results") or []),
@@ -201,6 +220,26 @@ def _attachment_names(message: Message) -> list[str]:
         if part.get_content_disposition() in ("attachment", "inline") and part.get_filename():
             names.append(_header_text(part.get_filename()))
     return names
+
+
+def _attached(message: Message) -> list[Attached]:
+    """The attached files (not the message's own text parts), the first MAX_ATTACHMENTS."""
+    found = []
+    for part in message.walk():
+        if part.is_multipart() or len(found) >= MAX_ATTACHMENTS:
+            continue
+        name = _header_text(part.get_filename() or "")
+        text_body = part.get_content_maintype() == "text" and part.get_content_disposition() != "attachment"
+        if text_body and not name:
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        kept = data if len(data) <= ATTACHMENT_BYTES else b""
+        found.append(
+            Attached(name, part.get_content_type(), len(data), kept, part.get_content_charset() or "")
+        )
+    return found
 
 
 def _header_text(value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -170,6 +171,8 @@ def test_status_prints_the_last_poll_queues_quarantine_and_claims(
     assert "quarantine:       1 messages" in out
     assert "claims:           assessed 2" in out
     assert "deadlines:        0 overdue, 0 due within 2 days" in out
+    ocr = next(line for line in out.splitlines() if line.startswith("screenshot OCR:"))
+    assert ("Tesseract (chi_sim+chi_tra+eng)" in ocr) == bool(shutil.which("tesseract")), ocr
 
     missing = config.with_name("elsewhere.toml")
     missing.write_text(f'data_dir = "{settings.data_dir / "nowhere"}"\n')
