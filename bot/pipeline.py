@@ -99,6 +99,12 @@ def process_message(
             return inbound
         # Anyone else's message is a complaint of its own, matched afresh (and verified if that
         # address is registered): a stranger learns the same whether the reference exists or not.
+    if verdict.kind in (Kind.COMPLAINT, Kind.NOT_COMPLAINT) and not verdict.other_topic:
+        # "I agree", in a new email naming nothing, from a client whose one offer waits.
+        waiting = followups.awaiting_answer(session, parsed.sender)
+        if waiting is not None and _reads_as_an_answer(parsed):
+            _follow_up(session, settings, inbound, parsed, waiting, verdict, unprompted=True)
+            return inbound
     if verdict.other_topic or verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         kind = Kind.NOT_COMPLAINT if verdict.other_topic else verdict.kind
         inbound.status = MessageStatus(kind.value)
@@ -114,6 +120,8 @@ def _follow_up(
     parsed: ParsedMessage,
     claim: Claim,
     verdict: Verdict,
+    *,
+    unprompted: bool = False,
 ) -> bool:
     """File a follow-up from whoever speaks for the claim; False when the message is a stranger's
     (one showing the client's address in its display name also makes the claim ask its client)."""
@@ -128,7 +136,7 @@ def _follow_up(
     if voice is not Voice.CLIENT:
         return False
     proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
-    extraction = extract(parsed, answering=bool(proof.answers))
+    extraction = extract(parsed, answering=bool(proof.answers) or unprompted)
     inbound.evidence = json.dumps(extraction.evidence(), ensure_ascii=False)
     followups.record(
         session,
@@ -142,6 +150,15 @@ def _follow_up(
         bare_yes=proof.answers == "offer" and bare_yes(parsed.text),
     )
     return True
+
+
+def _reads_as_an_answer(parsed: ParsedMessage) -> bool:
+    """An answer to an offer and nothing more: a choice, a refusal or a plain "I agree", with no
+    account or order number that would make it a claim of its own."""
+    extraction = extract(parsed, answering=True)
+    if extraction.account_numbers() or extraction.order_numbers():
+        return False
+    return extraction.consent.answer is not None or extraction.consent.agrees_without_choice
 
 
 def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:

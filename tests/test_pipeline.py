@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
+from bot.claims import moves
+from bot.claims.lifecycle import State
 from bot.pipeline import process_message
 from bot.reports.report import claim_summaries
-from bot.storage import database
-from bot.storage.tables import Claim, InboundMessage
+from bot.storage import database, store
+from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, utcnow
 from tests.conftest import make_settings
 from tests.messages import eml
 
@@ -53,3 +56,45 @@ def test_an_order_only_in_an_attachment_is_claimed_and_staff_see_where_it_was(
     assert eligible == [ticket] and claim["accounts"] == ["81234567"]
     marks = {e["number"]: e["evidence"] for e in json.loads(inbound.evidence)}
     assert marks[ticket].startswith("attachment ")
+
+
+def _offer_sent(engine: Engine, tmp_path: Path) -> tuple[int, str, str]:
+    """Alice's claim, its one-option offer approved and sent: (claim id, reference, offer id)."""
+    inbound = ingest(engine, tmp_path, eml("en-alice-best-price.eml"))
+    with database.session_scope(engine) as session:
+        offer = session.exec(
+            select(Reply).where(Reply.claim_id == inbound.claim_id, Reply.kind == "offer")
+        ).one()
+        offer.status, offer.sent_at = ReplyStatus.SENT, utcnow()
+        moves.after_sent(session, offer, consent_days=30)
+        claim = session.get(Claim, inbound.claim_id)
+        assert claim is not None and claim.status == State.OFFER_SENT
+        assert all(r.restore_amount is None for r in store.claim_orders(session, claim_id=claim.id or 0))
+        return claim.id or 0, claim.reference or "", offer.message_id
+
+
+def test_i_agree_in_a_new_email_is_held_and_the_client_asked_to_confirm(
+    book_engine: Engine, tmp_path: Path
+) -> None:
+    claim_id, _, _ = _offer_sent(book_engine, tmp_path)
+    inbound = ingest(book_engine, tmp_path, eml("agree-in-a-new-email.eml"), uid=2)
+    assert inbound.claim_id == claim_id and inbound.status == "followup"
+    with database.session_scope(book_engine) as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None and claim.status == State.OFFER_SENT and claim.pending_consent == "agree"
+        assert not any(r.chosen_remedy for r in store.claim_orders(session, claim_id=claim_id))
+        kinds = [r.kind for r in session.exec(select(Reply).where(Reply.claim_id == claim_id)).all()]
+        assert kinds.count("consent_confirmation") == 1 and len(session.exec(select(Claim)).all()) == 1
+
+
+def test_i_agree_replying_to_the_offer_consents_at_once(book_engine: Engine, tmp_path: Path) -> None:
+    claim_id, reference, offer_id = _offer_sent(book_engine, tmp_path)
+    raw = eml("agree-replying-to-the-offer.eml").decode().format(reference=reference, offer_id=offer_id)
+    ingest(book_engine, tmp_path, raw.encode(), uid=2)
+    with database.session_scope(book_engine) as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None and claim.status == State.CONSENTED and claim.pending_consent == ""
+        chosen = {
+            r.chosen_remedy for r in store.claim_orders(session, claim_id=claim_id) if r.outcome == "eligible"
+        }
+        assert chosen == {"best_price"}

@@ -28,6 +28,13 @@ def claim_for(session: Session, reference: str | None, thread: tuple[str, ...]) 
     return store.claim_by_reply_message_id(session, message_ids=thread)
 
 
+def awaiting_answer(session: Session, sender: str) -> Claim | None:
+    """The one claim of this verified address whose offer waits for an answer (None if none or
+    several): a client who answers "I agree" in a new email, naming nothing, means that offer."""
+    found = store.claims_in_state(session, sender=sender, state=State.OFFER_SENT, limit=2)
+    return found[0] if len(found) == 1 and found[0].sender_verified else None
+
+
 def attach(
     session: Session, inbound: InboundMessage, claim: Claim, status: MessageStatus, event: str
 ) -> None:

@@ -169,6 +169,12 @@ def is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
 
 
+def claims_in_state(session: Session, *, sender: str, state: str, limit: int) -> Sequence[Claim]:
+    """Up to ``limit`` claims of one sender in one state, oldest first."""
+    stmt = select(Claim).where(Claim.sender == sender, Claim.status == state).order_by(Claim.id).limit(limit)  # type: ignore[arg-type]
+    return session.exec(stmt).all()
+
+
 def claim_accounts(session: Session, *, claim_id: int) -> list[str]:
     """The logins a claim covers, its first account first."""
     claim = session.get(Claim, claim_id)
