@@ -58,9 +58,11 @@ def test_an_order_only_in_an_attachment_is_claimed_and_staff_see_where_it_was(
     assert marks[ticket].startswith("attachment ")
 
 
-def _offer_sent(engine: Engine, tmp_path: Path) -> tuple[int, str, str]:
-    """Alice's claim, its one-option offer approved and sent: (claim id, reference, offer id)."""
-    inbound = ingest(engine, tmp_path, eml("en-alice-best-price.eml"))
+def _offer_sent(
+    engine: Engine, tmp_path: Path, complaint: str = "en-alice-best-price.eml"
+) -> tuple[int, str, str]:
+    """The claim a complaint opens, its offer approved and sent: (claim id, reference, offer id)."""
+    inbound = ingest(engine, tmp_path, eml(complaint))
     with database.session_scope(engine) as session:
         offer = session.exec(
             select(Reply).where(Reply.claim_id == inbound.claim_id, Reply.kind == "offer")
@@ -69,7 +71,6 @@ def _offer_sent(engine: Engine, tmp_path: Path) -> tuple[int, str, str]:
         moves.after_sent(session, offer, consent_days=30)
         claim = session.get(Claim, inbound.claim_id)
         assert claim is not None and claim.status == State.OFFER_SENT
-        assert all(r.restore_amount is None for r in store.claim_orders(session, claim_id=claim.id or 0))
         return claim.id or 0, claim.reference or "", offer.message_id
 
 
@@ -98,3 +99,23 @@ def test_i_agree_replying_to_the_offer_consents_at_once(book_engine: Engine, tmp
             r.chosen_remedy for r in store.claim_orders(session, claim_id=claim_id) if r.outcome == "eligible"
         }
         assert chosen == {"best_price"}
+
+
+@pytest.mark.parametrize(
+    ("complaint", "sender", "state"),
+    [
+        ("en-alice-best-price.eml", "alice.chen@example.com", State.REFUSED),
+        ("zh-hans-gbk-under-gb2312-label.eml", "wangzhe@example.cn", State.OFFER_SENT),
+    ],
+)
+def test_refusing_option_1_refuses_an_offer_of_option_1_only_and_asks_about_one_of_two(
+    book_engine: Engine, tmp_path: Path, complaint: str, sender: str, state: State
+) -> None:
+    claim_id, _, offer_id = _offer_sent(book_engine, tmp_path, complaint)
+    raw = eml("refuse-option-1-replying.eml").decode()
+    raw = raw.replace("{sender}", sender).replace("{offer_id}", offer_id)
+    ingest(book_engine, tmp_path, raw.encode(), uid=2)
+    with database.session_scope(book_engine) as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None and claim.status == state
+        assert not any(r.chosen_remedy for r in store.claim_orders(session, claim_id=claim_id))

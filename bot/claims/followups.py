@@ -127,6 +127,8 @@ def record(
     received_at = inbound.received_at
     if bare_yes and proof.answers == "offer" and consent.answer is None and not consent.agrees_without_choice:
         consent = _yes_to_the_offer(session, claim, consent)
+    if consent.refuses_option_1 and _offered_only_option_1(session, claim):
+        consent = Consent("refused", False, f"{consent.evidence} (the offer has option 1 only)")
     if claim.pending_consent and claim.pending_consent_letter in proof.cites:
         kind = _confirm(session, claim, consent, it_was_me=it_was_me)
     elif _answers_offer(claim, consent) and not proof.enough:
@@ -140,12 +142,17 @@ def record(
     replies.queue(session, settings, claim, kind, context)
 
 
+def _offered_only_option_1(session: Session, claim: Claim) -> bool:
+    assert claim.id is not None
+    offered = [r for r in store.claim_orders(session, claim_id=claim.id) if r.outcome == "eligible"]
+    return bool(offered) and all(r.restore_amount is None for r in offered)
+
+
 def _yes_to_the_offer(session: Session, claim: Claim, consent: Consent) -> Consent:
     """A bare yes answering the offer itself: to an offer of option 1 only it is option 1; to an
     offer of two options it is noted and left to a person (never a guess)."""
     assert claim.id is not None
-    offered = [r for r in store.claim_orders(session, claim_id=claim.id) if r.outcome == "eligible"]
-    if offered and all(r.restore_amount is None for r in offered):
+    if _offered_only_option_1(session, claim):
         return Consent("best_price", False, "a plain yes to an offer of option 1 only")
     store.record_event(session, claim_id=claim.id, actor="client", event="consent_needs_choice", detail="yes")
     return consent

@@ -51,7 +51,10 @@ _TOPIC = re.compile(
 _OTHER_TOPICS = {
     "a deposit": r"\bdeposit|入金|存款|充值|入帳|入账|\bFPS\b|转数快|轉數快",
     "a withdrawal": r"withdraw|出金|提款|提现|提現",
-    "opening an account": r"\bopen(?:ing)?\b[^.\n]{0,30}\baccount|开户|開戶|referr|推荐|推薦",
+    "opening an account": (
+        r"\bopen(?:ing)?\b[^.\n]{0,30}\baccount|开户|開戶|[开開][^，,。\n]{0,4}(?:户口|戶口|账户|帳戶|賬戶)"
+        r"|referr|推荐|推薦"
+    ),
     "a login": r"\blog\s*in\b|\bpassword|密码|密碼|登录|登錄|登入",
     "unsubscribing": r"unsubscribe|退订|退訂|取消订阅|取消訂閱",
     "contact or bank details": (

@@ -92,6 +92,9 @@ class Consent:
     answer: str | None
     agrees_without_choice: bool
     evidence: str
+    # Refuses option 1 and says nothing more: a refusal of an offer that had only option 1, a
+    # question for a person about one that had both.
+    refuses_option_1: bool = False
 
 
 NO_CONSENT = Consent(None, False, "")
@@ -135,7 +138,9 @@ def confirms(text: str) -> bool | None:
 
 
 _BARE_YES = re.compile(
-    r"^\W*(?:yes|yep|ok(?:ay)?|sure|fine|agreed|好的?|可以|行|没问题|沒問題|冇問題)\W*$", re.I
+    r"^\W*(?:yes|yep|ok(?:ay)?|sure|fine|agreed|好的?|可以|行|没问题|沒問題|冇問題)"
+    r"(?:\W*(?:thanks|thank you|谢谢|謝謝|多謝|唔該|唔该))?\W*$",
+    re.I,
 )
 
 
@@ -155,7 +160,15 @@ def consent(text: str) -> Consent:
     answer = _bare_choice(own) or _first_answer(own)
     if refused:
         evidence = " ".join(own[max(0, refused.start() - 30) : refused.end() + 30].split())
-        # "I don't agree with option 1. Option 2 please." says two things: a person reads it.
+        clause_end = _option_1_refused(own, refused)
+        if clause_end is not None:
+            # "I don't accept option 1. Please restore my positions" is option 2; with anything
+            # more a person reads it; alone, it depends on the offer (refuses_option_1).
+            rest = own[clause_end:]
+            if _plain_restore(rest):
+                return Consent("restore", False, f"{evidence}; {' '.join(rest.split())[:120]}")
+            return Consent(None, False, evidence, refuses_option_1=not _RESTORE_CHOICE.search(rest))
+        # Any other refusal beside a choice says two things: a person reads it.
         return (
             Consent(None, False, evidence)
             if answer and answer.answer
@@ -164,6 +177,35 @@ def consent(text: str) -> Consent:
     if answer and answer.agrees_without_choice and _offers_only_option_1(text, own):
         return Consent("best_price", False, f"{answer.evidence} (the offer has option 1 only)")
     return answer or NO_CONSENT
+
+
+# A choice that asks for more than the option ("restore them and pay the swap") is for a person.
+_ASKS_MORE = re.compile(
+    r"\b(?:and|also|plus|pay|refund|compensat\w*)\b|但|并且|並且|另外|还要|還要|同埋|賠償|赔偿|补偿|補償",
+    re.IGNORECASE,
+)
+
+
+def _option_1_refused(own: str, refused: re.Match[str]) -> int | None:
+    """Where the clause refusing option 1 (or the best price) ends, when it refuses nothing else."""
+    end = re.search(r"[.!。！?？\n,，;；]", own[refused.end() :])
+    clause_end = refused.end() + (end.end() if end else len(own) - refused.end())
+    clause = own[refused.start() : clause_end]
+    others = [m for m in _REFUSE.finditer(own) if m.start() != refused.start()]
+    named = _OPTION_NAMED.search(clause)
+    one = (named is not None and _OPTION_NUMBER[named.group(1)] == "best_price") or (
+        named is None and _BEST_CHOICE.search(clause) is not None
+    )
+    return clause_end if one and not others and not _RESTORE_CHOICE.search(clause) else None
+
+
+def _plain_restore(rest: str) -> bool:
+    """What follows a refusal of option 1 is a plain request for option 2, and nothing more."""
+    asked = _RESTORE_CHOICE.search(rest) and (_AGREE.search(rest) or _ASKED.search(rest))
+    return bool(asked) and not (_HEDGE.search(rest) or _ASKS_MORE.search(rest) or _BEST_CHOICE.search(rest))
+
+
+_ASKED = re.compile(r"\bplease\b|\bpls\b|請|请|要求|希望|麻煩|麻烦|唔該|唔该", re.IGNORECASE)
 
 
 def _first_answer(own: str) -> Consent | None:

@@ -42,3 +42,31 @@ def test_a_german_attribution_line_ends_the_clients_words() -> None:
 )
 def test_restore_with_best_price_for_the_rest_is_option_2(text: str, answer: str | None) -> None:
     assert consent(text).answer == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("I don't accept option 1. Please restore my positions as they were before the stop out.", "restore"),
+        ("I don't agree with option 1. Option 2 please.", "restore"),
+        ("I don't accept option 1. Please restore them and refund the swap.", None),
+        ("I don't accept option 2. Please restore my positions.", None),
+        ("I don't accept either option. Restore them.", "refused"),
+    ],
+)
+def test_refusing_option_1_and_choosing_restore_is_option_2(text: str, answer: str | None) -> None:
+    assert consent(text).answer == answer
+
+
+def test_a_yes_with_thanks_is_a_bare_yes() -> None:
+    assert bare_yes("好，謝謝。\n\n-----原始訊息-----\n寄件者: Client Services\n")
+    assert not bare_yes("好，但係金額唔啱")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我不同意方案1", "I don't accept option 1.", "我不同意方案1，金額太少了，我會投訴到證監會。"],
+)
+def test_refusing_option_1_alone_is_left_to_what_the_offer_had(text: str) -> None:
+    found = consent(text)
+    assert found.answer is None and found.refuses_option_1

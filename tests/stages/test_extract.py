@@ -270,7 +270,7 @@ def test_plain_choices_are_consent(text: str, answer: str) -> None:
         "2\nbut the amount is wrong",
         "It will take 2 weeks for me to decide",
         "如果可以再多一點，我就同意，不然很難接受",
-        "I don't agree with option 1. Option 2 please.",
+        "I don't agree with option 1. Option 2 and the swap refunded please.",
     ],
 )
 def test_conditions_doubts_and_mixed_answers_are_not_consent(text: str) -> None:
