@@ -45,6 +45,7 @@ def summary(engine: Engine, claim_id: int | None) -> dict[str, Any]:
         ("attachment-mt4-statement.eml", "55667788"),
         ("attachment-pdf-statement.eml", "55667789"),
         ("attachment-xlsx-orders.eml", "55667788"),
+        ("see-the-attached-letter.eml", "55667789"),
     ],
 )
 def test_an_order_only_in_an_attachment_is_claimed_and_staff_see_where_it_was(

@@ -115,7 +115,9 @@ def classify(message: ParsedMessage, *, own_addresses: frozenset[str], reference
             reason += f"; about {topic}, not the outage"
         return Verdict(Kind.FOLLOWUP, reason, found.group(0) if found else None, thread, topic)
     said = f"{message.subject}\n{message.text}"
-    if not _TOPIC.search(said) and not _HARM.search(said) and not re.search(r"\d{5,}", message.text):
+    # "See the attached letter": what it says is read from the attachment.
+    silent = not (_TOPIC.search(said) or _HARM.search(said) or re.search(r"\d{5,}", message.text))
+    if silent and not message.attached:
         return Verdict(Kind.NOT_COMPLAINT, "mentions no claim, account or order")
     if topic:
         return Verdict(

@@ -70,7 +70,7 @@ _OPTION_NAMED = re.compile(rf"{_OPTION}\s*(?:no\.?\s*)?([12一二]|one\b|two\b)(
 _OPTION_THANKED = re.compile(
     r"^\s*(?:option|choice|方案|选项|選項|第)\s*(?:no\.?\s*)?([12一二]|one\b|two\b)\s*(?:个|個)?(?:方案)?\s*[,，]?\s*"
     r"(?:please|pls|thanks|thank you|is fine|is ok|works for me|谢谢|謝謝|唔該|吧|就好|就可以|可以|好了)?\s*"
-    r"(?:$|[.!。！,，]|\b(?:for|on)\b)",
+    r"(?:$|[.!。！,，:：\-\u2013\u2014]|\b(?:for|on)\b)",
     re.IGNORECASE,
 )
 _OPTION_NUMBER = {n: "best_price" for n in ("1", "一", "one")} | {n: "restore" for n in ("2", "二", "two")}
@@ -209,14 +209,26 @@ _ASKED = re.compile(r"\bplease\b|\bpls\b|請|请|要求|希望|麻煩|麻烦|唔
 
 
 def _first_answer(own: str) -> Consent | None:
-    """The answer of the first unhedged sentence that gives one."""
+    """The answer of the first unhedged sentence that gives one. "No need to restore" beside a
+    choice of option 1 only confirms it, so it is no hedge there."""
     for sentence in re.split(r"(?<=[.!。！?？\n])", own):
         if _HEDGE.search(sentence):
+            without = _NO_RESTORE.sub(" ", sentence)
+            answer = None if _HEDGE.search(without) else _sentence_answer(without)
+            if answer is not None and answer.answer == "best_price":
+                return Consent("best_price", False, sentence.strip())
             continue
         answer = _sentence_answer(sentence)
         if answer is not None:
             return answer
     return None
+
+
+_NO_RESTORE = re.compile(
+    r"(?:唔使|唔駛|唔需要|不用|不需要|无需|無需|毋須|毋须|\bno\s+need\s+to|\bdon'?t|\bdo\s+not)\s*(?:再)?"
+    r"(?:恢復|恢复|還原|还原|restore)\w*(?:\s*(?:倉位|仓位|部位|訂單|订单|(?:the|my|any)\s+\w+))?",
+    re.IGNORECASE,
+)
 
 
 def _sentence_answer(sentence: str) -> Consent | None:

@@ -41,7 +41,8 @@ _ACCOUNT_LABEL = (
 _ORDER_LABEL = (
     r"(?<![a-z])(?:(?:or?ders?|oder)\s*(?:no\.?|nos\.?|numbers?|num|#|id)?|tickets?\s*(?:no\.?|nos\.?|numbers?|#|id)?"
     r"|tkts?\b\.?|positions?\s*(?:no\.?|numbers?|#|id)?|deals?\s*(?:no\.?|#)?|trades?\s*(?:no\.?|nos\.?|numbers?|#|id)"
-    r"|[订訂定][单單](?:号码|號碼|编号|編號|号|號)?|[单單][号號子]|[张張][单單]|持[仓倉][单單]?[号號]?|[仓倉]位[号號]?|部位)"
+    r"|[订訂定][单單](?:号码|號碼|编号|編號|号|號)?|[单單][号號子]|[张張][单單]|持[仓倉][单單]?[号號]?|[仓倉]位[号號]?|部位"
+    r"|[票][号號])"
 )
 _GLUE = (
     r"(?:\s*(?:is|are|was|were|:|#|=|是|为|為|係|系|的|还有|還有|分别是|分別是|如下|由|from|应为|應為"
@@ -138,7 +139,22 @@ def find_numbers(
         loose = Candidate(match.group(0), LOOSE, evidence)
         accounts.append(loose)
         orders.append(loose)
+    for between in _unlabelled_ranges(masked, text, taken):
+        orders.append(between)
     return accounts, orders
+
+
+def _unlabelled_ranges(masked: str, text: str, taken: set[str]) -> list[Candidate]:
+    """The tickets between the ends of a range no label names ("从60404470到60404473"), loose:
+    the records say which are the client's."""
+    found = []
+    for match in re.finditer(rf"(?<!\d)\d{{5,10}}(?!\d){_RANGE}", masked):
+        evidence = _around(text, match.start(), match.end())
+        for number in expand(match.group(0)):
+            if number not in taken:
+                taken.add(number)
+                found.append(Candidate(number, LOOSE, evidence))
+    return found
 
 
 def expand(listing: str) -> list[str]:

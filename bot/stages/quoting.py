@@ -69,7 +69,7 @@ def _below_the_quote(lines: list[str]) -> str:
     """A bottom-posted answer: what follows the ``>`` lines of a quote that opens the message
     (a quote without ``>`` has no end to find, so nothing below it is read)."""
     quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
-    if not quoted or any(line.strip() for line in lines[: quoted[0]]):
+    if not quoted or any(line.strip() and not _HEADER_FIELD.match(line) for line in lines[: quoted[0]]):
         return ""
     below = []
     for line in lines[quoted[-1] + 1 :]:

@@ -65,3 +65,7 @@ def test_a_client_who_asks_for_no_adjustment_makes_no_claim() -> None:
 
 def test_harm_from_the_outage_without_a_number_is_a_complaint() -> None:
     assert verdict("cantonese-affected-no-numbers.eml").kind is Kind.COMPLAINT
+
+
+def test_see_the_attached_letter_is_read_for_a_claim() -> None:
+    assert verdict("see-the-attached-letter.eml").kind is Kind.COMPLAINT

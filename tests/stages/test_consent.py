@@ -70,3 +70,25 @@ def test_a_yes_with_thanks_is_a_bare_yes() -> None:
 def test_refusing_option_1_alone_is_left_to_what_the_offer_had(text: str) -> None:
     found = consent(text)
     assert found.answer is None and found.refuses_option_1
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("Option 2 please - restore the EURUSD position and adjust the other two as described.", "restore"),
+        ("OK，揀方案1，唔使恢復倉位，直接計最好價錢就得。", "best_price"),
+        ("方案1，唔使恢復倉位，但係金額唔啱", None),
+        ("Option 1 if you don't restore", None),
+    ],
+)
+def test_no_need_to_restore_beside_option_1_confirms_it(text: str, answer: str | None) -> None:
+    assert consent(text).answer == answer
+
+
+def test_an_answer_below_a_quote_with_header_fields_is_the_clients() -> None:
+    text = (
+        '----- Original Message ----- \nFrom: "Client Services" <complaint@broker.example>\n'
+        "To: <jhlin@example.tw>\nSubject: Your claim CLM-2026-000001: our offer\n\n\n"
+        "> Option 1: all of the orders above are executed at the most favourable price.\n>\n\n好\n"
+    )
+    assert bare_yes(text)

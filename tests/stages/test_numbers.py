@@ -66,3 +66,14 @@ def test_a_ticket_before_a_currency_pair_is_not_an_amount() -> None:
 
 def test_a_range_written_backwards_is_the_same_range() -> None:
     assert orders_in("單號 60203334~60203332 共三筆") == ["60203332", "60203333", "60203334"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我的票号60403020~60403023，一共4张单", "我账户70404490，从60404470到60404473这四张日元多单"],
+)
+def test_every_ticket_of_a_range_is_a_candidate(text: str) -> None:
+    _, orders = _found(text)
+    found = {c.value for c in orders}
+    start = "60403020" if "票号" in text else "60404470"
+    assert {str(int(start) + i) for i in range(4)} <= found
