@@ -240,7 +240,8 @@ def _table_columns(masked: str) -> list[_Hit]:
             columns = [i for i, cell in enumerate(row.cells) if heading.match(cell)]
             if len(row.cells) < 2 or not columns:
                 continue
-            hits += _column(rows[index + 1 :], len(row.cells), columns[0], kind, "\t".join(row.cells))
+            head = f"{row.cells[columns[0]]} (of {' | '.join(c for c in row.cells if c)})"
+            hits += _column(rows[index + 1 :], len(row.cells), columns[0], kind, head)
     return hits
 
 
@@ -296,7 +297,7 @@ def _column(rows: list[_Row], width: int, column: int, kind: str, head: str) -> 
         if not re.fullmatch(rf"#?\d{{5,10}}(?:{_CELL_SEP}#?\d{{5,10}})*", cell):
             break
         for number in re.findall(r"\d{5,10}", cell):
-            hits.append(_Hit(kind, number, row.start, LABELLED, f"table column {head!r}"))
+            hits.append(_Hit(kind, number, row.start, LABELLED, f"table column {head}"))
     return hits
 
 

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import select
 
 from bot.mail.outbox import send_approved
-from bot.storage.tables import ReplyStatus
-from tests.conftest import _require
+from bot.storage import database
+from bot.storage.tables import Claim, ReplyStatus
+from tests.conftest import _require, open_second_account
+from tests.messages import eml
 from tests.web.conftest import PASSWORD, Served
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,3 +94,27 @@ def test_an_agent_who_tries_to_approve_an_offer_is_told_why_and_nothing_changes(
     assert served.desk.reply(offer).status == ReplyStatus.DRAFT
     send_approved(served.desk.engine, served.desk.settings)
     assert served.smtp.deliveries == []
+
+
+def test_staff_see_a_claim_over_two_accounts_and_where_an_attachments_order_was_read(
+    page: Page, served: Served, tmp_path: Path
+) -> None:
+    open_second_account(served.desk.engine)
+    served.desk.ingest(eml("outlook-table-two-accounts.eml"), uid=900)
+    served.desk.ingest(eml("attachment-pdf-statement.eml"), uid=901)
+    with database.session_scope(served.desk.engine) as session:
+        claims = session.exec(select(Claim).order_by(Claim.id.desc())).all()  # type: ignore[union-attr]
+        statement, both = claims[0].id, claims[1].id
+    log_in(page, served, "sam")
+
+    page.goto(f"{served.url.rstrip('/')}/claims/{both}")
+    facts = page.locator("section.claim")
+    expect(facts.locator("dt", has_text="Accounts")).to_be_visible()
+    expect(facts).to_contain_text("81234567, 81234599")
+    row = page.locator("section.orders tr", has_text="55669901")
+    expect(row.locator("td").nth(1)).to_have_text("81234599")
+    page.screenshot(path=str(tmp_path / "claim-two-accounts.png"), full_page=True)
+
+    page.goto(f"{served.url.rstrip('/')}/claims/{statement}")
+    evidence = page.locator("li", has=page.locator("mark", has_text="55667789"))
+    expect(evidence).to_contain_text("attachment statement.pdf")
