@@ -9,12 +9,13 @@ not read says why, so staff know to open it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import resource
+import os
 import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from bot.stages.parse import ATTACHMENT_BYTES, Attached, ParsedMessage
 
 SECONDS_PER_FILE = 20.0
 MAX_SECONDS = 45.0
-CHILD_MEMORY = 1 << 30
 OCR_LANGUAGES = ("chi_sim", "chi_tra", "eng")
 # A screenshot bigger than this (in pixels) is no screenshot: not worth minutes of OCR.
 MAX_PIXELS = 40_000_000
@@ -100,26 +100,29 @@ def _read(attached: Attached, kind: str) -> AttachmentText:
     return result(note=f"not read: {attached.content_type} is not a format read for numbers")
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
-
-
-def _in_child(attached: Attached, kind: str) -> AttachmentText:
+def _in_child(attached: Attached, kind: str, *args: str) -> AttachmentText:
+    """Read one file in a child process of its own session, killed with all it started (the
+    OCR engine) when it takes longer than ``SECONDS_PER_FILE``."""
+    shown = "image" if kind == "ocr" else kind
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot.stages.formats", kind, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.stages.formats", kind],
-            input=attached.data,
-            capture_output=True,
-            timeout=SECONDS_PER_FILE,
-            preexec_fn=_limits,
-            check=False,
-        )
+        out, err = child.communicate(attached.data, timeout=SECONDS_PER_FILE)
     except subprocess.TimeoutExpired:
-        return AttachmentText(attached.name, kind, "", f"not read: took over {SECONDS_PER_FILE:.0f} s")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return AttachmentText(attached.name, shown, "", f"not read: took over {SECONDS_PER_FILE:.0f} s")
+    done = subprocess.CompletedProcess(child.args, child.returncode, out, err)
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        return AttachmentText(attached.name, kind, "", f"not read: {why[0][:200]}")
-    return AttachmentText(attached.name, kind, done.stdout.decode("utf-8", "replace"))
+        return AttachmentText(attached.name, shown, "", f"not read: {why[0][:200]}")
+    return AttachmentText(attached.name, shown, done.stdout.decode("utf-8", "replace"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,21 +157,10 @@ def _ocr(attached: Attached) -> AttachmentText:
     pixels = _pixels(attached.data)
     if pixels is not None and pixels > MAX_PIXELS:
         return AttachmentText(attached.name, "image", "", f"not read: {pixels:,} pixels is too large to read")
-    with tempfile.TemporaryDirectory(prefix="claimsbot-ocr-") as folder:
-        path = Path(folder) / "image"
-        path.write_bytes(attached.data)
-        command = ["tesseract", str(path), "stdout", "-l", "+".join(languages), "--psm", "6"]
-        try:
-            done = subprocess.run(
-                command, capture_output=True, timeout=SECONDS_PER_FILE, preexec_fn=_limits, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return AttachmentText(
-                attached.name, "image", "", f"not read: OCR took over {SECONDS_PER_FILE:.0f} s"
-            )
-    if done.returncode != 0:
+    found = _in_child(attached, "ocr", "+".join(languages))
+    if found.note == "not read: OSError":
         return AttachmentText(attached.name, "image", "", "not read: OCR could not read the image")
-    return AttachmentText(attached.name, "image", done.stdout.decode("utf-8", "replace")[: formats.MAX_CHARS])
+    return found
 
 
 def _pixels(data: bytes) -> int | None:

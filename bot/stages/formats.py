@@ -1,15 +1,18 @@
 """The text of one attached file, by format: what a client attaches to show their orders.
 
 PDF, Excel and Outlook files are read by libraries that build large structures from what an
-attacker sends, so ``bot.stages.attachments`` runs them here in a child process
-(``python -m bot.stages.formats KIND < file``) with a time and memory limit; HTML, CSV and
-plain text are read in-process, in linear time. Every reader stops at ``MAX_CHARS``.
+attacker sends, and images by the ``tesseract`` command, so ``bot.stages.attachments`` runs
+them here in a child process (``python -m bot.stages.formats KIND < file``) that limits its
+own memory and CPU, under the parent's timeout; HTML, CSV and plain text are read in-process,
+in linear time. Every reader stops at ``MAX_CHARS``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import resource
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -124,7 +127,31 @@ def msg_text(data: bytes) -> str:
     return "\n".join(parts)[:MAX_CHARS]
 
 
-CHILD_READERS: dict[str, Callable[[bytes], str]] = {"pdf": pdf_text, "xlsx": xlsx_text, "msg": msg_text}
+def ocr_text(data: bytes, languages: str = "eng") -> str:
+    """An image through the ``tesseract`` command (it inherits this process's limits)."""
+    with tempfile.TemporaryDirectory(prefix="claimsbot-ocr-") as folder:
+        path = Path(folder) / "image"
+        path.write_bytes(data)
+        done = subprocess.run(
+            ["tesseract", str(path), "stdout", "-l", languages, "--psm", "6"],
+            capture_output=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise OSError("OCR could not read the image")
+    return done.stdout.decode("utf-8", "replace")[:MAX_CHARS]
+
+
+CHILD_READERS: dict[str, Callable[..., str]] = {
+    "pdf": pdf_text,
+    "xlsx": xlsx_text,
+    "msg": msg_text,
+    "ocr": ocr_text,
+}
+# The child's own limits, set before it reads anything (a worker with threads must not fork
+# with a pre-exec hook, so the child limits itself).
+CHILD_MEMORY = 1 << 30
+CHILD_CPU_SECONDS = 60
 
 
 def _chunks(stream: io.BufferedReader) -> Iterator[bytes]:
@@ -134,13 +161,15 @@ def _chunks(stream: io.BufferedReader) -> Iterator[bytes]:
 
 def main(argv: list[str]) -> int:
     """Child process: read the file on stdin, print its text; a failure is one line on stderr."""
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
     reader = CHILD_READERS.get(argv[1] if len(argv) > 1 else "")
     if reader is None:
         print(f"unknown format {argv[1:]!r}", file=sys.stderr)
         return 2
     data = b"".join(_chunks(sys.stdin.buffer))
     try:
-        text = reader(data)
+        text = reader(data, *argv[2:])
     except Exception as exc:
         print(f"{exc.__class__.__name__}", file=sys.stderr)
         return 1
