@@ -12,6 +12,7 @@ from bot.stages import attachments
 from bot.stages.attachments import ocr_languages, read_attachments
 from bot.stages.extract import extract
 from bot.stages.parse import ATTACHMENT_BYTES, parse
+from tests import TESTS
 from tests.conftest import _require
 from tests.messages import eml, parsed
 
@@ -65,6 +66,14 @@ def test_a_screenshot_is_read_by_ocr() -> None:
     raw = with_attachment("screenshot-of-orders.eml", image, "截图.png", "image", "png")
     found = read_attachments(parse(raw))
     assert found[0].kind == "image" and "66778900" in found[0].text, found
+
+
+def test_an_outlook_msg_forward_is_read_for_its_headers_and_body() -> None:
+    msg = (TESTS / "data" / "attachments" / "outlook-test-file.msg").read_bytes()
+    raw = with_attachment("screenshot-of-orders.eml", msg, "forward.msg", "application", "vnd.ms-outlook")
+    (found,) = read_attachments(parse(raw))
+    assert found.kind == "msg" and found.note == ""
+    assert "Subject: MSG Test File" in found.text and "John Doe" in found.text
 
 
 def test_without_tesseract_a_screenshot_is_kept_and_said_unread(monkeypatch: pytest.MonkeyPatch) -> None:
