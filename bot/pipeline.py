@@ -108,6 +108,9 @@ def process_message(
     if verdict.other_topic or verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         kind = Kind.NOT_COMPLAINT if verdict.other_topic else verdict.kind
         inbound.status = MessageStatus(kind.value)
+        if kind is Kind.NOT_COMPLAINT:
+            # A person answers it: the accounts it names are marked for them.
+            inbound.evidence = json.dumps(extract(parsed).evidence(), ensure_ascii=False)
         return inbound
     _open_claim(session, settings, inbound, parsed)
     return inbound

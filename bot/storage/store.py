@@ -149,7 +149,11 @@ def replies(session: Session, *, statuses: Sequence[ReplyStatus] | None = None) 
 
 
 def quarantined(session: Session) -> Sequence[InboundMessage]:
-    stmt = select(InboundMessage).where(InboundMessage.status == "quarantined").order_by(InboundMessage.id)
+    return messages_with_status(session, status="quarantined")
+
+
+def messages_with_status(session: Session, *, status: str) -> Sequence[InboundMessage]:
+    stmt = select(InboundMessage).where(InboundMessage.status == status).order_by(InboundMessage.id)
     return session.exec(stmt).all()
 
 

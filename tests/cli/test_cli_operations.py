@@ -250,3 +250,25 @@ def test_the_log_format_masks_every_secret_of_the_settings() -> None:
     line = formatter.format(record)
     assert "imap-pass-123" not in line and "db-pass-456" not in line and "\n" not in line
     assert line.startswith("ts=") and "level=WARNING" in line and "claim=CLM-2019-000001" in line
+
+
+def test_others_lists_messages_about_other_topics_with_the_accounts_they_name(
+    desk: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = desk
+    assert main(["others", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == "no messages about other topics"
+    engine = schema.open_engine(settings)
+    with database.session_scope(engine) as session:
+        process_message(
+            eml("deposit-asks-about-the-outage.eml"),
+            session=session,
+            settings=settings,
+            folder="INBOX",
+            uidvalidity=1,
+            uid=99,
+        )
+    assert main(["others", "--config", str(config)]) == 0
+    (head, detail) = capsys.readouterr().out.splitlines()
+    assert "chenjing.dep@example.cn" in head and "入金未到账" in head
+    assert "about a deposit, not the outage" in detail and detail.endswith("accounts: 81234599")
