@@ -6,6 +6,7 @@ import json
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from bot.cli import main
 from bot.config import Settings
@@ -28,7 +29,7 @@ def test_two_accounts_in_an_outlook_table_make_one_claim_with_both_accounts_orde
     report = run_cycle(settings, engine)
     assert report.fetched == 1
     with database.session_scope(engine) as session:
-        (claim,) = session.query(Claim).all()
+        (claim,) = session.exec(select(Claim)).all()
         rows = {r.ticket: (r.login, r.outcome) for r in store.claim_orders(session, claim_id=claim.id or 0)}
         kinds = sorted(r.kind for r in store.replies(session) if r.claim_id == claim.id)
         offer = next(r for r in store.replies(session) if r.kind == "offer")
