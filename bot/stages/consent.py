@@ -231,9 +231,18 @@ _NO_RESTORE = re.compile(
 )
 
 
+# Option 2 says the other orders are "adjusted as in option 1": naming option 1 so is no choice of it.
+_AS_IN_OPTION_1 = re.compile(
+    r"\b(?:as|like)\s+(?:in|per|with)?\s*option\s*(?:1|one)\b|[按照依]\s*(?:方案|选项|選項)\s*[1一]",
+    re.IGNORECASE,
+)
+
+
 def _sentence_answer(sentence: str) -> Consent | None:
     """What one unhedged sentence answers, or None when it answers nothing."""
     evidence = sentence.strip()
+    if _AS_IN_OPTION_1.search(sentence) and _RESTORE_CHOICE.search(sentence):
+        sentence = _AS_IN_OPTION_1.sub(" ", sentence)
     if len({_OPTION_NUMBER[n] for n in _OPTION_NAMED.findall(sentence)}) > 1:
         return Consent(None, False, evidence)
     for pattern in (_OPTION_THANKED, _NUMBER_CHOSEN):

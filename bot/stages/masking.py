@@ -14,7 +14,8 @@ _NOT_OURS_LABEL = (
     r"(?:qq|微信|wechat|line\s*id|tel|phone|mobile|fax|电话|電話|手机|手機|传真|傳真|身份证|身份證|身分證字號"
     r"|passport|nric|referral\s*code|推荐码|推薦碼|邀请码|邀請碼|card\s*no|卡号|卡號|batch|serial|群号|群號"
     r"|邮编|郵編|post\s*code|zip|(?:support|service|case|help\s*desk)\s*tickets?|bank\s*(?:account|a/c)|(?:银行|銀行)(?:账户|賬戶|帳戶|账号|帳號|戶口))"
-    r"[^\d\n]{0,12}?"
+    # a clause ends the label's reach ("手機睇，發現我張金單（60602339）" names no phone)
+    r"[^\d\n,，。;；!！?？]{0,12}?"
 )
 _DISTRACTORS = [
     re.compile(rf"(?i){_NOT_OURS_LABEL}\+?\d[\d -]*\d"),
@@ -29,9 +30,14 @@ _DISTRACTORS = [
     re.compile(r"(?<!\d)\d{1,2}/\d{1,2}/\d{4}(?!\d)"),
     re.compile(r"\d{1,2}[:：]\d{2}([:：]\d{2})?"),
     re.compile(r"\d+\.\d+"),
-    re.compile(r"(?<![A-Z])(USD|HKD|CNY|RMB|EUR|GBP|AUD|NT\$|US\$|HK\$|\$|¥|￥) ?\d[\d,]*(\.\d+)?", re.I),
+    # "EUR 60603017" is a ticket after a currency pair's name, no amount: 7 to 10 bare digits
     re.compile(
-        r"(?<![\d,.])(?!\d{7,10}(?![\d,.]))\d[\d,]*(\.\d+)? ?"
+        r"(?<![A-Z])(USD|HKD|CNY|RMB|EUR|GBP|AUD|NT\$|US\$|HK\$|\$|¥|￥) ?"
+        r"(?!\d{7,10}(?!\d|[,.]\d))\d[\d,]*(\.\d+)?",
+        re.I,
+    ),
+    re.compile(
+        r"(?<![\d,.])(?!\d{7,10}(?!\d|[,.]\d))\d[\d,]*(\.\d+)? ?"
         r"(USD|HKD|CNY|RMB|EUR|GBP|AUD|美元|美金|港币|港幣|元|块)(?![A-Z])",
         re.I,
     ),

@@ -69,6 +69,8 @@ def _below_the_quote(lines: list[str]) -> str:
     """A bottom-posted answer: what follows the ``>`` lines of a quote that opens the message
     (a quote without ``>`` has no end to find, so nothing below it is read)."""
     quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
+    if not quoted:
+        quoted = _indented_quote(lines)
     if not quoted or any(line.strip() and not _HEADER_FIELD.match(line) for line in lines[: quoted[0]]):
         return ""
     below = []
@@ -77,6 +79,24 @@ def _below_the_quote(lines: list[str]) -> str:
             break
         below.append(line)
     return "\n".join(below).strip()
+
+
+def _indented_quote(lines: list[str]) -> list[int]:
+    """Yahoo and some webmails quote by indenting: every line of the quote starts with a space,
+    up to the client's unindented answer below it (none when the quote never ends)."""
+    written = [i for i, line in enumerate(lines) if line.strip()]
+    indented = [i for i in written if _indented(lines[i])]
+    if not indented or indented[0] != written[0]:
+        return []
+    last = next((i for i in written if not _indented(lines[i])), None)
+    if last is None:
+        return []
+    inside = [i for i in written if i < last]
+    return inside if all(_indented(lines[i]) for i in inside) else []
+
+
+def _indented(line: str) -> bool:
+    return line[:1] in (" ", "\t", "\u00a0")
 
 
 def without_device_signature(text: str) -> str:

@@ -92,3 +92,19 @@ def test_an_answer_below_a_quote_with_header_fields_is_the_clients() -> None:
         "> Option 1: all of the orders above are executed at the most favourable price.\n>\n\n好\n"
     )
     assert bare_yes(text)
+
+
+def test_option_2_with_the_rest_as_in_option_1_is_option_2() -> None:
+    assert consent("我选择方案二，恢复被强平的三张单，另外两张按方案一调整。").answer == "restore"
+    assert consent("Option 2: restore the stopped-out ones, the rest as in option 1.").answer == "restore"
+
+
+def test_an_answer_below_an_indented_quote_is_the_clients() -> None:
+    text = (
+        "\n\n    On Monday, 8 July 2019, 10:12:33 am HKT, Client Services <complaint@broker.example>"
+        " wrote:  \n"
+        " \n Dear Ms Chan,\n \n Option 1: each order above is executed at the most favourable price.\n"
+        " Option 2: the force-liquidated orders are restored.\n \n Kind regards,\n Client Services\n\n"
+        "Option 1 please. 唔該\n\nOlivia\n"
+    )
+    assert consent(text).answer == "best_price"

@@ -77,3 +77,20 @@ def test_every_ticket_of_a_range_is_a_candidate(text: str) -> None:
     found = {c.value for c in orders}
     start = "60403020" if "票号" in text else "60404470"
     assert {str(int(start) + i) for i in range(4)} <= found
+
+
+@pytest.mark.parametrize(
+    ("text", "ticket"),
+    [
+        ("佢話佢手機啲金價唔對路，我即刻開手機睇，發現我張金單（60602339）個價亂晒", "60602339"),
+        ("仲有張EUR 60603017，開價1.14448，離晒譜。", "60603017"),
+    ],
+)
+def test_a_ticket_near_a_phone_word_or_a_currency_is_still_a_ticket(text: str, ticket: str) -> None:
+    _, orders = _found(text)
+    assert ticket in {c.value for c in orders}
+
+
+def test_a_phone_number_after_its_label_is_still_masked() -> None:
+    _, orders = _found("手機: 9123 4567，order 60602339")
+    assert {c.value for c in orders} == {"60602339"}
