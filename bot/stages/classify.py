@@ -75,7 +75,8 @@ _HARM = re.compile(
 # "No adjustment needed", "I did not trade that night": the client claims nothing.
 _NO_CLAIM = re.compile(
     r"\bno\s+(?:adjustment|action|claim)\s+(?:is\s+)?(?:needed|required|necessary)|\bdid\s*n[o']?t\s+trade"
-    r"|(?:唔使|不用|不需要|无需|無需|毋須|毋须)(?:做)?(?:任何)?(?:调整|調整|处理|處理|补偿|補償)|冇落單|没有下单|沒有下單",
+    r"|(?:唔使|不用|不需要|无需|無需|毋須|毋须)(?:做)?(?:任何)?(?:调整|調整|处理|處理|补偿|補償)|冇落單|没有下单|沒有下單"
+    r"|不涉及(?:补偿|補償|赔偿|賠償)|没有持仓|沒有持倉|冇持倉|\bno\s+compensation\b|\bhad\s+no\s+(?:open\s+)?(?:positions?|trades?)",
     re.IGNORECASE,
 )
 _ORDER_WORDS = re.compile(r"\b(?:orders?|tickets?|positions?)\b|订单|訂單|单号|單號|持仓|持倉", re.IGNORECASE)
@@ -88,7 +89,8 @@ def other_topic(message: ParsedMessage) -> str:
     words = strip_quoted(message.text, message.sender)
     own = f"{message.subject}\n{words}"
     if _NO_CLAIM.search(words) and len(re.findall(r"(?<!\d)\d{5,}(?!\d)", words)) <= 1:
-        return "a question that claims nothing"
+        asked = next((topic for topic, pattern in _OTHER.items() if pattern.search(own)), "")
+        return asked or "a question that claims nothing"
     subject = next((t for t, p in _OTHER.items() if p.search(message.subject)), "")
     if subject and not _HARM.search(message.subject) and not _ORDER_WORDS.search(words):
         return subject

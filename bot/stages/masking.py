@@ -2,7 +2,7 @@
 written in groups made whole. Both keep the text's length, so offsets into it still hold.
 
 Phones, dates, times, prices, amounts, IDs, bank and card numbers: a label ("Tel", "身份證")
-or a shape says what they are.
+or a shape says what they are. And the orders a client names only to leave out.
 """
 
 from __future__ import annotations
@@ -76,3 +76,28 @@ def joined_digit_groups(text: str) -> str:
 def _blank(match: re.Match[str]) -> str:
     """Spaces in place of a match, keeping its tabs and line breaks (table cells and rows)."""
     return re.sub(r"[^\t\n]", " ", match.group(0))
+
+
+# "(60501965) was fine, no issue there", "那单澳元（60500288）是正常的，不用管": named to be left out.
+_FINE = re.compile(
+    r"^[^\d.。!！?？\n,，;；]{0,12}?(?:(?<!not )(?:was|is|were)\s+(?:fine|ok|okay|normal|unaffected)"
+    r"|\bno\s+(?:issue|problem)s?\b|\bnot\s+affected|(?<!不)是正常的|(?<!不)正常的|沒問題|没问题|沒有問題|没有问题|冇問題"
+    r"|不用管|唔使理|唔使管|沒有受影響|没有受影响|冇受影響|跟这次无关|跟這次無關)",
+    re.IGNORECASE,
+)
+_EXCEPT = re.compile(
+    r"(?:\bexcept(?:\s+for)?|\bapart\s+from|\bbut\s+not|除了|除咗)\s*[#(（]?\s*$", re.IGNORECASE
+)
+
+
+def left_out(masked: str) -> set[str]:
+    """Numbers the client names only to leave out: every mention is followed, in the same clause
+    and within a few characters, by "was fine" or "是正常的", or follows "except" (after a comma,
+    "呢兩張單本身冇問題" speaks of something else)."""
+    mentions: dict[str, list[bool]] = {}
+    for match in re.finditer(r"(?<!\d)\d{5,10}(?!\d)", masked):
+        after = masked[match.end() : match.end() + 40]
+        before = masked[max(0, match.start() - 15) : match.start()]
+        left_out = bool(_FINE.match(after)) or bool(_EXCEPT.search(before))
+        mentions.setdefault(match.group(0), []).append(left_out)
+    return {number for number, flags in mentions.items() if all(flags)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.stages.masking import joined_digit_groups, mask_distractors
+from bot.stages.masking import joined_digit_groups, left_out, mask_distractors
 
 LABELLED = 0.9
 INFERRED = 0.6
@@ -141,7 +141,8 @@ def find_numbers(
         orders.append(loose)
     for between in _unlabelled_ranges(masked, text, taken):
         orders.append(between)
-    return accounts, orders
+    fine = left_out(masked)
+    return accounts, [c for c in orders if c.value not in fine]
 
 
 def _unlabelled_ranges(masked: str, text: str, taken: set[str]) -> list[Candidate]:

@@ -69,3 +69,8 @@ def test_harm_from_the_outage_without_a_number_is_a_complaint() -> None:
 
 def test_see_the_attached_letter_is_read_for_a_claim() -> None:
     assert verdict("see-the-attached-letter.eml").kind is Kind.COMPLAINT
+
+
+def test_a_login_problem_since_the_outage_with_nothing_to_compensate_is_about_the_login() -> None:
+    found = verdict("login-since-the-outage-no-positions.eml")
+    assert found.kind is Kind.NOT_COMPLAINT and found.other_topic == "a login"

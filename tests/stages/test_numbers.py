@@ -94,3 +94,26 @@ def test_a_ticket_near_a_phone_word_or_a_currency_is_still_a_ticket(text: str, t
 def test_a_phone_number_after_its_label_is_still_masked() -> None:
     _, orders = _found("手機: 9123 4567，order 60602339")
     assert {c.value for c in orders} == {"60602339"}
+
+
+@pytest.mark.parametrize(
+    ("text", "left_out", "kept"),
+    [
+        (
+            "Orders 60500884 and 60501352. The AUDUSD trade (60501965) was fine, no issue there.",
+            "60501965",
+            "60500884",
+        ),
+        (
+            "订单号分别为 60501337 和 60501346。另外25号那单澳元（60500288）是正常的，不用管。",
+            "60500288",
+            "60501337",
+        ),
+        ("all my orders except 60501999 were stopped out: 60501998, 60501997", "60501999", "60501998"),
+        ("金嗰張單係60500479，呢兩張單本身冇問題。之後全部斬晒", "", "60500479"),
+    ],
+)
+def test_an_order_named_only_to_be_left_out_is_not_claimed(text: str, left_out: str, kept: str) -> None:
+    _, orders = _found(text)
+    found = {c.value for c in orders}
+    assert kept in found and (not left_out or left_out not in found)
