@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.config import parse_timezone
 from bot.demo.book import write_csv_book
 from bot.reports import end_to_end
@@ -41,3 +43,15 @@ def test_a_label_the_pipeline_does_not_meet_is_a_miss_named_with_what_it_found(t
     scores = end_to_end.score(corpus, book(tmp_path))
     assert scores["all"].exact == 0 and scores["all"].false_consents == 1
     assert any("55667789" in miss for miss in scores["all"].misses)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "floor"),
+    [("corpus_e2e", 0.96), ("corpus_heldout", 0.99), ("corpus_estimate", 0.98)],
+)
+def test_the_written_corpora_keep_what_they_taught(corpus: str, floor: float) -> None:
+    """Regression floors on mail already studied (the README's rows say what unseen mail scores):
+    never anyone else's order credited, never a false consent, no other topic answered."""
+    scores = end_to_end.score(TESTS / corpus, TESTS / corpus / "book")["all"]
+    assert scores.exact / scores.complaints >= floor, scores.misses
+    assert (scores.foreign_credits, scores.false_consents, scores.others_answered) == (0, 0, 0), scores.misses
