@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.claims import approval
+from bot.claims import approval, staff
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.demo.run import deliver
@@ -33,7 +33,7 @@ PASSWORD = "correct horse battery"
 def page(settings: Settings, engine: Engine) -> Iterator[str]:
     with database.session_scope(engine) as session:
         for name, role in (("sam", "supervisor"), ("meg", "manager")):
-            approval.add_user(session, name=name, role=role, password=PASSWORD)
+            staff.add_user(session, name=name, role=role, password=PASSWORD)
     server, thread, url = start_in_thread(settings, engine, secure=False)  # plain http on 127.0.0.1
     yield url
     stop(server, thread)

@@ -24,20 +24,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.claims import moves, replies
 from bot.claims.lifecycle import State
+from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
 from bot.storage import access, store
 from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, utcnow
-
-ROLES = ("agent", "supervisor", "manager")
-_HASHER = PasswordHasher()
 
 
 class NotAllowed(Exception):
@@ -48,31 +45,18 @@ def rank(role: str) -> int:
     return ROLES.index(role)
 
 
-def add_user(session: Session, *, name: str, role: str, password: str) -> StaffUser:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise ValueError("a password needs at least 12 characters")
-    if store.staff_user(session, name=name) is not None:
-        raise ValueError(f"a user named {name!r} already exists")
-    user = StaffUser(name=name, role=role, password_hash=_HASHER.hash(password), created_at=utcnow())
-    session.add(user)
-    session.flush()
-    return user
-
-
 def authenticate(session: Session, *, name: str, password: str) -> StaffUser | None:
     user = store.staff_user(session, name=name)
     if user is None or not user.active:
         # Same work as a real check, so a wrong name takes as long as a wrong password.
-        _HASHER.hash(password)
+        HASHER.hash(password)
         return None
     try:
-        _HASHER.verify(user.password_hash, password)
+        HASHER.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    if _HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = _HASHER.hash(password)
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = HASHER.hash(password)
     return user
 
 

@@ -1,4 +1,5 @@
-"""The approval page and its people: ``serve`` and ``users`` (``add``, ``unlock``)."""
+"""The approval page and its people: ``serve`` and ``users`` (``add``, ``list``, ``disable``,
+``enable``, ``reset-password``, ``set-role``, ``unlock``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,25 @@ def register(command: Command) -> None:
     )
     unlock.add_argument("--config", type=Path, help=CONFIG_HELP)
     unlock.add_argument("name", metavar="NAME")
+    listing = user_actions.add_parser("list", help="every person, their role, and whether they may log in")
+    listing.add_argument("--config", type=Path, help=CONFIG_HELP)
+    for action, text in (
+        ("disable", "take a person's access away; their open sessions end at once"),
+        ("enable", "give a disabled person their access back"),
+        (
+            "reset-password",
+            f"set a new password (asked twice, or read from {NEW_PASSWORD_VARIABLE}); sessions end",
+        ),
+    ):
+        changed = user_actions.add_parser(action, help=text)
+        changed.add_argument("--config", type=Path, help=CONFIG_HELP)
+        changed.add_argument("name", metavar="NAME")
+    set_role = user_actions.add_parser(
+        "set-role", help="give a person another role (agent, supervisor, manager)"
+    )
+    set_role.add_argument("--config", type=Path, help=CONFIG_HELP)
+    set_role.add_argument("name", metavar="NAME")
+    set_role.add_argument("role", metavar="ROLE")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,7 +76,81 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _users(args: argparse.Namespace) -> int:
-    return _users_unlock(args) if args.users_command == "unlock" else _users_add(args)
+    actions = {
+        "add": _users_add,
+        "unlock": _users_unlock,
+        "list": _users_list,
+        "disable": _users_change,
+        "enable": _users_change,
+        "reset-password": _users_change,
+        "set-role": _users_change,
+    }
+    return actions[args.users_command](args)
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from bot.claims import staff
+
+    try:
+        engine = schema.open_engine(settings_of(args), create=False)
+        with database.session_scope(engine) as session:
+            people = [(u.name, u.role, u.active, u.created_at) for u in staff.users(session)]
+    except StoreError as exc:
+        return fail(str(exc))
+    if not people:
+        print("no users (add one with: claimsbot users add NAME --role ROLE)")
+    for name, role, active, created in people:
+        print(f"{name:<24} {role:<10} {'enabled' if active else 'disabled':<8}  added {created:%Y-%m-%d}")
+    return 0
+
+
+def _users_change(args: argparse.Namespace) -> int:
+    """Disable, enable, reset a password or set a role; recorded with the shell user's name."""
+    import getpass
+
+    from bot.claims import staff
+
+    name, by = args.name.strip(), f"command line ({getpass.getuser()})"
+    password = ""
+    if args.users_command == "reset-password":
+        password = _new_password(name)
+        if not password:
+            return 2
+    try:
+        engine = schema.open_engine(settings_of(args), create=False)
+        with database.session_scope(engine) as session:
+            if args.users_command in ("disable", "enable"):
+                ended = staff.set_active(session, name=name, active=args.users_command == "enable", by=by)
+                done = f"{args.users_command}d {name}" + (f"; {ended} open sessions ended" if ended else "")
+            elif args.users_command == "reset-password":
+                staff.reset_password(session, name=name, password=password, by=by)
+                done = f"new password for {name}; their open sessions ended"
+            else:
+                staff.set_role(session, name=name, role=args.role, by=by)
+                done = f"{name} is now a {args.role}"
+    except (ValueError, StoreError) as exc:
+        return fail(str(exc))
+    print(done)
+    return 0
+
+
+def _new_password(name: str) -> str:
+    """The new password from the environment, or asked twice; "" (and the reason said) if not."""
+    password = os.environ.get(NEW_PASSWORD_VARIABLE, "")
+    if password:
+        return password
+    import getpass
+
+    try:
+        password = getpass.getpass(f"password for {name}: ")
+        again = getpass.getpass("the same password again: ")
+    except EOFError:
+        fail(f"no password given (type it, or set {NEW_PASSWORD_VARIABLE})")
+        return ""
+    if password != again:
+        fail("the two passwords differ; nothing was changed")
+        return ""
+    return password
 
 
 def _users_unlock(args: argparse.Namespace) -> int:
@@ -82,27 +176,19 @@ def _users_unlock(args: argparse.Namespace) -> int:
 
 def _users_add(args: argparse.Namespace) -> int:
     """Add a person who may log in; every problem is one line and exit code 2."""
-    from bot.claims import approval
+    from bot.claims import staff
 
     if not args.name.strip():
         return fail("the name is empty")
-    if args.role not in approval.ROLES:
-        return fail(f"unknown role {args.role!r}; roles are: {', '.join(approval.ROLES)}")
-    password = os.environ.get(NEW_PASSWORD_VARIABLE, "")
+    if args.role not in staff.ROLES:
+        return fail(f"unknown role {args.role!r}; roles are: {', '.join(staff.ROLES)}")
+    password = _new_password(args.name)
     if not password:
-        import getpass
-
-        try:
-            password = getpass.getpass(f"password for {args.name}: ")
-            again = getpass.getpass("the same password again: ")
-        except EOFError:
-            return fail(f"no password given (type it, or set {NEW_PASSWORD_VARIABLE})")
-        if password != again:
-            return fail("the two passwords differ; nothing was changed")
+        return 2
     try:
         engine = schema.open_engine(settings_of(args), create=False)
         with database.session_scope(engine) as session:
-            user = approval.add_user(session, name=args.name.strip(), role=args.role, password=password)
+            user = staff.add_user(session, name=args.name.strip(), role=args.role, password=password)
     except (ValueError, StoreError) as exc:
         return fail(str(exc))
     print(f"added {user.name} ({user.role})")

@@ -12,7 +12,7 @@ from pathlib import Path
 import imapclient
 from sqlalchemy import Engine
 
-from bot.claims import approval
+from bot.claims import approval, staff
 from bot.config import Settings, settings_from_mapping
 from bot.demo.book import load_sample_book
 from bot.demo.imap_server import EmbeddedImapServer
@@ -121,7 +121,7 @@ def _staff(engine: Engine) -> dict[str, StaffUser]:
     with database.session_scope(engine) as session:
         people = {
             name: store.staff_user(session, name=name)
-            or approval.add_user(session, name=name, role=role, password=DEMO_PASSWORD)
+            or staff.add_user(session, name=name, role=role, password=DEMO_PASSWORD)
             for name, role in DEMO_STAFF
         }
         for person in people.values():

@@ -96,6 +96,32 @@ class LoginLock(SQLModel, table=True):
     lifted_by: str = _text(NAME_LENGTH)
 
 
+class StaffChange(SQLModel, table=True):
+    """A change to a person's access: added, disabled, enabled, role changed, password reset."""
+
+    __tablename__ = "staff_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(nullable=False)
+    user_name: str = _text(NAME_LENGTH, index=True)
+    change: str = _text(40)
+    detail: str = _text(200)
+    by: str = _text(NAME_LENGTH)
+
+
+def record_change(session: Session, *, user: str, change: str, detail: str, by: str) -> None:
+    session.add(
+        StaffChange(at=utcnow(), user_name=user, change=change, detail=detail[:200], by=by[:NAME_LENGTH])
+    )
+
+
+def changes(session: Session, *, user: str | None = None) -> Sequence[StaffChange]:
+    stmt = select(StaffChange).order_by(StaffChange.id)  # type: ignore[arg-type]
+    if user is not None:
+        stmt = stmt.where(StaffChange.user_name == user)
+    return session.exec(stmt).all()
+
+
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 

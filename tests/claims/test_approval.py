@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.claims import approval
+from bot.claims import staff as staff_rules
 from bot.claims.lifecycle import IllegalTransition, State
 from bot.config import Settings
 from bot.pipeline import process_message
@@ -27,7 +28,7 @@ def settings(tmp_path: Path) -> Settings:
 def staff(book_engine: Engine) -> dict[str, StaffUser]:
     with database.session_scope(book_engine) as session:
         people = {
-            name: approval.add_user(session, name=name, role=role, password=PASSWORD)
+            name: staff_rules.add_user(session, name=name, role=role, password=PASSWORD)
             for name, role in [
                 ("ann", "agent"),
                 ("sam", "supervisor"),
@@ -172,9 +173,9 @@ def test_passwords_are_hashed_and_checked(book_engine: Engine, staff: dict[str, 
         assert approval.authenticate(session, name="sam", password=PASSWORD + "x") is None
         assert approval.authenticate(session, name="nobody", password=PASSWORD) is None
         with pytest.raises(ValueError, match="12 characters"):
-            approval.add_user(session, name="tim", role="agent", password="short")
+            staff_rules.add_user(session, name="tim", role="agent", password="short")
         with pytest.raises(ValueError, match="unknown role"):
-            approval.add_user(session, name="tim", role="boss", password=PASSWORD)
+            staff_rules.add_user(session, name="tim", role="boss", password=PASSWORD)
 
 
 def test_the_queue_filters_by_kind_language_and_amount(book_engine: Engine, settings: Settings) -> None:

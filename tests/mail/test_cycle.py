@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.claims import approval
+from bot.claims import staff
 from bot.cli import main
 from bot.config import Settings
 from bot.demo.run import deliver
@@ -83,8 +83,8 @@ def test_complaints_become_claims_and_approved_replies_are_sent_once(
     assert folder_count(settings, "Processed") == 2
 
     with database.session_scope(engine) as session:
-        approval.add_user(session, name="sam", role="supervisor", password="correct horse battery")
-        approval.add_user(session, name="ann", role="agent", password="correct horse battery")
+        staff.add_user(session, name="sam", role="supervisor", password="correct horse battery")
+        staff.add_user(session, name="ann", role="agent", password="correct horse battery")
     offer_id = str(drafts[(english.id, "offer")].id)
     assert main(["approve", offer_id, "--by", "ann", "--config", config_file]) == 1, (
         "an agent approves no money"

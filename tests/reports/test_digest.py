@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, update
 from sqlmodel import select
 
-from bot.claims import approval, moves
+from bot.claims import approval, moves, staff
 from bot.claims.deadlines import BROKER
 from bot.claims.lifecycle import State
 from bot.config import DigestSettings, Settings
@@ -141,8 +141,8 @@ def build(tmp_path: Path) -> Built:
                 .where(ClaimOrder.ticket == ticket, ClaimOrder.outcome == "eligible")
                 .values(currency=currency, best_price_amount=best, restore_amount=restore)
             )
-        meg = approval.add_user(session, name="meg", role="manager", password="correct horse battery")
-        sam = approval.add_user(session, name="sam", role="supervisor", password="correct horse battery")
+        meg = staff.add_user(session, name="meg", role="manager", password="correct horse battery")
+        sam = staff.add_user(session, name="sam", role="supervisor", password="correct horse battery")
         for reply in store.replies(session):
             if reply.claim_id in (claims["A"], claims["W"], claims["C"]):
                 store.decide_reply(session, reply_id=reply.id or 0, approve=True, by="sam")

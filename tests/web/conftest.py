@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from bot.claims import approval
+from bot.claims import staff
 from bot.config import Settings
 from bot.demo.run import sample_messages
 from bot.demo.smtp_sink import SmtpSink
@@ -81,7 +81,7 @@ def drafted_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         desk.ingest(raw, uid)
     with database.session_scope(engine) as session:
         for name, role in STAFF.items():
-            approval.add_user(session, name=name, role=role, password=PASSWORD)
+            staff.add_user(session, name=name, role=role, password=PASSWORD)
     engine.dispose()
     return folder / "data" / "claimsbot.db"
 

@@ -1,4 +1,4 @@
-"""``claimsbot users add`` and ``claimsbot serve``, as staff and scripts run them."""
+"""``claimsbot users`` and ``claimsbot serve``, as staff and scripts run them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from bot.claims import approval
 from bot.cli import main
@@ -17,7 +19,7 @@ from bot.cli.common import NEW_PASSWORD_VARIABLE
 from bot.storage import access, database
 from tests import ROOT
 from tests.mail.test_cycle import write_config
-from tests.web.conftest import Desk
+from tests.web.conftest import PASSWORD, Desk
 
 
 @pytest.fixture
@@ -80,6 +82,52 @@ def test_users_unlock_lifts_a_login_lock_from_the_shell(
         assert access.refusal(session, account="ann", address="192.0.2.7") == ""
     assert main(["users", "unlock", "ann", "--config", config]) == 2
     assert "'ann' is not locked" in capsys.readouterr().err
+
+
+def test_users_disable_ends_that_persons_open_session_at_once(
+    desk: Desk, config: str, app_for: Callable[[str | None], TestClient], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ann = app_for("ann")
+    assert ann.get("/").status_code == 200
+
+    assert main(["users", "disable", "ann", "--config", config]) == 0
+
+    assert capsys.readouterr().out == "disabled ann; 1 open sessions ended\n"
+    answer = ann.get("/")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    with database.session_scope(desk.engine) as session:
+        assert approval.authenticate(session, name="ann", password=PASSWORD) is None
+        change = access.changes(session, user="ann")[-1]
+        assert change.change == "disabled" and change.by.startswith("command line (")
+    assert main(["users", "enable", "ann", "--config", config]) == 0
+    assert app_for("ann").get("/").status_code == 200
+
+
+def test_users_list_set_role_and_reset_password(
+    desk: Desk, config: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "list", "--config", config]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:3] == ["ann", "agent", "enabled"] for line in listed), listed
+
+    assert main(["users", "set-role", "ann", "supervisor", "--config", config]) == 0
+    assert capsys.readouterr().out == "ann is now a supervisor\n"
+    monkeypatch.setenv(NEW_PASSWORD_VARIABLE, "another long enough phrase")
+    assert main(["users", "reset-password", "ann", "--config", config]) == 0
+    with database.session_scope(desk.engine) as session:
+        assert approval.authenticate(session, name="ann", password=PASSWORD) is None
+        user = approval.authenticate(session, name="ann", password="another long enough phrase")
+        assert user is not None and user.role == "supervisor"
+        assert [c.change for c in access.changes(session, user="ann")] == ["added", "role changed", "password reset"]
+
+    for arguments, message in (
+        (["disable", "nobody"], "no user named 'nobody'"),
+        (["set-role", "ann", "boss"], "unknown role 'boss'"),
+        (["enable", "ann"], "'ann' is already enabled"),
+    ):
+        assert main(["users", *arguments, "--config", config]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("claimsbot: error:") and message in err and err.count("\n") == 1
 
 
 def test_serve_prints_the_url_answers_and_stops_on_sigterm(config: str) -> None:

@@ -1,0 +1,88 @@
+"""The people who work the queue: adding them, their roles, and taking their access away.
+
+Every change is recorded (``access.StaffChange``) with who made it; disabling a person ends
+all their sessions at once, so the next request they make finds the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from argon2 import PasswordHasher
+from sqlmodel import Session, select
+
+from bot.storage import access, store
+from bot.storage.tables import StaffUser, utcnow
+
+ROLES = ("agent", "supervisor", "manager")
+HASHER = PasswordHasher()
+MIN_PASSWORD = 12
+
+
+def add_user(session: Session, *, name: str, role: str, password: str, by: str = "") -> StaffUser:
+    _check_role(role)
+    _check_password(password)
+    if store.staff_user(session, name=name) is not None:
+        raise ValueError(f"a user named {name!r} already exists")
+    user = StaffUser(name=name, role=role, password_hash=HASHER.hash(password), created_at=utcnow())
+    session.add(user)
+    session.flush()
+    access.record_change(session, user=name, change="added", detail=role, by=by or "command line")
+    return user
+
+
+def users(session: Session) -> Sequence[StaffUser]:
+    return session.exec(select(StaffUser).order_by(StaffUser.name)).all()  # type: ignore[arg-type]
+
+
+def set_active(session: Session, *, name: str, active: bool, by: str) -> int:
+    """Disable or enable a person; disabling ends their sessions (returns how many ended)."""
+    user = _existing(session, name)
+    if user.active == active:
+        raise ValueError(f"{name!r} is already {'enabled' if active else 'disabled'}")
+    user.active = active
+    session.add(user)
+    ended = 0 if active else access.revoke_all(session, name)
+    detail = f"{ended} open sessions ended" if not active else ""
+    access.record_change(session, user=name, change="enabled" if active else "disabled", detail=detail, by=by)
+    return ended
+
+
+def reset_password(session: Session, *, name: str, password: str, by: str) -> None:
+    """A new password; the sessions opened with the old one end."""
+    _check_password(password)
+    user = _existing(session, name)
+    user.password_hash = HASHER.hash(password)
+    session.add(user)
+    ended = access.revoke_all(session, name)
+    access.record_change(
+        session, user=name, change="password reset", detail=f"{ended} open sessions ended", by=by
+    )
+
+
+def set_role(session: Session, *, name: str, role: str, by: str) -> None:
+    """A new role, in force at the person's next request (the role is read per request)."""
+    _check_role(role)
+    user = _existing(session, name)
+    if user.role == role:
+        raise ValueError(f"{name!r} is already a {role}")
+    before, user.role = user.role, role
+    session.add(user)
+    access.record_change(session, user=name, change="role changed", detail=f"{before} -> {role}", by=by)
+
+
+def _existing(session: Session, name: str) -> StaffUser:
+    user = store.staff_user(session, name=name)
+    if user is None:
+        raise ValueError(f"no user named {name!r}")
+    return user
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
