@@ -120,3 +120,35 @@ def test_refusing_option_1_refuses_an_offer_of_option_1_only_and_asks_about_one_
         claim = session.get(Claim, claim_id)
         assert claim is not None and claim.status == state
         assert not any(r.chosen_remedy for r in store.claim_orders(session, claim_id=claim_id))
+
+
+def _letters(engine: Engine, claim_id: int | None) -> dict[str, str]:
+    with database.session_scope(engine) as session:
+        return {
+            r.kind: r.body_text for r in session.exec(select(Reply).where(Reply.claim_id == claim_id)).all()
+        }
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_a_letter_never_tells_whether_a_number_is_another_clients_order(
+    tmp_path: Path, engine_for: Any, alone: bool
+) -> None:
+    """Bob's order 88990011 and a number nobody has get the same letters, word for word."""
+    seen = []
+    for probe in ("88990011", "12345678"):
+        settings = make_settings(tmp_path / probe)
+        engine = engine_for(settings)
+        raw = eml("probe-another-clients-order.eml").decode().replace("{probe}", probe)
+        if alone:
+            raw = raw.replace(
+                "order 55667788 was opened at a crazy price during the outage, and so\nwas ", ""
+            )
+        with database.session_scope(engine) as session:
+            inbound = process_message(
+                raw.encode(), session=session, settings=settings, folder="INBOX", uidvalidity=1, uid=1
+            )
+            assert inbound is not None
+            claim_id = inbound.claim_id
+        letters = _letters(engine, claim_id)
+        seen.append({kind: text.replace(probe, "N") for kind, text in letters.items()})
+    assert seen[0] == seen[1] and seen[0]

@@ -58,7 +58,10 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
     for row in rows:
         order = book.order(row.ticket)
         if row.outcome != "eligible" or order is None or row.currency == "":
-            ineligible.append({"ticket": row.claimed_as or row.ticket, "reason": row.outcome})
+            # Another client's order reads as one we cannot find: the letter must not tell
+            # whether a number exists in someone else's account.
+            reason = "unknown_order" if row.outcome == "not_your_order" else row.outcome
+            ineligible.append({"ticket": row.claimed_as or row.ticket, "reason": reason})
             continue
         how = dict(line.split(": ", 1) for line in row.explanation.splitlines() if ": " in line)
         remedies = []

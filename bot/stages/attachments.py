@@ -2,8 +2,8 @@
 
 Clients attach their MT4/MT5 statement (HTML as the terminal saves it, or PDF), a CSV or Excel
 export, an Outlook ``.msg`` forward or a screenshot; the order numbers may be nowhere else.
-Each file is read within limits (size, time, memory; at most ``MAX_SECONDS`` per message), the
-risky formats in a child process, images by Tesseract OCR when it is installed. A file that is
+Each file is read within limits (size, time, memory; at most ``MAX_SECONDS`` per message),
+every format but plain text in a child process, images by Tesseract OCR when it is installed. A file that is
 not read says why, so staff know to open it.
 """
 
@@ -55,7 +55,7 @@ def read_attachments(message: ParsedMessage) -> tuple[AttachmentText, ...]:
                 )
             )
             continue
-        found.append(_read(attached, kind))
+        found.append(_read(attached, kind, until=started + MAX_SECONDS))
     return tuple(found)
 
 
@@ -80,29 +80,27 @@ def kind_of(attached: Attached) -> str:
     return by_type.get(subtype, "other")
 
 
-def _read(attached: Attached, kind: str) -> AttachmentText:
+def _read(attached: Attached, kind: str, *, until: float) -> AttachmentText:
     def result(text: str = "", note: str = "") -> AttachmentText:
         return AttachmentText(attached.name, kind, text, note)
 
     if not attached.data:
         limit = f"over {ATTACHMENT_BYTES:,} bytes" if attached.size > ATTACHMENT_BYTES else "empty"
         return result(note=f"not read: {limit}")
-    if kind == "html":
-        return result(formats.html_text(attached.data, attached.charset))
-    if kind == "csv":
-        return result(formats.csv_text(attached.data, attached.charset))
+    if kind in ("html", "csv"):
+        return _in_child(attached, kind, attached.charset, until=until)
     if kind == "text":
         return result(formats.plain_text(attached.data, attached.charset))
     if kind in formats.CHILD_READERS:
-        return _in_child(attached, kind)
+        return _in_child(attached, kind, until=until)
     if kind == "image":
-        return _ocr(attached)
+        return _ocr(attached, until=until)
     return result(note=f"not read: {attached.content_type} is not a format read for numbers")
 
 
-def _in_child(attached: Attached, kind: str, *args: str) -> AttachmentText:
+def _in_child(attached: Attached, kind: str, *args: str, until: float) -> AttachmentText:
     """Read one file in a child process of its own session, killed with all it started (the
-    OCR engine) when it takes longer than ``SECONDS_PER_FILE``."""
+    OCR engine) after ``SECONDS_PER_FILE``, or sooner when the message's time runs out."""
     shown = "image" if kind == "ocr" else kind
     child = subprocess.Popen(
         [sys.executable, "-m", "bot.stages.formats", kind, *args],
@@ -111,13 +109,14 @@ def _in_child(attached: Attached, kind: str, *args: str) -> AttachmentText:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    seconds = min(SECONDS_PER_FILE, max(0.5, until - time.monotonic()))
     try:
-        out, err = child.communicate(attached.data, timeout=SECONDS_PER_FILE)
+        out, err = child.communicate(attached.data, timeout=seconds)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
-        return AttachmentText(attached.name, shown, "", f"not read: took over {SECONDS_PER_FILE:.0f} s")
+        return AttachmentText(attached.name, shown, "", f"not read: took over {seconds:.0f} s")
     done = subprocess.CompletedProcess(child.args, child.returncode, out, err)
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
@@ -150,14 +149,14 @@ def ocr_state() -> str:
     )
 
 
-def _ocr(attached: Attached) -> AttachmentText:
+def _ocr(attached: Attached, *, until: float) -> AttachmentText:
     languages = ocr_languages()
     if not languages:
         return AttachmentText(attached.name, "image", "", "not read: OCR (Tesseract) is not installed")
     pixels = _pixels(attached.data)
     if pixels is not None and pixels > MAX_PIXELS:
         return AttachmentText(attached.name, "image", "", f"not read: {pixels:,} pixels is too large to read")
-    found = _in_child(attached, "ocr", "+".join(languages))
+    found = _in_child(attached, "ocr", "+".join(languages), until=until)
     if found.note == "not read: OSError":
         return AttachmentText(attached.name, "image", "", "not read: OCR could not read the image")
     return found

@@ -110,6 +110,7 @@ def extract(
     accounts, orders = _numbers(message, text)
     if attachments and not _is_delivery_report(message):
         _add_attached(accounts, orders, attachments, message)
+    accounts, orders = _most_likely(accounts, MAX_ACCOUNTS), _most_likely(orders, MAX_ORDERS)
     own = without_device_signature(unicodedata.normalize("NFKC", body))
     name, name_evidence = name_of(own, message.sender_name)
     request, request_evidence = _request(unicodedata.normalize("NFKC", f"{message.subject}\n\n{body}"))
@@ -135,6 +136,20 @@ def _numbers(message: ParsedMessage, text: str) -> tuple[list[Candidate], list[C
     if _FORWARD_SUBJECT.match(message.subject):
         text = unicodedata.normalize("NFKC", f"{message.subject}\n{message.text}")
     return find_numbers(text, sender=message.sender, context=message.text)
+
+
+# No client names more; each candidate costs the match stage a lookup in the trade records,
+# so a message listing thousands of numbers (or ranges of them) must not cost minutes.
+MAX_ACCOUNTS = 20
+MAX_ORDERS = 100
+
+
+def _most_likely(found: list[Candidate], limit: int) -> list[Candidate]:
+    """The ``limit`` candidates with the best confidence, in the order they were written."""
+    if len(found) <= limit:
+        return found
+    kept = set(map(id, sorted(found, key=lambda c: -c.confidence)[:limit]))
+    return [c for c in found if id(c) in kept]
 
 
 def _add_attached(

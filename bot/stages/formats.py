@@ -1,10 +1,10 @@
 """The text of one attached file, by format: what a client attaches to show their orders.
 
-PDF, Excel and Outlook files are read by libraries that build large structures from what an
-attacker sends, and images by the ``tesseract`` command, so ``bot.stages.attachments`` runs
-them here in a child process (``python -m bot.stages.formats KIND < file``) that limits its
-own memory and CPU, under the parent's timeout; HTML, CSV and plain text are read in-process,
-in linear time. Every reader stops at ``MAX_CHARS``.
+Every format but plain text is read by a parser that an attacker's file can make slow or
+large (HTML, CSV, PDF, Excel, Outlook, and images by the ``tesseract`` command), so
+``bot.stages.attachments`` runs them here in a child process (``python -m bot.stages.formats
+KIND [ARG] < file``) that limits its own memory and CPU, under the parent's timeout. Every
+reader stops at ``MAX_CHARS``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def html_text(data: bytes, charset: str = "") -> str:
 def csv_text(data: bytes, charset: str = "") -> str:
     """A CSV export as tab-separated rows (quoted cells and ``;`` or ``,`` separators alike)."""
     text = decoded(data, charset)[: MAX_CHARS * 2]
+    csv.field_size_limit(len(text) + 1)
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
@@ -143,6 +144,8 @@ def ocr_text(data: bytes, languages: str = "eng") -> str:
 
 
 CHILD_READERS: dict[str, Callable[..., str]] = {
+    "html": html_text,
+    "csv": csv_text,
     "pdf": pdf_text,
     "xlsx": xlsx_text,
     "msg": msg_text,

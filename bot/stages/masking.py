@@ -19,7 +19,8 @@ _NOT_OURS_LABEL = (
 )
 _DISTRACTORS = [
     re.compile(rf"(?i){_NOT_OURS_LABEL}\+?\d[\d -]*\d"),
-    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+    # A left boundary: without it a long run of letters or digits is rescanned from each of them.
+    re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+"),
     re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b"),
     re.compile(r"\b[A-Z]{1,3}\d{6,9}[A-Z]?\b"),
     re.compile(r"(?<!\d)\d{4}(?:[ -]\d{4}){2,}(?:[ -]\d{1,4})?(?!\d)"),
@@ -29,7 +30,7 @@ _DISTRACTORS = [
     re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"),
     re.compile(r"(?<!\d)\d{1,2}/\d{1,2}/\d{4}(?!\d)"),
     re.compile(r"\d{1,2}[:：]\d{2}([:：]\d{2})?"),
-    re.compile(r"\d+\.\d+"),
+    re.compile(r"(?<![\d.])\d+\.\d+"),
     # "EUR 60603017" is a ticket after a currency pair's name, no amount: 7 to 10 bare digits
     re.compile(
         r"(?<![A-Z])(USD|HKD|CNY|RMB|EUR|GBP|AUD|NT\$|US\$|HK\$|\$|¥|￥) ?"

@@ -95,7 +95,9 @@ def match(
 ) -> Match:
     """Settle the message against the accounts its sender speaks for: each account it names that
     is registered to the sender, and the sender's own accounts that hold the orders it names (or,
-    naming neither, all of the sender's accounts). Orders are resolved only inside those."""
+    naming neither, all of the sender's accounts). Orders are resolved only inside those, and
+    which accounts are covered never depends on whether a number is someone else's (that would
+    tell the sender that it exists)."""
     incident = incidents[0]
     aliases = aliases or {}
     # What an unverified sender is told depends only on the email, never on whether a
@@ -112,11 +114,7 @@ def match(
     own = _own_accounts(sender, records, aliases)
     holding = [a for a in own if any(records.resolve(n, login=a.login)[0] is not None for n in candidates)]
     covered = list(named) + [a for a in holding if a.login not in logins]
-    if candidates and not holding and any(_resolve(n, named, records)[1] == "foreign" for n in candidates):
-        # Orders named, none the sender's: an own account named beside them ("mine was not
-        # affected") is no claim for them.
-        covered = []
-    elif not covered and not extraction.account_numbers():
+    if not covered and not extraction.account_numbers():
         covered = own
     by_email = tuple(a.login for a in covered if a.login not in logins)
     if not covered:

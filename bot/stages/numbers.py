@@ -148,14 +148,20 @@ def find_numbers(
 def _unlabelled_ranges(masked: str, text: str, taken: set[str]) -> list[Candidate]:
     """The tickets between the ends of a range no label names ("从60404470到60404473"), loose:
     the records say which are the client's."""
-    found = []
+    found: list[Candidate] = []
     for match in re.finditer(rf"(?<!\d)\d{{5,10}}(?!\d){_RANGE}", masked):
         evidence = _around(text, match.start(), match.end())
         for number in expand(match.group(0)):
             if number not in taken:
                 taken.add(number)
                 found.append(Candidate(number, LOOSE, evidence))
+        if len(found) >= _MAX_FROM_RANGES:
+            break
     return found
+
+
+# More tickets than a client ever has: a text of thousands of ranges is someone testing us.
+_MAX_FROM_RANGES = 500
 
 
 def expand(listing: str) -> list[str]:
@@ -174,6 +180,8 @@ def expand(listing: str) -> list[str]:
             numbers.extend(str(n).zfill(len(first)) for n in range(low, high + 1))
         else:
             numbers.append(first)
+        if len(numbers) >= _MAX_FROM_RANGES:
+            break
     return numbers
 
 
@@ -189,6 +197,8 @@ def _labelled(masked: str, kind: str, pattern: re.Pattern[str]) -> list[_Hit]:
             match.group("list").replace(" ", "") if kind == "account" else match.group("list")
         ):
             hits.append(_Hit(kind, number, match.start(), LABELLED, evidence))
+        if len(hits) >= _MAX_FROM_RANGES:
+            break
     return hits
 
 

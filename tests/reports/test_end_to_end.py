@@ -47,7 +47,7 @@ def test_a_label_the_pipeline_does_not_meet_is_a_miss_named_with_what_it_found(t
 
 @pytest.mark.parametrize(
     ("corpus", "floor"),
-    [("corpus_e2e", 0.96), ("corpus_heldout", 0.99), ("corpus_estimate", 0.98)],
+    [("corpus_e2e", 0.93), ("corpus_heldout", 0.99), ("corpus_estimate", 0.98)],
 )
 def test_the_written_corpora_keep_what_they_taught(corpus: str, floor: float) -> None:
     """Regression floors on mail already studied (the README's rows say what unseen mail scores):

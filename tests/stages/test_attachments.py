@@ -119,3 +119,28 @@ def test_a_number_in_a_file_name_is_a_candidate() -> None:
     message = parse(raw)
     extraction = extract(message, attachments=read_attachments(message))
     assert "66778900" in extraction.order_numbers(0.0)
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("DetailedStatement.htm", b"<a" * 500_000),
+        ("s.htm", b"<p>hi</p><![ foo"),
+        ("orders.csv", b"a" * 140_000),
+        ("orders.csv", b"ticket\n" + b'60201234,"' + b"x" * 200_000 + b'"\n'),
+    ],
+)
+def test_markup_and_exports_that_break_their_parsers_are_read_or_said_unread(
+    filename: str, data: bytes
+) -> None:
+    """Each of these raised or took minutes (bench/hostile.py has the times)."""
+    subtype = "html" if filename.endswith(".htm") else "csv"
+    raw = with_attachment("screenshot-of-orders.eml", data, filename, "text", subtype)
+    (found,) = read_attachments(parse(raw))
+    assert found.kind == subtype and (found.text or found.note)
+
+
+def test_a_file_name_is_kept_to_a_file_names_length() -> None:
+    name = "10000000-49 " * 2000 + ".txt"
+    raw = with_attachment("screenshot-of-orders.eml", b"orders", name, "text", "plain")
+    assert len(parse(raw).attached[0].name) == 255

@@ -539,3 +539,13 @@ def test_an_answer_with_a_condition_is_never_consent(text: str) -> None:
 )
 def test_a_bare_yes_is_told_from_a_yes_that_says_more(text: str, yes: bool) -> None:
     assert bare_yes(text) is yes
+
+
+def test_a_message_naming_thousands_of_numbers_keeps_the_most_likely_hundred() -> None:
+    found = extract(
+        message(
+            "Order numbers: 60201234, 60201235. Thanks.\n\n"
+            + " ".join(str(70_000_000 + i) for i in range(3_000))
+        )
+    )
+    assert len(found.orders) == 100 and found.order_numbers() == ["60201234", "60201235"]

@@ -212,12 +212,15 @@ def test_a_registered_client_naming_nothing_gets_all_their_accounts_checked(book
     assert all(m.outcome is Outcome.ELIGIBLE for m in result.orders)
 
 
-def test_own_account_named_beside_someone_elses_orders_is_no_claim_for_them(book_engine: Engine) -> None:
-    """A wife writes from her registered address about her husband's orders, adding that her
-    own account was not affected: nothing is claimed, and nothing said about his account."""
-    result = run(book_engine, claimed(["81234568", "81234567"], ["55667788"]), "wangzhe@example.cn")
-    assert result.accounts == () and not result.verified
-    assert result.problem is Problem.UNVERIFIED_SENDER and result.orders == ()
+def test_someone_elses_order_is_settled_as_an_unknown_one_would_be(book_engine: Engine) -> None:
+    """A wife writes from her registered address about her husband's order: her own account is
+    the claim, and his order is "not found" there, exactly as a number nobody has would be."""
+    foreign = run(book_engine, claimed(["81234568", "81234567"], ["55667788"]), "wangzhe@example.cn")
+    unknown = run(book_engine, claimed(["81234568", "81234567"], ["12345678"]), "wangzhe@example.cn")
+    assert [a.login for a in foreign.accounts] == [a.login for a in unknown.accounts] == ["81234568"]
+    assert foreign.problem is unknown.problem is None
+    assert [m.outcome for m in foreign.orders] == [Outcome.NOT_YOUR_ORDER]
+    assert [m.outcome for m in unknown.orders] == [Outcome.UNKNOWN_ORDER]
 
 
 def test_a_mistyped_account_is_settled_by_the_senders_own_orders(book_engine: Engine) -> None:

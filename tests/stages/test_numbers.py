@@ -117,3 +117,9 @@ def test_an_order_named_only_to_be_left_out_is_not_claimed(text: str, left_out: 
     _, orders = _found(text)
     found = {c.value for c in orders}
     assert kept in found and (not left_out or left_out not in found)
+
+
+def test_thousands_of_ranges_give_a_bounded_number_of_candidates() -> None:
+    text = "my orders: " + " ".join(f"{10_000_000 + i * 100}-49" for i in range(2_000))
+    _, orders = _found(text)
+    assert 500 <= len(orders) < 2_000 * 2, "ranges expand to at most 500 tickets a message"

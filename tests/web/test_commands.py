@@ -118,7 +118,11 @@ def test_users_list_set_role_and_reset_password(
         assert approval.authenticate(session, name="ann", password=PASSWORD) is None
         user = approval.authenticate(session, name="ann", password="another long enough phrase")
         assert user is not None and user.role == "supervisor"
-        assert [c.change for c in access.changes(session, user="ann")] == ["added", "role changed", "password reset"]
+        assert [c.change for c in access.changes(session, user="ann")] == [
+            "added",
+            "role changed",
+            "password reset",
+        ]
 
     for arguments, message in (
         (["disable", "nobody"], "no user named 'nobody'"),
