@@ -100,7 +100,11 @@ def long_pdf(pages: int) -> bytes:
 def attachments() -> None:
     bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (60_000).to_bytes(4, "big") * 2 + bytes(64)
     junk = bytes(range(256)) * (ATTACHMENT_BYTES // 256)
+    ranges = " ".join(f"{10_000_000 + i * 100}-49" for i in range(16_000)).encode()
     cases = [
+        ("an HTML statement of '<a' x 500,000", [("DetailedStatement.htm", b"<a" * 500_000, "text", "html")]),
+        ("a CSV of one 140,000-letter cell", [("orders.csv", b"a" * 140_000, "text", "csv")]),
+        ("a text file of 16,000 ranges '10000000-49'", [("orders.txt", ranges, "text", "plain")]),
         ("a 1080x600 screenshot, OCR", [("orders.png", screenshot(), "image", "png")]),
         ("a 30-page PDF statement", [("statement.pdf", long_pdf(30), "application", "pdf")]),
         ("ten 5 MB files that are no PDF", [(f"x{i}.pdf", junk, "application", "pdf") for i in range(10)]),
@@ -110,9 +114,13 @@ def attachments() -> None:
         message = parse(with_files(files))
         started = time.perf_counter()
         found = read_attachments(message)
+        extract(message, attachments=found)
         seconds = time.perf_counter() - started
         read = sum(bool(a.text) for a in found)
-        print(f"{what}: {seconds:6.2f} s, {read} of {len(found)} read (budget {MAX_SECONDS:.0f} s a message)")
+        print(
+            f"{what}: {seconds:6.2f} s read and extracted, {read} of {len(found)} read "
+            f"(budget {MAX_SECONDS:.0f} s a message)"
+        )
 
 
 def main() -> None:
@@ -130,6 +138,12 @@ def main() -> None:
         print(
             f"{count:6d} parts ({len(raw) / 1024:.0f} KB): parse {parse_s:6.2f} s, extract {extract_s:6.2f} s"
         )
+    for what, body in (("140,000 letters in one run", "a" * 140_000), ("140,000 digits", "1" * 140_000)):
+        message = EmailMessage()
+        message["From"], message["Subject"] = "alice.chen@example.com", "claim"
+        message.set_content(body)
+        parse_s, extract_s = timed(bytes(message))
+        print(f"a body of {what}: parse {parse_s:6.2f} s, extract {extract_s:6.2f} s")
     attachments()
 
 
