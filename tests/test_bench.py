@@ -68,4 +68,6 @@ def test_hostile_benchmark_prints_each_size_and_the_ratio() -> None:
         [sys.executable, "bench/hostile.py"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("extract") == 5 and "ratio seconds per byte" in result.stdout
+    out = result.stdout
+    assert out.count("parse ") == 7 and "ratio seconds per byte" in out
+    assert out.count("read and extracted") == 9, out

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import charset_normalizer
 
-from bot.stages.parse import MAX_TEXT, html_to_text
+from bot.stages.markup import html_to_text
+from bot.stages.parse import MAX_TEXT
 
 MAX_CHARS = MAX_TEXT
 MAX_PAGES = 30

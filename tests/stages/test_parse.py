@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.stages.parse import Unreadable, html_to_text, msg_ids, parse
+from bot.stages.markup import html_to_text
+from bot.stages.parse import Unreadable, msg_ids, parse
 from tests import TESTS
 from tests.messages import eml, parsed
 
