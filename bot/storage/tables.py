@@ -253,11 +253,14 @@ class Tick(SQLModel, table=True):
 
 
 class Claim(SQLModel, table=True):
+    # Named by hand: the automatic name would be claim_account's index on its login.
+    __table_args__ = (Index("ix_claim_first_account", "account_login"),)
+
     id: int | None = Field(default=None, primary_key=True)
     reference: str | None = Field(default=None, sa_column=Column(String(32), unique=True))
     incident: str
     status: State = Field(sa_column=Column(String(32), nullable=False, index=True))
-    sender: str
+    sender: str = Field(index=True)
     claimant_name: str = ""
     account_login: str | None = None
     sender_verified: bool = False
@@ -297,7 +300,7 @@ class ClaimOrder(SQLModel, table=True):
     ticket: str = Field(index=True)
     # The covered account holding the order ("" when none does).
     login: str = ""
-    claimed_as: str = ""
+    claimed_as: str = Field(default="", index=True)
     outcome: str
     category: int | None = None
     symbol: str = ""

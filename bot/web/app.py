@@ -35,6 +35,7 @@ from bot.web.logins import LoginPages
 from bot.web.queue import QueuePages
 from bot.web.reply import ReplyPages
 from bot.web.session import SessionPages
+from bot.web.views import ViewPages
 
 HERE = Path(__file__).parent
 HEADERS = {
@@ -68,9 +69,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, LoginPages):
+class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, ViewPages, LoginPages):
     """Every endpoint, one class per page in its own module (``bot.web.session``, ``queue``,
-    ``reply``, ``claim``, ``logins``), all over the same ``bot.web.base.Site``."""
+    ``reply``, ``claim``, ``views``, ``logins``), all over the same ``bot.web.base.Site``."""
 
 
 def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> Starlette:
@@ -90,6 +91,8 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/replies/{id:int}/approve", pages.approve, methods=["POST"]),
         Route("/replies/{id:int}/reject", pages.reject, methods=["POST"]),
         Route("/replies/{id:int}/escalate", pages.escalate_reply, methods=["POST"]),
+        Route("/claims", pages.claims_view),
+        Route("/search", pages.search),
         Route("/claims/{id:int}", pages.claim_page),
         Route("/claims/{id:int}/escalate", pages.escalate_claim, methods=["POST"]),
         Route("/claims/{id:int}/reject", pages.reject_claim, methods=["POST"]),

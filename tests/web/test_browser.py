@@ -118,3 +118,15 @@ def test_staff_see_a_claim_over_two_accounts_and_where_an_attachments_order_was_
     page.goto(f"{served.url.rstrip('/')}/claims/{statement}")
     evidence = page.locator("li", has=page.locator("mark", has_text="55667789"))
     expect(evidence).to_contain_text("attachment statement.pdf")
+
+
+def test_searching_from_any_page_lands_on_the_claim(page: Page, served: Served) -> None:
+    with database.session_scope(served.desk.engine) as session:
+        claim = session.exec(select(Claim).where(Claim.sender == "wangzhe@example.cn")).one()
+        reference, claim_id = claim.reference or "", claim.id
+    log_in(page, served, "ann")
+    for q in (reference, "81234568", "66778899", "wangzhe@example.cn"):
+        page.get_by_role("searchbox", name="Search claims").fill(q)
+        page.get_by_role("searchbox", name="Search claims").press("Enter")
+        expect(page).to_have_url(f"{served.url.rstrip('/')}/claims/{claim_id}")
+        expect(page.get_by_role("heading", name=f"Claim {reference}")).to_be_visible()

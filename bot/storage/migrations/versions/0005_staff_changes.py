@@ -1,5 +1,6 @@
-"""Staff management: every change to a person's access (``staff_change``: added, disabled,
-enabled, role changed, password reset), with who made it.
+"""The staff workspace: every change to a person's access (``staff_change``: added, disabled,
+enabled, role changed, password reset), with who made it; and the indexes the search uses
+(a claim's sender and first account, the number a client wrote for an order).
 
 Revision ID: 0005
 Revises: 0004
@@ -33,8 +34,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_staff_change_user_name"), "staff_change", ["user_name"], unique=False)
+    op.create_index(op.f("ix_claim_sender"), "claim", ["sender"], unique=False)
+    op.create_index("ix_claim_first_account", "claim", ["account_login"], unique=False)
+    op.create_index(op.f("ix_claimorder_claimed_as"), "claimorder", ["claimed_as"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_claimorder_claimed_as"), table_name="claimorder")
+    op.drop_index("ix_claim_first_account", table_name="claim")
+    op.drop_index(op.f("ix_claim_sender"), table_name="claim")
     op.drop_index(op.f("ix_staff_change_user_name"), table_name="staff_change")
     op.drop_table("staff_change")

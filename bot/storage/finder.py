@@ -1,0 +1,81 @@
+"""The queries behind the staff's views: claims by state and language a page at a time, and the
+claims a search names. Pages are found by key (the last id seen), never by OFFSET, so the
+thousandth page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from bot.storage.tables import Claim, ClaimAccount, ClaimOrder
+
+PAGE = 50
+_REFERENCE = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{6}$")
+_NUMBER = re.compile(r"^#?\d{5,12}$")
+
+
+@dataclass(frozen=True)
+class ClaimPage:
+    claims: Sequence[Claim]
+    total: int
+    # The id to ask for the next page with (``before``), or None on the last page.
+    next_before: int | None
+
+
+def claims_page(
+    session: Session, *, state: str = "", language: str = "", before: int | None = None, size: int = PAGE
+) -> ClaimPage:
+    """Newest first, ``size`` at a time, with the total the filter matches."""
+    conditions = []
+    if state:
+        conditions.append(Claim.status == state)
+    if language:
+        conditions.append(Claim.language == language)
+    stmt = select(Claim).where(*conditions)
+    if before is not None:
+        stmt = stmt.where(Claim.id < before)  # type: ignore[operator]
+    found = session.exec(stmt.order_by(Claim.id.desc()).limit(size + 1)).all()  # type: ignore[union-attr]
+    total = session.exec(select(func.count()).select_from(Claim).where(*conditions)).one()
+    more = len(found) > size
+    shown = found[:size]
+    return ClaimPage(shown, int(total), shown[-1].id if more and shown else None)
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Claim.status, func.count()).group_by(Claim.status)).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+def search(session: Session, query: str, *, limit: int = PAGE) -> Sequence[Claim]:
+    """The claims a reference, an account, an order or deal number, an email address or part
+    of a client's name names, newest first."""
+    q = " ".join(query.split())[:200]
+    if not q:
+        return []
+    if _REFERENCE.match(q):
+        return session.exec(select(Claim).where(Claim.reference == q.upper())).all()
+    if "@" in q:
+        stmt = select(Claim).where(func.lower(Claim.sender) == q.lower())
+        return session.exec(stmt.order_by(Claim.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    if _NUMBER.match(q):
+        number = q.lstrip("#")
+        by_account = select(ClaimAccount.claim_id).where(ClaimAccount.login == number)
+        by_order = select(ClaimOrder.claim_id).where(
+            or_(ClaimOrder.ticket == number, ClaimOrder.claimed_as == number)
+        )
+        stmt = select(Claim).where(
+            or_(
+                Claim.id.in_(by_account),  # type: ignore[union-attr]
+                Claim.id.in_(by_order),  # type: ignore[union-attr]
+                Claim.account_login == number,
+            )
+        )
+        return session.exec(stmt.order_by(Claim.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    stmt = select(Claim).where(Claim.claimant_name.ilike(like, escape="\\"))  # type: ignore[attr-defined]
+    return session.exec(stmt.order_by(Claim.id.desc()).limit(limit)).all()  # type: ignore[union-attr]

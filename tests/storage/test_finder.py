@@ -1,0 +1,67 @@
+"""The staff's views and search, on the claims the pipeline stores."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from bot.storage import database, finder
+from bot.storage.tables import Claim, ClaimAccount, ClaimOrder, utcnow
+
+
+def _claims(engine: Engine, count: int) -> list[int]:
+    with database.session_scope(engine) as session:
+        made = []
+        for i in range(count):
+            claim = Claim(
+                incident="outage",
+                status="assessed" if i % 2 else "escalated",
+                sender=f"client{i}@example.com",
+                claimant_name=f"Chan Tai Man {i}" if i == 3 else f"Client {i}",
+                account_login=f"8123{i:04d}",
+                sender_verified=True,
+                language="zh-Hant" if i % 3 == 0 else "en",
+                created_at=utcnow(),
+            )
+            session.add(claim)
+            session.flush()
+            claim.reference = f"CLM-2026-{claim.id:06d}"
+            session.add(ClaimAccount(claim_id=claim.id or 0, login=f"8123{i:04d}"))
+            session.add(
+                ClaimOrder(
+                    claim_id=claim.id or 0,
+                    ticket=f"5566{i:04d}",
+                    claimed_as=f"5566-{i:04d}",
+                    outcome="eligible",
+                )
+            )
+            made.append(claim.id or 0)
+        return made
+
+
+def test_pages_go_by_key_and_say_the_total(book_engine: Engine) -> None:
+    ids = _claims(book_engine, 7)
+    with database.session_scope(book_engine) as session:
+        first = finder.claims_page(session, size=3)
+        second = finder.claims_page(session, size=3, before=first.next_before)
+        last = finder.claims_page(session, size=3, before=second.next_before)
+        assert [c.id for c in first.claims + second.claims + last.claims] == sorted(ids, reverse=True)
+        assert first.total == 7 and last.next_before is None
+        escalated = finder.claims_page(session, state="escalated")
+        assert escalated.total == 4 and {c.status for c in escalated.claims} == {"escalated"}
+        assert finder.counts_by_state(session) == {"assessed": 3, "escalated": 4}
+
+
+def test_search_by_reference_account_order_email_and_name(book_engine: Engine) -> None:
+    ids = _claims(book_engine, 5)
+    with database.session_scope(book_engine) as session:
+
+        def found(q: str) -> list[int]:
+            return [c.id or 0 for c in finder.search(session, q)]
+
+        assert found(f"clm-2026-{ids[2]:06d}") == [ids[2]]
+        assert found("81230004") == [ids[4]]
+        assert found("55660001") == found("#55660001") == [ids[1]]
+        assert found("Client2@Example.com") == [ids[2]]
+        assert found("chan tai") == [ids[3]]
+        assert found("nobody") == [] and found("  ") == []
+        assert found("100%") == []
