@@ -33,7 +33,7 @@ from bot.claims.lifecycle import State
 from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
-from bot.storage import access, store
+from bot.storage import access, finder, store
 from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, utcnow
 
 
@@ -78,6 +78,17 @@ def may_approve(user: StaffUser, reply: Reply) -> bool:
     if reply.kind in MONEY_KINDS or reply.kind in DECISION_KINDS or reply.edited_by:
         return rank(user.role) >= rank("supervisor")
     return True
+
+
+def waiting_for(user: StaffUser, *, kind: str = "", language: str = "") -> finder.ReplyFilter:
+    """The replies this person may decide on now, as ``may_approve`` judges each one."""
+    if user.role == "manager":
+        return finder.ReplyFilter(kind=kind, language=language, not_first_approved_by=user.name)
+    draft = (ReplyStatus.DRAFT.value,)
+    if rank(user.role) >= rank("supervisor"):
+        return finder.ReplyFilter(statuses=draft, kind=kind, language=language)
+    barred = frozenset(MONEY_KINDS) | DECISION_KINDS
+    return finder.ReplyFilter(statuses=draft, kind=kind, language=language, not_kinds=barred, not_edited=True)
 
 
 def needs_second_approval(reply: Reply, settings: Settings) -> bool:

@@ -9,10 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
-from bot.storage.tables import Claim, ClaimAccount, ClaimOrder
+from bot.storage.tables import Claim, ClaimAccount, ClaimOrder, Reply, ReplyStatus
 
 PAGE = 50
 _REFERENCE = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{6}$")
@@ -79,3 +79,51 @@ def search(session: Session, query: str, *, limit: int = PAGE) -> Sequence[Claim
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     stmt = select(Claim).where(Claim.claimant_name.ilike(like, escape="\\"))  # type: ignore[attr-defined]
     return session.exec(stmt.order_by(Claim.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class ReplyPage:
+    replies: Sequence[Reply]
+    total: int
+    # The id to ask for the next page with (``after``), or None on the last page.
+    next_after: int | None
+
+
+@dataclass(frozen=True)
+class ReplyFilter:
+    """Which replies a view holds: by status and kind, and those a person may not decide on
+    (kinds their role cannot approve, replies they approved or edited first)."""
+
+    statuses: tuple[str, ...] = (ReplyStatus.DRAFT.value, ReplyStatus.SECOND_APPROVAL.value)
+    kind: str = ""
+    language: str = ""
+    not_kinds: frozenset[str] = frozenset()
+    not_edited: bool = False
+    not_first_approved_by: str = ""
+
+
+def replies_page(
+    session: Session, view: ReplyFilter, *, after: int | None = None, size: int = PAGE
+) -> ReplyPage:
+    """Oldest first (ids grow with time), ``size`` at a time, with the total the view holds."""
+    conditions = [Reply.status.in_(view.statuses)]  # type: ignore[attr-defined]
+    if view.kind:
+        conditions.append(Reply.kind == view.kind)
+    if view.language:
+        conditions.append(Reply.language == view.language)
+    if view.not_kinds:
+        conditions.append(Reply.kind.not_in(view.not_kinds))  # type: ignore[attr-defined]
+    if view.not_edited:
+        conditions.append(Reply.edited_by == "")
+    if view.not_first_approved_by:
+        # A second approval is never the first approver's, nor the editor's.
+        name = view.not_first_approved_by
+        second = Reply.status == ReplyStatus.SECOND_APPROVAL.value
+        conditions.append(or_(~second, and_(Reply.first_approved_by != name, Reply.edited_by != name)))
+    stmt = select(Reply).where(*conditions)
+    if after is not None:
+        stmt = stmt.where(Reply.id > after)  # type: ignore[operator]
+    found = session.exec(stmt.order_by(Reply.id).limit(size + 1)).all()  # type: ignore[arg-type]
+    total = session.exec(select(func.count()).select_from(Reply).where(*conditions)).one()
+    shown = found[:size]
+    return ReplyPage(shown, int(total), shown[-1].id if len(found) > size and shown else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -13,12 +14,14 @@ from starlette.responses import Response
 from bot.claims import approval
 from bot.stages.draft import KINDS
 from bot.stages.extract import LANGUAGES
+from bot.storage import finder
 from bot.storage.tables import ReplyStatus, StaffUser, utcnow
 from bot.web import show
 from bot.web.base import Site
 from bot.web.forms import amount_filter, reply_number
 
 log = logging.getLogger(__name__)
+QUEUE_PAGE = 100
 
 
 class QueuePages(Site):
@@ -27,20 +30,44 @@ class QueuePages(Site):
         kind = params.get("kind", "") if params.get("kind", "") in KINDS else ""
         language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
         minimum, problem = amount_filter(params.get("min_amount", ""))
+        everyone = params.get("view", "") == "all"
+        after = (
+            int(params["after"]) if params.get("after", "").isdigit() and len(params["after"]) < 12 else None
+        )
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             now = utcnow()
-            waiting = approval.queue(session, kind=kind, language=language, min_amount=minimum)
+            if minimum is not None:
+                # Amounts are compared in Python (SQLite keeps them as text): one unpaged list.
+                waiting = list(approval.queue(session, kind=kind, language=language, min_amount=minimum))
+                page = finder.ReplyPage(waiting, len(waiting), None)
+            else:
+                view = finder.ReplyFilter(kind=kind, language=language)
+                if not everyone:
+                    view = approval.waiting_for(user, kind=kind, language=language)
+                page = finder.replies_page(session, view, after=after, size=QUEUE_PAGE)
             trouble = approval.queue(session, statuses=(ReplyStatus.FAILED, ReplyStatus.UNCERTAIN))
             return {
                 "user": user,
-                "rows": show.queue_rows(session, waiting, now, self.settings.deadlines),
+                "rows": show.queue_rows(session, list(page.replies), now, self.settings.deadlines),
+                "total": page.total,
+                "next_after": page.next_after,
                 "trouble": show.queue_rows(session, list(trouble), now, self.settings.deadlines),
             }
 
         context = await self.as_staff(request, load)
-        filters = {"kind": kind, "language": language, "min_amount": params.get("min_amount", "")}
-        context.update(filters=filters, kinds=KINDS, languages=LANGUAGES, problem=problem)
+        filters = {
+            "kind": kind,
+            "language": language,
+            "min_amount": params.get("min_amount", ""),
+            "view": "all" if everyone else "",
+        }
+        later = None
+        if context["next_after"] is not None:
+            later = "/?" + urlencode(
+                {**{k: v for k, v in filters.items() if v}, "after": context["next_after"]}
+            )
+        context.update(filters=filters, kinds=KINDS, languages=LANGUAGES, problem=problem, later=later)
         return self.page(request, "queue.html", context)
 
     async def bulk_approve(self, request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from bot.storage import database, finder
-from bot.storage.tables import Claim, ClaimAccount, ClaimOrder, utcnow
+from bot.storage.tables import Claim, ClaimAccount, ClaimOrder, Reply, ReplyStatus, utcnow
 
 
 def _claims(engine: Engine, count: int) -> list[int]:
@@ -65,3 +65,29 @@ def test_search_by_reference_account_order_email_and_name(book_engine: Engine) -
         assert found("chan tai") == [ids[3]]
         assert found("nobody") == [] and found("  ") == []
         assert found("100%") == []
+
+
+def test_reply_pages_go_by_key_and_leave_out_what_the_view_excludes(book_engine: Engine) -> None:
+    (claim_id,) = _claims(book_engine, 1)
+    with database.session_scope(book_engine) as session:
+        for i, kind in enumerate(["acknowledgement", "offer", "acknowledgement", "offer", "acknowledgement"]):
+            session.add(
+                Reply(
+                    claim_id=claim_id,
+                    kind=kind,
+                    language="en",
+                    to_address="client0@example.com",
+                    subject="s",
+                    body_text="b",
+                    message_id=f"<r{i}@example.com>",
+                    status=ReplyStatus.DRAFT,
+                    created_at=utcnow(),
+                )
+            )
+    with database.session_scope(book_engine) as session:
+        first = finder.replies_page(session, finder.ReplyFilter(), size=2)
+        rest = finder.replies_page(session, finder.ReplyFilter(), after=first.next_after, size=10)
+        assert first.total == 5 and len(first.replies) == 2 and len(rest.replies) == 3
+        assert rest.next_after is None
+        no_offers = finder.replies_page(session, finder.ReplyFilter(not_kinds=frozenset({"offer"})))
+        assert no_offers.total == 3 and {r.kind for r in no_offers.replies} == {"acknowledgement"}

@@ -138,7 +138,9 @@ def test_a_large_offer_needs_a_second_approval_by_another_manager(app_for: Clien
 
     assert post(mia, f"{page}/approve", page).status_code == 303
     assert desk.reply(offer).status == ReplyStatus.SECOND_APPROVAL
-    assert "second approval" in mia.get("/?kind=offer").text
+    assert "second approval" in mia.get("/?kind=offer&view=all").text
+    assert f'data-reply="{offer}"' not in mia.get("/?kind=offer").text, "not waiting for the first approver"
+    assert f'data-reply="{offer}"' in max_.get("/?kind=offer").text
 
     again = post(mia, f"{page}/approve", page)
     assert again.status_code == 403 and "must come from another person" in again.text
@@ -407,3 +409,11 @@ def test_the_page_shows_what_the_pipeline_read_and_never_reads_the_message_again
     page = app_for("ann").get(f"/replies/{reply_id}").text
     assert '<mark class="account" title="account: kept by the pipeline">81234567</mark>' in page
     assert '<mark class="order"' not in page, "nothing was extracted again"
+
+
+def test_an_agents_waiting_for_me_holds_no_offers_and_all_waiting_does(app_for: Client, desk: Desk) -> None:
+    ann = app_for("ann")
+    mine, everything = ann.get("/").text, ann.get("/?view=all").text
+    assert 'data-kind="offer"' not in mine and 'data-kind="acknowledgement"' in mine
+    assert 'data-kind="offer"' in everything
+    assert "you may decide on" in mine
