@@ -71,3 +71,16 @@ def test_hostile_benchmark_prints_each_size_and_the_ratio() -> None:
     out = result.stdout
     assert out.count("parse ") == 7 and "ratio seconds per byte" in out
     assert out.count("read and extracted") == 7, out
+
+
+def test_web_benchmark_times_every_view_on_a_small_database() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "bench/web.py", "--claims", "300", "--rounds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("claim page") >= 1 and "SQLite:" in result.stdout
+    assert result.stdout.count(" ms ") >= 2 * 10, result.stdout  # median and p95 of ten views
