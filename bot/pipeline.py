@@ -27,7 +27,7 @@ from bot.stages.attachments import read_attachments
 from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, Verdict, classify
 from bot.stages.consent import bare_yes, confirms
-from bot.stages.extract import extract
+from bot.stages.extract import Extraction, extract
 from bot.stages.match import Match, OrderMatch, Outcome, Problem, match
 from bot.stages.parse import ParsedMessage, Unreadable, parse
 from bot.storage import intake, store, trade_book
@@ -102,8 +102,9 @@ def process_message(
     if verdict.kind in (Kind.COMPLAINT, Kind.NOT_COMPLAINT) and not verdict.other_topic:
         # "I agree", in a new email naming nothing, from a client whose one offer waits.
         waiting = followups.awaiting_answer(session, parsed.sender)
-        if waiting is not None and _reads_as_an_answer(parsed):
-            _follow_up(session, settings, inbound, parsed, waiting, verdict, unprompted=True)
+        answer = _as_an_answer(parsed) if waiting is not None else None
+        if waiting is not None and answer is not None:
+            _follow_up(session, settings, inbound, parsed, waiting, verdict, unprompted=answer)
             return inbound
     if verdict.other_topic or verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         kind = Kind.NOT_COMPLAINT if verdict.other_topic else verdict.kind
@@ -124,7 +125,7 @@ def _follow_up(
     claim: Claim,
     verdict: Verdict,
     *,
-    unprompted: bool = False,
+    unprompted: Extraction | None = None,
 ) -> bool:
     """File a follow-up from whoever speaks for the claim; False when the message is a stranger's
     (one showing the client's address in its display name also makes the claim ask its client)."""
@@ -139,7 +140,7 @@ def _follow_up(
     if voice is not Voice.CLIENT:
         return False
     proof = followups.proof_of(session, claim, verdict.thread_ids, vouched=_vouched(settings, parsed))
-    extraction = extract(parsed, answering=bool(proof.answers) or unprompted)
+    extraction = unprompted or extract(parsed, answering=bool(proof.answers))
     inbound.evidence = json.dumps(extraction.evidence(), ensure_ascii=False)
     followups.record(
         session,
@@ -155,13 +156,14 @@ def _follow_up(
     return True
 
 
-def _reads_as_an_answer(parsed: ParsedMessage) -> bool:
-    """An answer to an offer and nothing more: a choice, a refusal or a plain "I agree", with no
-    account or order number that would make it a claim of its own."""
+def _as_an_answer(parsed: ParsedMessage) -> Extraction | None:
+    """What the message says, when it is an answer to an offer and nothing more: a choice, a
+    refusal or a plain "I agree", with no account or order number that would make it a claim."""
     extraction = extract(parsed, answering=True)
     if extraction.account_numbers() or extraction.order_numbers():
-        return False
-    return extraction.consent.answer is not None or extraction.consent.agrees_without_choice
+        return None
+    consent = extraction.consent
+    return extraction if consent.answer is not None or consent.agrees_without_choice else None
 
 
 def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
@@ -242,7 +244,10 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         return
     rows = list(store.claim_orders(session, claim_id=claim.id))
     moves.move(session, claim, State.ACKNOWLEDGED, actor="bot", reason="claim registered")
-    replies.queue(session, settings, claim, "acknowledgement", replies.acknowledgement(claim, settings, rows))
+    covered = store.claim_accounts(session, claim_id=claim.id)
+    replies.queue(
+        session, settings, claim, "acknowledgement", replies.acknowledgement(claim, settings, rows, covered)
+    )
     if unassessable or not assessments:
         why = "; ".join(f"{ticket}: {reason}" for ticket, reason in unassessable) or "; ".join(
             f"{m.ticket}: {m.outcome.value}" for m in result.orders

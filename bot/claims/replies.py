@@ -8,7 +8,6 @@ the stored claim (so a re-drafted offer shows exactly what was assessed), render
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,12 +37,14 @@ def rules(settings: Settings) -> dict[str, Any]:
     return {"external_route": dict(settings.complaint_rules.external_route)}
 
 
-def acknowledgement(claim: Claim, settings: Settings, rows: list[ClaimOrder]) -> dict[str, Any]:
+def acknowledgement(
+    claim: Claim, settings: Settings, rows: list[ClaimOrder], accounts: list[str]
+) -> dict[str, Any]:
     return {
         **common(claim, settings),
         "received_on": claim.created_at.date(),
         "account": claim.account_login or "",
-        "accounts": _accounts(claim, rows),
+        "accounts": accounts,
         "tickets": [r.ticket for r in rows],
     }
 
@@ -112,7 +113,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
     return {
         **common(claim, settings),
         "account": claim.account_login or "",
-        "accounts": _accounts(claim, rows),
+        "accounts": store.claim_accounts(session, claim_id=claim.id),
         "incident_window": window,
         "orders": orders,
         "ineligible": ineligible,
@@ -120,12 +121,6 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
         "consent_deadline": deadline.date(),
         "complaint_rules": rules(settings),
     }
-
-
-def _accounts(claim: Claim, rows: Sequence[ClaimOrder]) -> list[str]:
-    """The claim's accounts as its letters name them: the first, then any other holding its orders."""
-    first = [claim.account_login] if claim.account_login else []
-    return list(dict.fromkeys([*first, *(r.login for r in rows if r.login)]))
 
 
 def chosen(session: Session, claim: Claim) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -162,11 +162,6 @@ CHILD_MEMORY = 1 << 30
 CHILD_CPU_SECONDS = 60
 
 
-def _chunks(stream: io.BufferedReader) -> Iterator[bytes]:
-    while chunk := stream.read(1 << 16):
-        yield chunk
-
-
 def main(argv: list[str]) -> int:
     """Child process: read the file on stdin, print its text; a failure is one line on stderr."""
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
@@ -175,7 +170,7 @@ def main(argv: list[str]) -> int:
     if reader is None:
         print(f"unknown format {argv[1:]!r}", file=sys.stderr)
         return 2
-    data = b"".join(_chunks(sys.stdin.buffer))
+    data = sys.stdin.buffer.read()
     try:
         text = reader(data, *argv[2:])
     except Exception as exc:

@@ -162,8 +162,6 @@ def _resolve(
         if order is not None:
             return order, how
         why = "foreign" if how == "foreign" else why
-    if not accounts:
-        why = records.resolve(number, login="")[1]
     return None, why
 
 
