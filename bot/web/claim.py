@@ -44,6 +44,7 @@ class ClaimPages(Site):
 
         def work(session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
             found(session.get(Claim, claim_id))
+            _confirmed(form, "rejecting a claim")
             reason = field(form, "reason")
             letter = approval.reject_claim(session, self.settings, user, claim_id, reason=reason)
             return "Claim rejected. " + letter_note(letter), f"/claims/{claim_id}"
@@ -55,6 +56,11 @@ class ClaimPages(Site):
 
         def work(session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
             found(session.get(Claim, claim_id))
+            _confirmed(form, "settling a claim")
+            if not field(form, "note"):
+                raise approval.NotAllowed(
+                    "settling a claim needs the note that tells the client what was done"
+                )
             letter = approval.settle(session, self.settings, user, claim_id, note=field(form, "note"))
             return "Claim settled. " + letter_note(letter), f"/claims/{claim_id}"
 
@@ -76,3 +82,9 @@ class ClaimPages(Site):
             return "Final response written. " + letter_note(letter), f"/claims/{claim_id}"
 
         return await self.act(request, work)
+
+
+def _confirmed(form: FormData, action: str) -> None:
+    """A destructive action is done only with its box ticked (the page requires it too)."""
+    if form.get("confirm") != "yes":
+        raise approval.NotAllowed(f"{action} needs its confirmation box ticked; nothing was changed")

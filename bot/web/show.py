@@ -19,12 +19,12 @@ from sqlmodel import Session, select
 
 from bot.claims import approval
 from bot.claims.deadlines import deadlines, status
-from bot.claims.lifecycle import CLOSED
+from bot.claims.lifecycle import CLOSED, can_move
 from bot.config import DeadlineSettings
 from bot.stages.parse import Unreadable, parse
 from bot.storage import store
 from bot.storage.intake import stored_bytes
-from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser
+from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser, State
 
 # A message shown beyond this many characters is cut: staff read complaints, not attachments.
 MAX_SHOWN = 100_000
@@ -296,9 +296,20 @@ def claim_context(
         "claim_replies": [
             ReplyLink(r.id or 0, r.kind, str(r.status), money(r.amount, r.currency)) for r in replies
         ],
+        "can": actions_allowed(claim.status),
         "rank": approval.rank(user.role),
         "supervisor": approval.rank("supervisor"),
         "manager": approval.rank("manager"),
+    }
+
+
+def actions_allowed(state: str) -> dict[str, bool]:
+    """The moves a claim in this state may make, so that the page offers no other."""
+    return {
+        "escalate": can_move(state, State.ESCALATED),
+        "reject": can_move(state, State.REJECTED),
+        "settle": can_move(state, State.SETTLED),
+        "final_response": State(state) not in CLOSED,
     }
 
 

@@ -260,15 +260,23 @@ def test_claim_actions_follow_the_roles_and_the_lifecycle(app_for: Client, desk:
     ann, sam, mia = app_for("ann"), app_for("sam"), app_for("mia")
     assert "Reject claim" not in ann.get(page).text and "Settle" not in sam.get(page).text
 
-    agent = post(ann, f"{page}/reject", page, reason="out of window")
+    agent = post(ann, f"{page}/reject", page, reason="out of window", confirm="yes")
     assert agent.status_code == 403 and "only a supervisor or above may reject a claim" in agent.text
-    early = post(mia, f"{page}/settle", page, note="paid")
+    early = post(mia, f"{page}/settle", page, note="paid", confirm="yes")
     assert early.status_code == 403 and "cannot go from assessed to settled" in early.text
     assert desk.claim(claim_id).status == "assessed"
 
-    assert post(sam, f"{page}/reject", page, reason="Orders opened before the outage.").status_code == 303
+    unconfirmed = post(sam, f"{page}/reject", page, reason="Orders opened before the outage.")
+    assert unconfirmed.status_code == 403 and "confirmation box" in unconfirmed.text
+    assert desk.claim(claim_id).status == "assessed"
+    rejected = post(sam, f"{page}/reject", page, reason="Orders opened before the outage.", confirm="yes")
+    assert rejected.status_code == 303
     assert desk.claim(claim_id).status == "rejected"
-    assert "drafted as reply" in sam.get(page).text
+    closed = sam.get(page).text
+    assert "drafted as reply" in closed
+    for action in ("/escalate", "/reject", "/settle", "/final-response"):
+        assert f'action="{page}{action}"' not in closed, f"a rejected claim offers {action}"
+    assert "None: the claim is rejected." in closed
     letter = desk.reply_id("rejected")
     assert "Orders opened before the outage." in desk.reply(letter).body_text
 
