@@ -130,3 +130,19 @@ def test_searching_from_any_page_lands_on_the_claim(page: Page, served: Served) 
         page.get_by_role("searchbox", name="Search claims").press("Enter")
         expect(page).to_have_url(f"{served.url.rstrip('/')}/claims/{claim_id}")
         expect(page.get_by_role("heading", name=f"Claim {reference}")).to_be_visible()
+
+
+def test_on_a_390_pixel_phone_the_queue_and_a_claim_need_no_sideways_scroll(
+    browser: Browser, served: Served, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    try:
+        log_in(phone, served, "sam")
+        for path in ("/?view=all", f"/claims/{served.desk.reply(served.desk.reply_id('offer')).claim_id}"):
+            phone.goto(served.url.rstrip("/") + path)
+            width = phone.evaluate("document.scrollingElement.scrollWidth")
+            phone.screenshot(path=str(tmp_path / f"phone{len(path)}.png"), full_page=True)
+            assert width <= 390, f"{path} is {width} px wide"
+    finally:
+        context.close()
