@@ -103,8 +103,11 @@ def process_message(
         # "I agree", in a new email naming nothing, from a client whose one offer waits.
         waiting = followups.awaiting_answer(session, parsed.sender)
         answer = _as_an_answer(parsed) if waiting is not None else None
-        if waiting is not None and answer is not None:
-            _follow_up(session, settings, inbound, parsed, waiting, verdict, unprompted=answer)
+        if (
+            waiting is not None
+            and answer is not None
+            and _follow_up(session, settings, inbound, parsed, waiting, verdict, unprompted=answer)
+        ):
             return inbound
     if verdict.other_topic or verdict.kind in (Kind.AUTOMATED, Kind.NOT_COMPLAINT):
         kind = Kind.NOT_COMPLAINT if verdict.other_topic else verdict.kind

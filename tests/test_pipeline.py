@@ -89,6 +89,17 @@ def test_i_agree_in_a_new_email_is_held_and_the_client_asked_to_confirm(
         assert kinds.count("consent_confirmation") == 1 and len(session.exec(select(Claim)).all()) == 1
 
 
+def test_i_agree_from_a_doubtful_sender_is_no_answer_and_still_gets_a_verdict(
+    book_engine: Engine, tmp_path: Path
+) -> None:
+    claim_id, _, _ = _offer_sent(book_engine, tmp_path)
+    inbound = ingest(book_engine, tmp_path, eml("agree-from-two-addresses.eml"), uid=2)
+    assert inbound.status != "quarantined" and inbound.claim_id != claim_id
+    with database.session_scope(book_engine) as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None and claim.status == State.OFFER_SENT and claim.pending_consent == ""
+
+
 def test_i_agree_replying_to_the_offer_consents_at_once(book_engine: Engine, tmp_path: Path) -> None:
     claim_id, reference, offer_id = _offer_sent(book_engine, tmp_path)
     raw = eml("agree-replying-to-the-offer.eml").decode().format(reference=reference, offer_id=offer_id)
