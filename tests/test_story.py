@@ -108,7 +108,13 @@ def test_a_complaint_from_email_to_settlement_with_every_reply_approved_in_the_p
         chosen = {o.ticket: o.chosen_remedy for o in store.claim_orders(session, claim_id=claim.id or 0)}
     assert chosen == {"66778899": "restore", "66778900": "best_price"}, "one answer settles the claim"
 
-    act(manager, f"/claims/{claim.id}", f"/claims/{claim.id}/settle", note="Restored on 5 July.", confirm="yes")
+    act(
+        manager,
+        f"/claims/{claim.id}",
+        f"/claims/{claim.id}/settle",
+        note="Restored on 5 July.",
+        confirm="yes",
+    )
     assert approve_in_page(supervisor, engine) == ["settled"]
     run_cycle(settings, engine)
 
