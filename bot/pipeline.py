@@ -76,6 +76,23 @@ def process_message(
         content_hash=content_hash,
     )
     inbound.message_id = message_id
+    return _read(session, settings, inbound, raw)
+
+
+def release(session: Session, settings: Settings, inbound: InboundMessage, *, by: str) -> InboundMessage:
+    """Put a message staff have looked at through the stages, once: it is read as if it had
+    just arrived (a message that is still unreadable stays quarantined, with the new reason)."""
+    if inbound.status != MessageStatus.QUARANTINED:
+        raise ValueError(f"message #{inbound.id} is {inbound.status}, not quarantined")
+    before = inbound.reason
+    inbound.reason = ""
+    _read(session, settings, inbound, intake.stored_bytes(inbound))
+    inbound.reason = f"released by {by} (was: {before[:300]}); {inbound.reason}"[:2000]
+    return inbound
+
+
+def _read(session: Session, settings: Settings, inbound: InboundMessage, raw: bytes) -> InboundMessage:
+    """The stages, from parse on, for a message already kept (``inbound``)."""
     try:
         parsed = parse(raw)
     except Unreadable as exc:

@@ -112,3 +112,11 @@ def message_id(raw: bytes) -> str | None:
     value = BytesHeaderParser().parsebytes(_head(raw)).get("message-id")
     found = msg_ids(str(value)) if value else ()
     return found[0] if found else None
+
+
+def discard(inbound: InboundMessage, *, by: str, why: str) -> None:
+    """Set a quarantined message aside for good, saying who and why; its bytes stay kept."""
+    if inbound.status != MessageStatus.QUARANTINED:
+        raise ValueError(f"message #{inbound.id} is {inbound.status}, not quarantined")
+    inbound.status = MessageStatus.DISCARDED
+    inbound.reason = f"discarded by {by}: {why} (was: {inbound.reason[:300]})"[:2000]

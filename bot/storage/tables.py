@@ -75,6 +75,8 @@ class MessageStatus(StrEnum):
     AUTOMATED = "automated"
     NOT_COMPLAINT = "not_complaint"
     QUARANTINED = "quarantined"
+    # Looked at by a person and set aside for good (the raw message is still kept).
+    DISCARDED = "discarded"
 
 
 class State(StrEnum):

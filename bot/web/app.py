@@ -32,6 +32,7 @@ from bot.stages.draft import TemplateProblem
 from bot.web import guard
 from bot.web.claim import ClaimPages
 from bot.web.logins import LoginPages
+from bot.web.quarantine import QuarantinePages
 from bot.web.queue import QueuePages
 from bot.web.reply import ReplyPages
 from bot.web.session import SessionPages
@@ -69,9 +70,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, ViewPages, LoginPages):
+class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, ViewPages, QuarantinePages, LoginPages):
     """Every endpoint, one class per page in its own module (``bot.web.session``, ``queue``,
-    ``reply``, ``claim``, ``views``, ``logins``), all over the same ``bot.web.base.Site``."""
+    ``reply``, ``claim``, ``views``, ``quarantine``, ``logins``), all over the same ``bot.web.base.Site``."""
 
 
 def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> Starlette:
@@ -92,6 +93,10 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/replies/{id:int}/reject", pages.reject, methods=["POST"]),
         Route("/replies/{id:int}/escalate", pages.escalate_reply, methods=["POST"]),
         Route("/claims", pages.claims_view),
+        Route("/quarantine", pages.quarantine),
+        Route("/quarantine/{id:int}", pages.quarantined),
+        Route("/quarantine/{id:int}/release", pages.release, methods=["POST"]),
+        Route("/quarantine/{id:int}/discard", pages.discard, methods=["POST"]),
         Route("/search", pages.search),
         Route("/claims/{id:int}", pages.claim_page),
         Route("/claims/{id:int}/escalate", pages.escalate_claim, methods=["POST"]),
