@@ -271,7 +271,7 @@ def reject(session: Session, user: StaffUser, reply_id: int, *, reason: str) -> 
 
 def unlock_login(session: Session, user: StaffUser, account: str) -> bool:
     """Lift a login lockout: a manager's call, since the failures that caused it may be an attack."""
-    _require(user, "manager", "unlock a login")
+    require(user, "manager", "unlock a login")
     return access.unlock(session, account, by=user.name)
 
 
@@ -286,7 +286,7 @@ def reject_claim(
     session: Session, settings: Settings, user: StaffUser, claim_id: int, *, reason: str
 ) -> Reply | None:
     """Close a claim as not eligible and draft the letter that says why."""
-    _require(user, "supervisor", "reject a claim")
+    require(user, "supervisor", "reject a claim")
     if not reason.strip():
         raise NotAllowed("say why the claim is rejected: the client is told")
     claim = _claim(session, claim_id)
@@ -303,7 +303,7 @@ def settle(
     session: Session, settings: Settings, user: StaffUser, claim_id: int, *, note: str = ""
 ) -> Reply | None:
     """Record that the chosen remedies were carried out, and draft the letter that says so."""
-    _require(user, "manager", "settle a claim")
+    require(user, "manager", "settle a claim")
     claim = _claim(session, claim_id)
     moves.move(session, claim, State.SETTLED, actor=user.name, reason=note or "remedies carried out")
     context = {**replies.common(claim, settings), "chosen": replies.chosen(session, claim), "note": note}
@@ -313,7 +313,7 @@ def settle(
 def final_response(
     session: Session, settings: Settings, user: StaffUser, claim_id: int, *, outcome: str, reasons: str
 ) -> Reply | None:
-    _require(user, "supervisor", "write a final response")
+    require(user, "supervisor", "write a final response")
     if not outcome.strip() or not reasons.strip():
         raise NotAllowed("a final response needs the outcome and the reasons")
     claim = _claim(session, claim_id)
@@ -360,7 +360,7 @@ def queue(
     return [r for r in found if r.amount is not None and r.amount >= min_amount]
 
 
-def _require(user: StaffUser, role: str, action: str) -> None:
+def require(user: StaffUser, role: str, action: str) -> None:
     if rank(user.role) < rank(role):
         raise NotAllowed(f"only a {role} or above may {action}; {user.name} is {user.role}")
 

@@ -76,8 +76,7 @@ class QuarantinePages(Site):
         return await self.act(request, work)
 
     def _held(self, session: Session, user: StaffUser, message_id: int, action: str) -> InboundMessage:
-        if approval.rank(user.role) < approval.rank("supervisor"):
-            raise approval.NotAllowed(f"only a supervisor or above may {action}; {user.name} is {user.role}")
+        approval.require(user, "supervisor", action)
         message = found(session.get(InboundMessage, message_id))
         if message.status != MessageStatus.QUARANTINED:
             raise approval.NotAllowed(
