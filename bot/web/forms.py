@@ -43,6 +43,11 @@ def path_id(request: Request) -> int:
     return number
 
 
+def page_key(value: str) -> int | None:
+    """The id a paged view goes on from (``after``, ``before``), or None for the first page."""
+    return int(value) if value.isdigit() and len(value) <= 10 and 0 < int(value) <= MAX_ID else None
+
+
 def found(row: T | None) -> T:
     if row is None:
         raise HTTPException(404)

@@ -18,7 +18,7 @@ from bot.storage import finder
 from bot.storage.tables import ReplyStatus, StaffUser, utcnow
 from bot.web import show
 from bot.web.base import Site
-from bot.web.forms import amount_filter, reply_number
+from bot.web.forms import amount_filter, page_key, reply_number
 
 log = logging.getLogger(__name__)
 QUEUE_PAGE = 100
@@ -31,9 +31,7 @@ class QueuePages(Site):
         language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
         minimum, problem = amount_filter(params.get("min_amount", ""))
         everyone = params.get("view", "") == "all"
-        after = (
-            int(params["after"]) if params.get("after", "").isdigit() and len(params["after"]) < 12 else None
-        )
+        after = page_key(params.get("after", ""))
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             now = utcnow()

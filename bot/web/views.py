@@ -15,7 +15,7 @@ from bot.stages.extract import LANGUAGES
 from bot.storage import finder
 from bot.storage.tables import StaffUser, State
 from bot.web.base import Site
-from bot.web.forms import MAX_ID
+from bot.web.forms import page_key
 
 STATES = tuple(s.value for s in State)
 
@@ -25,7 +25,7 @@ class ViewPages(Site):
         params = request.query_params
         state = params.get("state", "") if params.get("state", "") in STATES else ""
         language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
-        before = _page_key(params.get("before", ""))
+        before = page_key(params.get("before", ""))
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             page = finder.claims_page(session, state=state, language=language, before=before)
@@ -54,7 +54,3 @@ class ViewPages(Site):
             return RedirectResponse(f"/claims/{found[0].id}", status_code=303)
         context.update(q=query)
         return self.page(request, "search.html", context)
-
-
-def _page_key(value: str) -> int | None:
-    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
