@@ -34,7 +34,7 @@ from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
 from bot.storage import access, finder, store
-from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, utcnow
+from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, hundredths, utcnow
 
 
 class NotAllowed(Exception):
@@ -353,11 +353,9 @@ def queue(
         stmt = stmt.where(Reply.kind == kind)
     if language:
         stmt = stmt.where(Reply.language == language)
-    found = session.exec(stmt).all()
-    if min_amount is None:
-        return found
-    # Compared here, not in SQL: SQLite keeps Decimal amounts as text, which sorts "760" after "1000".
-    return [r for r in found if r.amount is not None and r.amount >= min_amount]
+    if min_amount is not None:
+        stmt = stmt.where(Reply.amount_minor >= hundredths(min_amount))  # type: ignore[operator]
+    return session.exec(stmt).all()
 
 
 def require(user: StaffUser, role: str, action: str) -> None:

@@ -23,23 +23,58 @@ _NUMBER = re.compile(r"^#?\d{5,12}$")
 class ClaimPage:
     claims: Sequence[Claim]
     total: int
-    # The id to ask for the next page with (``before``), or None on the last page.
-    next_before: int | None
+    # The id to ask for the next page with (``before``, or ``after`` oldest first), or None on the last page.
+    next_key: int | None
+
+    @property
+    def next_before(self) -> int | None:
+        return self.next_key
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which claims a view holds; ``owner`` None for anyone's, "" for nobody's yet. Oldest first
+    is the order of their deadlines (both clocks run from when a claim arrived)."""
+
+    state: str = ""
+    language: str = ""
+    owner: str | None = None
+    account: str = ""
+    oldest_first: bool = False
 
 
 def claims_page(
-    session: Session, *, state: str = "", language: str = "", before: int | None = None, size: int = PAGE
+    session: Session,
+    view: ClaimFilter | None = None,
+    *,
+    state: str = "",
+    language: str = "",
+    before: int | None = None,
+    size: int = PAGE,
 ) -> ClaimPage:
-    """Newest first, ``size`` at a time, with the total the filter matches."""
+    """``size`` claims at a time, newest first unless the view says oldest, with the total the
+    filter matches; ``before`` is the key of the page to go on from, in either order."""
+    view = view or ClaimFilter(state=state, language=language)
     conditions = []
-    if state:
-        conditions.append(Claim.status == state)
-    if language:
-        conditions.append(Claim.language == language)
+    if view.state:
+        conditions.append(Claim.status == view.state)
+    if view.language:
+        conditions.append(Claim.language == view.language)
+    if view.owner is not None:
+        conditions.append(Claim.owner == view.owner)
+    if view.account:
+        by_account = select(ClaimAccount.claim_id).where(ClaimAccount.login == view.account)
+        conditions.append(Claim.id.in_(by_account))  # type: ignore[union-attr]
     stmt = select(Claim).where(*conditions)
-    if before is not None:
-        stmt = stmt.where(Claim.id < before)  # type: ignore[operator]
-    found = session.exec(stmt.order_by(Claim.id.desc()).limit(size + 1)).all()  # type: ignore[union-attr]
+    if view.oldest_first:
+        if before is not None:
+            stmt = stmt.where(Claim.id > before)  # type: ignore[operator]
+        stmt = stmt.order_by(Claim.id)  # type: ignore[arg-type]
+    else:
+        if before is not None:
+            stmt = stmt.where(Claim.id < before)  # type: ignore[operator]
+        stmt = stmt.order_by(Claim.id.desc())  # type: ignore[union-attr]
+    found = session.exec(stmt.limit(size + 1)).all()
     total = session.exec(select(func.count()).select_from(Claim).where(*conditions)).one()
     more = len(found) > size
     shown = found[:size]
@@ -100,6 +135,8 @@ class ReplyFilter:
     not_kinds: frozenset[str] = frozenset()
     not_edited: bool = False
     not_first_approved_by: str = ""
+    # The least amount, in hundredths (``Reply.amount_minor``); None for any.
+    min_minor: int | None = None
 
 
 def replies_page(
@@ -115,6 +152,8 @@ def replies_page(
         conditions.append(Reply.kind.not_in(view.not_kinds))  # type: ignore[attr-defined]
     if view.not_edited:
         conditions.append(Reply.edited_by == "")
+    if view.min_minor is not None:
+        conditions.append(Reply.amount_minor >= view.min_minor)  # type: ignore[operator]
     if view.not_first_approved_by:
         # A second approval is never the first approver's, nor the editor's.
         name = view.not_first_approved_by

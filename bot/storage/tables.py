@@ -7,11 +7,11 @@ decimal type) and timestamps are stored in UTC and always read back timezone-awa
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -278,6 +278,8 @@ class Claim(SQLModel, table=True):
     pending_consent_at: datetime | None = _when(nullable=True)
     # The Message-ID of the letter that asks about it: only a reply citing it confirms.
     pending_consent_letter: str = ""
+    # The person working the claim ("" for nobody yet).
+    owner: str = Field(default="", sa_column=Column(String(120), nullable=False, default="", index=True))
 
 
 class ClaimAccount(SQLModel, table=True):
@@ -345,6 +347,8 @@ class Reply(SQLModel, table=True):
     body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # The largest amount the reply states, for the approval rules and the queue's filter.
     amount: Decimal | None = _money(nullable=True)
+    # ``amount`` in hundredths, rounded up: a number SQLite compares as one (it keeps money as text).
+    amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
     currency: str = ""
     message_id: str = Field(sa_column=Column(String(998), unique=True, nullable=False))
     in_reply_to: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -376,3 +380,18 @@ class StaffUser(SQLModel, table=True):
     password_hash: str
     created_at: datetime = _when(nullable=False)
     active: bool = True
+    # The page's language and time zone this person chose ("" for the defaults).
+    language: str = Field(default="", sa_column=Column(String(16), nullable=False, default=""))
+    timezone: str = Field(default="", sa_column=Column(String(64), nullable=False, default=""))
+
+
+@event.listens_for(Reply, "before_insert")
+@event.listens_for(Reply, "before_update")
+def _amount_minor(mapper: Any, connection: Any, reply: Reply) -> None:
+    reply.amount_minor = None if reply.amount is None else hundredths(reply.amount)
+
+
+def hundredths(amount: Decimal) -> int:
+    """``amount`` in hundredths, rounded up, so that ``a >= x`` exactly when ``hundredths(a) >=
+    hundredths(x)`` for every amount of two decimals (what money is stored with)."""
+    return int((amount * 100).to_integral_value(ROUND_CEILING))

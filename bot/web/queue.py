@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from bot.claims import approval
 from bot.stages.draft import KINDS
 from bot.stages.extract import LANGUAGES
 from bot.storage import finder
-from bot.storage.tables import ReplyStatus, StaffUser, utcnow
+from bot.storage.tables import ReplyStatus, StaffUser, hundredths, utcnow
 from bot.web import show
 from bot.web.base import Site
 from bot.web.forms import amount_filter, page_key, reply_number
@@ -35,15 +36,12 @@ class QueuePages(Site):
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             now = utcnow()
+            view = finder.ReplyFilter(kind=kind, language=language)
+            if not everyone:
+                view = approval.waiting_for(user, kind=kind, language=language)
             if minimum is not None:
-                # Amounts are compared in Python (SQLite keeps them as text): one unpaged list.
-                waiting = list(approval.queue(session, kind=kind, language=language, min_amount=minimum))
-                page = finder.ReplyPage(waiting, len(waiting), None)
-            else:
-                view = finder.ReplyFilter(kind=kind, language=language)
-                if not everyone:
-                    view = approval.waiting_for(user, kind=kind, language=language)
-                page = finder.replies_page(session, view, after=after, size=QUEUE_PAGE)
+                view = replace(view, min_minor=hundredths(minimum))
+            page = finder.replies_page(session, view, after=after, size=QUEUE_PAGE)
             trouble = approval.queue(session, statuses=(ReplyStatus.FAILED, ReplyStatus.UNCERTAIN))
             return {
                 "user": user,

@@ -107,6 +107,40 @@ def test_claims_made_before_claims_spanned_accounts_keep_their_account(
     assert differences(engine) == []
 
 
+@pytest.mark.parametrize("database_url", ["postgres", "sqlite"], indirect=True)
+def test_replies_drafted_before_0006_get_their_amount_in_hundredths_for_the_queue_filter(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, config = config_for(tmp_path, database_url)
+    engine = database.make_engine(settings)
+    with engine.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0005")
+        connection.execute(
+            text(
+                "INSERT INTO claim (id, incident, status, sender, claimant_name, sender_verified, language, "
+                "request, created_at, pending_consent, pending_consent_letter) VALUES (7, 'outage', "
+                "'received', 'a@example.com', '', true, 'en', 'unspecified', '2019-06-27 01:00:00', '', '')"
+            )
+        )
+        for reply_id, amount in ((1, "'1739.00'"), (2, "'0.005'"), (3, "NULL")):
+            connection.execute(
+                text(
+                    "INSERT INTO reply (id, claim_id, kind, language, to_address, subject, body_text, "
+                    'body_html, amount, currency, message_id, in_reply_to, "references", status, '
+                    "created_at, decided_by, drafted_by, first_approved_by, edited_by, note, attempts, "
+                    f"sent_path, failure) VALUES ({reply_id}, 7, 'offer', 'en', 'a@example.com', 's', 'b', "
+                    f"'', {amount}, 'USD', '<{reply_id}@x>', '', '', 'draft', '2019-06-27 01:00:00', '', "
+                    "'bot', '', '', '', 0, '', '')"
+                )
+            )
+    upgrade(config, capsys)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, amount_minor FROM reply ORDER BY id")).all()
+        assert rows == [(1, 173900), (2, 1), (3, None)]
+        assert connection.execute(text("SELECT owner FROM claim")).scalar_one() == ""
+    assert differences(engine) == []
+
+
 def test_workers_refuse_a_database_behind_the_code_and_ask_for_db_upgrade(
     postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 import bot.storage.access
+import bot.storage.casework
 import bot.storage.tables  # noqa: F401  (the table models fill SQLModel.metadata)
 from bot.storage.database import StoreError
 from bot.storage.locks import key

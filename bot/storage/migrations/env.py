@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import bot.storage.access
+import bot.storage.casework
 import bot.storage.tables  # noqa: F401  (the table models fill SQLModel.metadata)
 
 
