@@ -206,3 +206,22 @@ def affected_category(order: OrderRecord, incident: IncidentSettings) -> int | N
     if order.close_reason == "stop_out" and order.close_time is not None and order.close_time >= start:
         return 2
     return 1
+
+
+def window_standing(order: OrderRecord, incident: IncidentSettings) -> str:
+    """Why the outage did or did not touch the order, in ``affected_category``'s terms, for the
+    claim page to put in words: ``symbol_unaffected``, ``closed_before``, ``opened_after``,
+    ``stopped_out``, ``opened_inside`` or ``open_across``."""
+    if incident.symbols and order.symbol not in incident.symbols:
+        return "symbol_unaffected"
+    if order.open_time > incident.end:
+        return "opened_after"
+    if (
+        order.close_time is not None
+        and order.close_time < incident.start
+        and order.open_time < incident.start
+    ):
+        return "closed_before"
+    if affected_category(order, incident) == 2:
+        return "stopped_out"
+    return "opened_inside" if order.open_time >= incident.start else "open_across"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from bot.config import Settings
+from bot.config import Settings, parse_timezone
 from bot.storage import database
 from bot.storage.tables import StaffUser
-from bot.web import guard
+from bot.web import guard, language
 from bot.web.forms import back, when
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,45 @@ class Site:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        env.install_gettext_callables(language.gettext, language.ngettext, newstyle=True)  # type: ignore[attr-defined]
         env.filters["when"] = when
         self.templates = Jinja2Templates(env=env)
 
     def page(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        speaks, zone = self.reader(request)
         values = {
             "csrf": guard.csrf_token(request),
             "flashes": guard.take_flashes(request),
             "me": request.session.get("user"),
+            "lang": speaks,
+            "zone": zone,
             **context,
         }
         return self.templates.TemplateResponse(request, name, values, status_code=status)
+
+    def reader(self, request: Request) -> tuple[str, tzinfo]:
+        """The language and time zone of the person reading, as ``as_staff`` found them (their
+        choice, else the browser's language and ``[deadlines] timezone``), now in force."""
+        found = getattr(request.state, "reader", None)
+        if found is None:
+            browser = language.negotiate(request.headers.get("accept-language", ""))
+            found = (browser, self.settings.deadlines.tz)
+            request.state.reader = found
+        language.use(found[0])
+        return found
+
+    def remember_reader(self, request: Request, user: StaffUser) -> None:
+        speaks = user.language or language.negotiate(request.headers.get("accept-language", ""))
+        zone = self.settings.deadlines.tz
+        if user.timezone:
+            try:
+                zone = parse_timezone(user.timezone)
+            except ValueError:
+                log.warning("%s has an unknown time zone %r; using the default", user.name, user.timezone)
+        request.state.reader = (speaks, zone)
+        language.use(speaks)
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction on a worker thread (SQLAlchemy is synchronous)."""
@@ -81,7 +109,10 @@ class Site:
 
         def run(session: Session) -> T | _Nobody:
             user = guard.signed_in(session, given, self.settings)
-            return _NOBODY if user is None else work(session, user)
+            if user is None:
+                return _NOBODY
+            self.remember_reader(request, user)
+            return work(session, user)
 
         done = await self.db(run)
         if isinstance(done, _Nobody):

@@ -4,10 +4,12 @@ small texts the pages show about it."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -54,8 +56,18 @@ def found(row: T | None) -> T:
     return row
 
 
-def when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+@pass_context
+def when(context: Context, value: datetime | None) -> str:
+    """A stored (UTC) time in the reader's zone (the page's ``zone``), with the zone's name."""
+    if not value:
+        return ""
+    zone = context.get("zone") or UTC
+    local = value.astimezone(zone)
+    name = local.tzname() or ""
+    if not name or (name.startswith("UTC") and len(name) > 3):
+        name = local.strftime("%z")
+        name = f"UTC{name[:3]}:{name[3:]}" if name not in ("+0000", "") else "UTC"
+    return f"{local:%Y-%m-%d %H:%M} {name}"
 
 
 def amount_filter(value: str) -> tuple[Decimal | None, str]:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.stages.extract import Candidate, Extraction
-from bot.stages.match import Outcome, Problem, match
+from bot.stages.match import Outcome, Problem, affected_category, match, window_standing
 from bot.storage import database, store, trade_book
 from tests.conftest import open_second_account
 
@@ -236,3 +242,39 @@ def test_a_mistyped_account_is_settled_by_the_senders_own_orders(book_engine: En
     result = run(book_engine, loose_orders, "alice.chen@example.com")
     assert [a.login for a in result.accounts] == ["81234567"] and result.by_email == ("81234567",)
     assert [(m.ticket, m.outcome) for m in result.orders] == [("55667788", Outcome.ELIGIBLE)]
+
+
+@dataclass(frozen=True)
+class _Order:
+    ticket: str
+    symbol: str
+    side: str
+    lots: Decimal
+    open_time: datetime
+    open_price: Decimal
+    close_time: datetime | None
+    close_price: Decimal | None
+    close_reason: str
+    login: str = "81234567"
+
+
+_MINUTES = st.integers(min_value=-24 * 60, max_value=24 * 60)
+
+
+@given(
+    opened=_MINUTES,
+    held=st.one_of(st.none(), st.integers(min_value=0, max_value=48 * 60)),
+    stop=st.booleans(),
+)
+def test_the_claim_page_says_an_order_was_outside_the_window_exactly_when_matching_found_it_so(
+    opened: int, held: int | None, stop: bool
+) -> None:
+    start = INCIDENT.start + timedelta(minutes=opened)
+    order = _Order(
+        "1", "EURUSD", "buy", Decimal(1), start, Decimal(1),
+        None if held is None else start + timedelta(minutes=held), None, "stop_out" if stop else "",
+    )  # fmt: skip
+    standing = window_standing(order, INCIDENT)
+    outside = standing in {"symbol_unaffected", "closed_before", "opened_after"}
+    assert outside == (affected_category(order, INCIDENT) is None)
+    assert (standing == "stopped_out") == (affected_category(order, INCIDENT) == 2)
