@@ -29,7 +29,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.claims import moves, replies
-from bot.claims.lifecycle import State
+from bot.claims.lifecycle import IllegalTransition, State
 from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
@@ -328,15 +328,22 @@ def final_response(
 
 def bulk_approve(
     session: Session, settings: Settings, user: StaffUser, reply_ids: Sequence[int]
-) -> list[Reply]:
-    """Approve many acknowledgements at once; anything else in the list is refused by name."""
-    done = []
+) -> tuple[list[Reply], list[tuple[int, str]]]:
+    """Approve many acknowledgements at once, each under the rules one approval follows; those
+    refused (anything not an acknowledgement, or decided meanwhile) come back with the reason,
+    each refusal changing nothing."""
+    done, refused = [], []
     for reply_id in reply_ids:
         reply = session.get(Reply, reply_id)
         if reply is None or reply.kind != "acknowledgement":
-            raise NotAllowed(f"reply {reply_id} is not an acknowledgement: approve it on its own page")
-        done.append(approve(session, settings, user, reply_id))
-    return done
+            refused.append((reply_id, "not an acknowledgement: approve it on its own page"))
+            continue
+        try:
+            with session.begin_nested():
+                done.append(approve(session, settings, user, reply_id))
+        except (NotAllowed, IllegalTransition) as exc:
+            refused.append((reply_id, str(exc)))
+    return done, refused
 
 
 def queue(

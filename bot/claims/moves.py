@@ -33,7 +33,7 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
                 Reply.claim_id == claim.id,
                 Reply.status.in_([ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL]),  # type: ignore[attr-defined]
             )
-            .values(status=ReplyStatus.REJECTED, decided_by=actor, note=f"claim {step.after}: {reason}")
+            .values(status=ReplyStatus.WITHDRAWN, decided_by=actor, note=f"claim {step.after}: {reason}")
         )
     result = session.exec(  # type: ignore[call-overload]
         update(Claim).where(Claim.id == claim.id, Claim.status == step.before).values(**values)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
+from bot.config import parse_timezone
 from bot.storage import access, store
 from bot.storage.tables import StaffUser, utcnow
 
@@ -69,6 +70,19 @@ def set_role(session: Session, *, name: str, role: str, by: str) -> None:
     before, user.role = user.role, role
     session.add(user)
     access.record_change(session, user=name, change="role changed", detail=f"{before} -> {role}", by=by)
+
+
+def set_preferences(
+    session: Session, *, name: str, language: str, timezone: str, languages: Sequence[str]
+) -> None:
+    """The page's language and time zone for this person ("" for the defaults)."""
+    if language and language not in languages:
+        raise ValueError(f"unknown language {language!r}; choose one of: {', '.join(languages)}")
+    if timezone:
+        parse_timezone(timezone)
+    user = _existing(session, name)
+    user.language, user.timezone = language, timezone.strip()
+    session.add(user)
 
 
 def _existing(session: Session, name: str) -> StaffUser:

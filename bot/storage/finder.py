@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
@@ -55,16 +56,7 @@ def claims_page(
     """``size`` claims at a time, newest first unless the view says oldest, with the total the
     filter matches; ``before`` is the key of the page to go on from, in either order."""
     view = view or ClaimFilter(state=state, language=language)
-    conditions = []
-    if view.state:
-        conditions.append(Claim.status == view.state)
-    if view.language:
-        conditions.append(Claim.language == view.language)
-    if view.owner is not None:
-        conditions.append(Claim.owner == view.owner)
-    if view.account:
-        by_account = select(ClaimAccount.claim_id).where(ClaimAccount.login == view.account)
-        conditions.append(Claim.id.in_(by_account))  # type: ignore[union-attr]
+    conditions = _claim_conditions(view)
     stmt = select(Claim).where(*conditions)
     if view.oldest_first:
         if before is not None:
@@ -79,6 +71,28 @@ def claims_page(
     more = len(found) > size
     shown = found[:size]
     return ClaimPage(shown, int(total), shown[-1].id if more and shown else None)
+
+
+def claim_neighbours(session: Session, view: ClaimFilter, claim_id: int) -> tuple[int | None, int | None]:
+    """The claims before and after this one in the view's order (None at either end)."""
+    conditions = _claim_conditions(view)
+    lower = session.exec(select(func.max(Claim.id)).where(*conditions, Claim.id < claim_id)).one()  # type: ignore[operator]
+    higher = session.exec(select(func.min(Claim.id)).where(*conditions, Claim.id > claim_id)).one()  # type: ignore[operator]
+    return (lower, higher) if view.oldest_first else (higher, lower)
+
+
+def _claim_conditions(view: ClaimFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if view.state:
+        conditions.append(Claim.status == view.state)
+    if view.language:
+        conditions.append(Claim.language == view.language)
+    if view.owner is not None:
+        conditions.append(Claim.owner == view.owner)
+    if view.account:
+        by_account = select(ClaimAccount.claim_id).where(ClaimAccount.login == view.account)
+        conditions.append(Claim.id.in_(by_account))  # type: ignore[union-attr]
+    return conditions
 
 
 def counts_by_state(session: Session) -> dict[str, int]:
@@ -143,7 +157,27 @@ def replies_page(
     session: Session, view: ReplyFilter, *, after: int | None = None, size: int = PAGE
 ) -> ReplyPage:
     """Oldest first (ids grow with time), ``size`` at a time, with the total the view holds."""
-    conditions = [Reply.status.in_(view.statuses)]  # type: ignore[attr-defined]
+    conditions = _reply_conditions(view)
+    stmt = select(Reply).where(*conditions)
+    if after is not None:
+        stmt = stmt.where(Reply.id > after)  # type: ignore[operator]
+    found = session.exec(stmt.order_by(Reply.id).limit(size + 1)).all()  # type: ignore[arg-type]
+    shown = found[:size]
+    return ReplyPage(
+        shown, count_replies(session, view), shown[-1].id if len(found) > size and shown else None
+    )
+
+
+def reply_neighbours(session: Session, view: ReplyFilter, reply_id: int) -> tuple[int | None, int | None]:
+    """The replies before and after this one in the view (None at either end)."""
+    conditions = _reply_conditions(view)
+    before = session.exec(select(func.max(Reply.id)).where(*conditions, Reply.id < reply_id)).one()  # type: ignore[operator]
+    after = session.exec(select(func.min(Reply.id)).where(*conditions, Reply.id > reply_id)).one()  # type: ignore[operator]
+    return before, after
+
+
+def _reply_conditions(view: ReplyFilter) -> list[Any]:
+    conditions: list[Any] = [Reply.status.in_(view.statuses)]  # type: ignore[attr-defined]
     if view.kind:
         conditions.append(Reply.kind == view.kind)
     if view.language:
@@ -159,10 +193,19 @@ def replies_page(
         name = view.not_first_approved_by
         second = Reply.status == ReplyStatus.SECOND_APPROVAL.value
         conditions.append(or_(~second, and_(Reply.first_approved_by != name, Reply.edited_by != name)))
-    stmt = select(Reply).where(*conditions)
-    if after is not None:
-        stmt = stmt.where(Reply.id > after)  # type: ignore[operator]
-    found = session.exec(stmt.order_by(Reply.id).limit(size + 1)).all()  # type: ignore[arg-type]
-    total = session.exec(select(func.count()).select_from(Reply).where(*conditions)).one()
-    shown = found[:size]
-    return ReplyPage(shown, int(total), shown[-1].id if len(found) > size and shown else None)
+    return conditions
+
+
+def reply_ids(session: Session, view: ReplyFilter, *, upto: int, limit: int) -> list[int]:
+    """The ids a bulk action over the whole view acts on: those up to ``upto`` (the newest the
+    person saw when they confirmed), oldest first, at most ``limit``."""
+    stmt = select(Reply.id).where(*_reply_conditions(view), Reply.id <= upto).order_by(Reply.id).limit(limit)  # type: ignore[arg-type,operator]
+    return [int(i) for i in session.exec(stmt).all() if i is not None]
+
+
+def newest_reply(session: Session, view: ReplyFilter) -> int | None:
+    return session.exec(select(func.max(Reply.id)).where(*_reply_conditions(view))).one()
+
+
+def count_replies(session: Session, view: ReplyFilter) -> int:
+    return int(session.exec(select(func.count()).select_from(Reply).where(*_reply_conditions(view))).one())

@@ -96,12 +96,14 @@ class State(StrEnum):
 
 class ReplyStatus(StrEnum):
     """Where a reply is in the outbox. ``second_approval``: a large offer approved once, waiting
-    for a manager's. ``approved``: waiting for the sending job (which retries temporary failures)."""
+    for a manager's. ``approved``: waiting for the sending job (which retries temporary failures).
+    ``withdrawn``: never decided on, because its claim closed first."""
 
     DRAFT = "draft"
     SECOND_APPROVAL = "second_approval"
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
     SENDING = "sending"
     SENT = "sent"
     UNCERTAIN = "uncertain"

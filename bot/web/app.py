@@ -32,6 +32,7 @@ from bot.stages.draft import TemplateProblem
 from bot.web import guard
 from bot.web.claim import ClaimPages
 from bot.web.logins import LoginPages
+from bot.web.people import PeoplePages
 from bot.web.quarantine import QuarantinePages
 from bot.web.queue import QueuePages
 from bot.web.reply import ReplyPages
@@ -70,9 +71,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class Pages(SessionPages, QueuePages, ReplyPages, ClaimPages, ViewPages, QuarantinePages, LoginPages):
+class Pages(
+    SessionPages, QueuePages, ReplyPages, ClaimPages, ViewPages, QuarantinePages, LoginPages, PeoplePages
+):
     """Every endpoint, one class per page in its own module (``bot.web.session``, ``queue``,
-    ``reply``, ``claim``, ``views``, ``quarantine``, ``logins``), all over the same ``bot.web.base.Site``."""
+    ``reply``, ``claim``, ``views``, ``quarantine``, ``logins``, ``people``), all over the same
+    ``bot.web.base.Site``."""
 
 
 def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> Starlette:
@@ -86,8 +90,13 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/logout-everywhere", pages.logout_everywhere, methods=["POST"]),
         Route("/logins", pages.logins),
         Route("/logins/unlock", pages.unlock, methods=["POST"]),
+        Route("/me", pages.me, methods=["GET"]),
+        Route("/me", pages.save_me, methods=["POST"]),
+        Route("/users", pages.users, methods=["GET"]),
+        Route("/users", pages.change_user, methods=["POST"]),
         Route("/", pages.queue),
         Route("/bulk-approve", pages.bulk_approve, methods=["POST"]),
+        Route("/bulk-approve/confirm", pages.confirm_bulk, methods=["GET"]),
         Route("/replies/{id:int}", pages.reply_page),
         Route("/replies/{id:int}/approve", pages.approve, methods=["POST"]),
         Route("/replies/{id:int}/reject", pages.reject, methods=["POST"]),
@@ -103,6 +112,8 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/claims/{id:int}/reject", pages.reject_claim, methods=["POST"]),
         Route("/claims/{id:int}/settle", pages.settle, methods=["POST"]),
         Route("/claims/{id:int}/final-response", pages.final_response, methods=["POST"]),
+        Route("/claims/{id:int}/assign", pages.assign, methods=["POST"]),
+        Route("/claims/{id:int}/notes", pages.add_note, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -4,9 +4,11 @@ small texts the pages show about it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
+from urllib.parse import urlencode
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from bot.storage.tables import Reply
+from bot.web.language import gettext
 
 T = TypeVar("T")
 MAX_ID = 2**31 - 1
@@ -48,6 +51,11 @@ def path_id(request: Request) -> int:
 def page_key(value: str) -> int | None:
     """The id a paged view goes on from (``after``, ``before``), or None for the first page."""
     return int(value) if value.isdigit() and len(value) <= 10 and 0 < int(value) <= MAX_ID else None
+
+
+def view_query(filters: Mapping[str, str], **more: object) -> str:
+    """The query string of a view (its non-empty parameters), with ``more`` added."""
+    return urlencode({**{k: v for k, v in filters.items() if v}, **{k: v for k, v in more.items() if v}})
 
 
 def found(row: T | None) -> T:
@@ -101,5 +109,7 @@ def back(request: Request) -> str:
 
 def letter_note(reply: Reply | None) -> str:
     if reply is None:
-        return "No letter was drafted: this address had its day's share of replies; write by hand."
-    return f"The letter to the client is drafted as reply {reply.id}, waiting for approval."
+        return gettext("No letter was drafted: this address had its day's share of replies; write by hand.")
+    return gettext("The letter to the client is drafted as reply %(id)s, waiting for approval.") % {
+        "id": reply.id
+    }

@@ -1,77 +1,152 @@
-"""The queue of drafts waiting for a decision, and approving acknowledgements in bulk."""
+"""The queue of drafts waiting for a decision, and approving acknowledgements in bulk: those
+ticked, or all that match the view (with the count the person saw, and a second confirmation
+above ``SECOND_CONFIRMATION``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from bot.claims import approval
 from bot.stages.draft import KINDS
 from bot.stages.extract import LANGUAGES
 from bot.storage import finder
 from bot.storage.tables import ReplyStatus, StaffUser, hundredths, utcnow
-from bot.web import show
+from bot.web import guard, show
 from bot.web.base import Site
-from bot.web.forms import amount_filter, page_key, reply_number
+from bot.web.forms import amount_filter, field, page_key, reply_number, view_query
+from bot.web.language import gettext, ngettext
 
 log = logging.getLogger(__name__)
 QUEUE_PAGE = 100
+# A bulk approval of more than this many asks once more; one action approves at most BULK_LIMIT.
+SECOND_CONFIRMATION = 1000
+BULK_LIMIT = 5000
+# How many refusals a bulk approval names in its message.
+REFUSALS_SHOWN = 20
+
+
+def reply_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.ReplyFilter, dict[str, str], str]:
+    """The view a queue URL names (``view``, ``kind``, ``language``, ``min_amount``), for this
+    person: the filter, its parameters as they go in links, and what was wrong with them."""
+    kind = params.get("kind", "") if params.get("kind", "") in KINDS else ""
+    language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
+    minimum, problem = amount_filter(params.get("min_amount", ""))
+    everyone = params.get("view", "") == "all"
+    view = finder.ReplyFilter(kind=kind, language=language)
+    if not everyone:
+        view = approval.waiting_for(user, kind=kind, language=language)
+    if minimum is not None:
+        view = replace(view, min_minor=hundredths(minimum))
+    filters = {
+        "view": "all" if everyone else "",
+        "kind": kind,
+        "language": language,
+        "min_amount": params.get("min_amount", "")[:40] if minimum is not None else "",
+    }
+    return view, filters, problem
+
+
+def acknowledgements(view: finder.ReplyFilter) -> finder.ReplyFilter:
+    """The part of a view a bulk approval may act on."""
+    return replace(view, kind="acknowledgement", statuses=(ReplyStatus.DRAFT.value,))
 
 
 class QueuePages(Site):
     async def queue(self, request: Request) -> Response:
-        params = request.query_params
-        kind = params.get("kind", "") if params.get("kind", "") in KINDS else ""
-        language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
-        minimum, problem = amount_filter(params.get("min_amount", ""))
-        everyone = params.get("view", "") == "all"
-        after = page_key(params.get("after", ""))
+        after = page_key(request.query_params.get("after", ""))
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             now = utcnow()
-            view = finder.ReplyFilter(kind=kind, language=language)
-            if not everyone:
-                view = approval.waiting_for(user, kind=kind, language=language)
-            if minimum is not None:
-                view = replace(view, min_minor=hundredths(minimum))
+            view, filters, problem = reply_view(request.query_params, user)
             page = finder.replies_page(session, view, after=after, size=QUEUE_PAGE)
+            bulk = acknowledgements(view)
             trouble = approval.queue(session, statuses=(ReplyStatus.FAILED, ReplyStatus.UNCERTAIN))
             return {
                 "user": user,
                 "rows": show.queue_rows(session, list(page.replies), now, self.settings.deadlines),
                 "total": page.total,
                 "next_after": page.next_after,
+                "matching": finder.count_replies(session, bulk),
+                "upto": finder.newest_reply(session, bulk) or 0,
                 "trouble": show.queue_rows(session, list(trouble), now, self.settings.deadlines),
+                "filters": filters,
+                "problem": problem,
             }
 
         context = await self.as_staff(request, load)
-        filters = {
-            "kind": kind,
-            "language": language,
-            "min_amount": params.get("min_amount", ""),
-            "view": "all" if everyone else "",
-        }
-        later = None
-        if context["next_after"] is not None:
-            later = "/?" + urlencode(
-                {**{k: v for k, v in filters.items() if v}, "after": context["next_after"]}
-            )
-        context.update(filters=filters, kinds=KINDS, languages=LANGUAGES, problem=problem, later=later)
+        filters = context["filters"]
+        later = (
+            None if context["next_after"] is None else "/?" + view_query(filters, after=context["next_after"])
+        )
+        context.update(
+            kinds=KINDS,
+            languages=LANGUAGES,
+            later=later,
+            here=view_query(filters),
+            second_confirmation=SECOND_CONFIRMATION,
+            bulk_limit=BULK_LIMIT,
+        )
         return self.page(request, "queue.html", context)
 
     async def bulk_approve(self, request: Request) -> Response:
-        def work(session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
-            chosen = [reply_number(value) for value in form.getlist("reply")]
-            if not chosen:
-                return "Nothing approved: select the acknowledgements to approve first.", "/"
-            done = approval.bulk_approve(session, self.settings, user, chosen)
-            return f"{len(done)} acknowledgements approved: " + ", ".join(str(r.id) for r in done) + ".", "/"
+        form = await guard.checked_form(request)
+        expected = page_key(field(form, "expected")) or 0
+        matching = field(form, "scope") == "matching"
+        if matching and expected > SECOND_CONFIRMATION and field(form, "confirm_again") != str(expected):
+            query = urlencode(
+                {"from": field(form, "from"), "upto": field(form, "upto"), "expected": expected}
+            )
+            return RedirectResponse(f"/bulk-approve/confirm?{query}", status_code=303)
+        return await self.act(request, self._bulk)
 
-        return await self.act(request, work)
+    def _bulk(self, session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
+        seen = dict(parse_qsl(field(form, "from")))
+        back = "/?" + view_query(seen) if view_query(seen) else "/"
+        if field(form, "scope") == "matching":
+            if field(form, "confirm") != "yes":
+                raise approval.NotAllowed(
+                    gettext("Tick the box that confirms the count; nothing was approved.")
+                )
+            view, _, _ = reply_view(seen, user)
+            upto = page_key(field(form, "upto")) or 0
+            chosen = finder.reply_ids(session, acknowledgements(view), upto=upto, limit=BULK_LIMIT)
+        else:
+            chosen = [reply_number(value) for value in form.getlist("reply")]
+        if not chosen:
+            return gettext("Nothing approved: select the acknowledgements to approve first."), back
+        done, refused = approval.bulk_approve(session, self.settings, user, chosen)
+        log.info("%s approved %d acknowledgements in bulk; %d refused", user.name, len(done), len(refused))
+        message = ngettext(
+            "%(n)d acknowledgement approved.", "%(n)d acknowledgements approved.", len(done)
+        ) % {"n": len(done)}
+        if refused:
+            named = "; ".join(f"#{i}: {why}" for i, why in refused[:REFUSALS_SHOWN])
+            more = len(refused) - REFUSALS_SHOWN
+            message += " " + ngettext("%(n)d refused", "%(n)d refused", len(refused)) % {"n": len(refused)}
+            message += f" ({named}{f'; +{more}' if more > 0 else ''})."
+        return message, back
+
+    async def confirm_bulk(self, request: Request) -> Response:
+        params = request.query_params
+        seen = dict(parse_qsl(params.get("from", "")))
+
+        def load(session: Session, user: StaffUser) -> dict[str, Any]:
+            return {"user": user, "filters": reply_view(seen, user)[1]}
+
+        context = await self.as_staff(request, load)
+        context.update(
+            here=params.get("from", ""),
+            upto=page_key(params.get("upto", "")) or 0,
+            expected=page_key(params.get("expected", "")) or 0,
+            bulk_limit=BULK_LIMIT,
+        )
+        return self.page(request, "bulk_confirm.html", context)

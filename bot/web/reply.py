@@ -1,9 +1,12 @@
-"""One drafted reply beside the client's email: approve (with edits), reject, escalate."""
+"""One drafted reply beside the client's email: approve (with edits), reject, escalate. The page
+knows the queue view it was opened from (its query string), and after a decision goes on to
+the next reply of that view, not back to the top of the queue."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -11,12 +14,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.claims import approval
+from bot.storage import finder
 from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser
-from bot.web import show
+from bot.web import casefile, show
 from bot.web.base import Site
-from bot.web.forms import field, found, path_id
+from bot.web.forms import field, found, path_id, view_query
+from bot.web.language import gettext
+from bot.web.queue import reply_view
 
 log = logging.getLogger(__name__)
+
+
+def reply_link(reply_id: int | None, query: str) -> str | None:
+    if reply_id is None:
+        return None
+    return f"/replies/{reply_id}?{query}" if query else f"/replies/{reply_id}"
 
 
 class ReplyPages(Site):
@@ -26,14 +38,21 @@ class ReplyPages(Site):
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             reply = found(session.get(Reply, reply_id))
             claim = found(session.get(Claim, reply.claim_id))
+            view, filters, _ = reply_view(request.query_params, user)
+            earlier, later = finder.reply_neighbours(session, view, reply_id)
+            here = view_query(filters)
             return {
-                **show.claim_context(session, claim, user, self.settings.deadlines),
+                **casefile.claim_context(session, claim, user, self.settings),
                 "user": user,
                 "reply": reply,
                 "open": reply.status in (ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL),
                 "may_approve": approval.may_approve(user, reply),
                 "preview": show.preview(reply),
                 "amount": show.money(reply.amount, reply.currency),
+                "here": here,
+                "previous": reply_link(earlier, here),
+                "next": reply_link(later, here),
+                "queue": "/?" + here if here else "/",
             }
 
         return self.page(request, "reply.html", await self.as_staff(request, load))
@@ -48,11 +67,12 @@ class ReplyPages(Site):
                 session, self.settings, user, reply_id, text=text if isinstance(text, str) else None
             )
             if reply.status == ReplyStatus.SECOND_APPROVAL:
-                return (
-                    f"Reply {reply_id}: first approval recorded; a manager (not you) gives the second.",
-                    "/",
+                message = gettext(
+                    "Reply %(id)d: first approval recorded; a manager (not you) gives the second."
                 )
-            return f"Reply {reply_id} approved: it is sent at the next outbox run.", "/"
+            else:
+                message = gettext("Reply %(id)d approved: it is sent at the next outbox run.")
+            return message % {"id": reply_id}, _then(session, user, form, reply_id)
 
         return await self.act(request, work)
 
@@ -62,7 +82,8 @@ class ReplyPages(Site):
         def work(session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
             found(session.get(Reply, reply_id))
             approval.reject(session, user, reply_id, reason=field(form, "reason"))
-            return f"Reply {reply_id} rejected: it will not be sent.", "/"
+            message = gettext("Reply %(id)d rejected: it will not be sent.") % {"id": reply_id}
+            return message, _then(session, user, form, reply_id)
 
         return await self.act(request, work)
 
@@ -72,6 +93,17 @@ class ReplyPages(Site):
         def work(session: Session, user: StaffUser, form: FormData) -> tuple[str, str]:
             reply = found(session.get(Reply, reply_id))
             claim = approval.escalate(session, user, reply.claim_id, reason=field(form, "reason"))
-            return f"Claim {claim.reference} escalated.", f"/replies/{reply_id}"
+            message = gettext("Claim %(reference)s escalated.") % {"reference": claim.reference}
+            seen = view_query(dict(parse_qsl(field(form, "from"))))
+            return message, reply_link(reply_id, seen) or "/"
 
         return await self.act(request, work)
+
+
+def _then(session: Session, user: StaffUser, form: FormData, reply_id: int) -> str:
+    """Where a decision on ``reply_id`` leads: the next reply of the view it was opened from
+    (the form's ``from``), or that view's queue when there is none."""
+    view, filters, _ = reply_view(dict(parse_qsl(field(form, "from"))), user)
+    _, later = finder.reply_neighbours(session, view, reply_id)
+    here = view_query(filters)
+    return reply_link(later, here) or ("/?" + here if here else "/")

@@ -10,21 +10,19 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from html import escape as html_escape
 
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
-from bot.claims import approval
 from bot.claims.deadlines import deadlines, status
-from bot.claims.lifecycle import CLOSED, can_move
+from bot.claims.lifecycle import CLOSED
 from bot.config import DeadlineSettings
 from bot.stages.parse import Unreadable, parse
-from bot.storage import store
 from bot.storage.intake import stored_bytes
-from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, StaffUser, State
+from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
 
 # A message shown beyond this many characters is cut: staff read complaints, not attachments.
 MAX_SHOWN = 100_000
@@ -68,14 +66,6 @@ class QueueRow:
 
 
 @dataclass(frozen=True)
-class ReplyLink:
-    id: int
-    kind: str
-    status: str
-    amount: str
-
-
-@dataclass(frozen=True)
 class Mark:
     number: str
     kind: str
@@ -94,20 +84,6 @@ class MessageView:
     marks: list[Mark] = field(default_factory=list)
     problem: str = ""
     cut: bool = False
-
-
-@dataclass(frozen=True)
-class OrderView:
-    ticket: str
-    account: str
-    claimed_as: str
-    outcome: str
-    category: int | None
-    symbol: str
-    remedy_1: str
-    remedy_2: str
-    chosen: str
-    explanation: list[str]
 
 
 def money(amount: Decimal | None, currency: str) -> str:
@@ -252,65 +228,6 @@ def message_view(message: InboundMessage) -> MessageView:
         marks=marks,
         cut=len(text) > MAX_SHOWN,
     )
-
-
-def order_views(session: Session, claim_id: int) -> list[OrderView]:
-    return [
-        OrderView(
-            ticket=row.ticket,
-            account=row.login,
-            claimed_as=row.claimed_as,
-            outcome=row.outcome,
-            category=row.category,
-            symbol=row.symbol,
-            remedy_1=money(row.best_price_amount, row.currency),
-            remedy_2=money(row.restore_amount, row.currency),
-            chosen=row.chosen_remedy or "",
-            explanation=row.explanation.splitlines(),
-        )
-        for row in store.claim_orders(session, claim_id=claim_id)
-    ]
-
-
-def claim_context(
-    session: Session,
-    claim: Claim,
-    user: StaffUser,
-    deadline_settings: DeadlineSettings | None = None,
-    now: datetime | None = None,
-) -> dict[str, object]:
-    """Everything about a claim both the reply page and the claim page show."""
-    assert claim.id is not None
-    clock = deadline_settings or DeadlineSettings()
-    moment = now or datetime.now(UTC)
-    sent = acknowledged_at(session, {claim.id})
-    messages = sorted(store.claim_messages(session, claim_id=claim.id), key=lambda m: m.id or 0, reverse=True)
-    replies = session.exec(select(Reply).where(Reply.claim_id == claim.id).order_by(Reply.id)).all()  # type: ignore[arg-type]
-    return {
-        "claim": claim,
-        "due": claim_deadlines(claim, moment, clock, sent.get(claim.id)),
-        "orders": order_views(session, claim.id),
-        "accounts": store.claim_accounts(session, claim_id=claim.id),
-        "history": store.history(session, claim_id=claim.id),
-        "messages": [message_view(m) for m in messages],
-        "claim_replies": [
-            ReplyLink(r.id or 0, r.kind, str(r.status), money(r.amount, r.currency)) for r in replies
-        ],
-        "can": actions_allowed(claim.status),
-        "rank": approval.rank(user.role),
-        "supervisor": approval.rank("supervisor"),
-        "manager": approval.rank("manager"),
-    }
-
-
-def actions_allowed(state: str) -> dict[str, bool]:
-    """The moves a claim in this state may make, so that the page offers no other."""
-    return {
-        "escalate": can_move(state, State.ESCALATED),
-        "reject": can_move(state, State.REJECTED),
-        "settle": can_move(state, State.SETTLED),
-        "final_response": State(state) not in CLOSED,
-    }
 
 
 def preview(reply: Reply) -> str:

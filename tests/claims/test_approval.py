@@ -83,10 +83,14 @@ def test_an_agent_approves_acknowledgements_but_not_money(
         approval.approve(session, settings, staff["ann"], replies["offer"].id or 0)
     with database.session_scope(book_engine) as session:
         assert session.get(Reply, replies["offer"].id).status == ReplyStatus.DRAFT  # type: ignore[union-attr]
-        done = approval.bulk_approve(session, settings, staff["ann"], [replies["acknowledgement"].id or 0])
-        assert [r.status for r in done] == [ReplyStatus.APPROVED]
-        with pytest.raises(approval.NotAllowed, match="not an acknowledgement"):
-            approval.bulk_approve(session, settings, staff["sam"], [replies["offer"].id or 0])
+        ack, offer = replies["acknowledgement"].id or 0, replies["offer"].id or 0
+        done, refused = approval.bulk_approve(session, settings, staff["ann"], [offer, ack, ack])
+        assert [(r.id, r.status) for r in done] == [(ack, ReplyStatus.APPROVED)]
+        assert [(i, "acknowledgement" in why or "no longer waiting" in why) for i, why in refused] == [
+            (offer, True),
+            (ack, True),
+        ]
+        assert session.get(Reply, offer).status == ReplyStatus.DRAFT  # type: ignore[union-attr]
 
 
 def test_a_large_offer_needs_a_second_approval_by_another_manager(
@@ -242,7 +246,7 @@ def test_closing_a_claim_withdraws_the_drafts_written_for_it(
         approval.reject_claim(session, settings, staff["sam"], claim_id, reason="Not eligible.")
     with database.session_scope(book_engine) as session:
         withdrawn = session.get(Reply, offer.id)
-        assert withdrawn is not None and withdrawn.status == ReplyStatus.REJECTED
+        assert withdrawn is not None and withdrawn.status == ReplyStatus.WITHDRAWN
         assert "claim rejected" in withdrawn.note
         with pytest.raises(approval.NotAllowed, match="no longer waiting"):
             approval.approve(session, settings, staff["meg"], offer.id or 0)
