@@ -41,10 +41,11 @@ from bot.web.views import ViewPages
 
 HERE = Path(__file__).parent
 HEADERS = {
-    # The draft preview is an iframe with srcdoc: it inherits this policy, so no script runs and
-    # no remote image loads even if a draft carried one.
+    # The draft preview is an iframe with srcdoc and an empty sandbox: no script runs in it and
+    # no remote image loads even if a draft carried one. The page's own script is one file from
+    # /static (the keyboard shortcuts); no inline script runs anywhere.
     "content-security-policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",
@@ -90,6 +91,7 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/logout-everywhere", pages.logout_everywhere, methods=["POST"]),
         Route("/logins", pages.logins),
         Route("/logins/unlock", pages.unlock, methods=["POST"]),
+        Route("/keys", pages.keys),
         Route("/me", pages.me, methods=["GET"]),
         Route("/me", pages.save_me, methods=["POST"]),
         Route("/users", pages.users, methods=["GET"]),

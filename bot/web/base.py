@@ -25,6 +25,7 @@ from bot.storage import database
 from bot.storage.tables import StaffUser
 from bot.web import guard, language
 from bot.web.forms import back, when
+from bot.web.language import gettext
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -129,15 +130,17 @@ class Site:
         return RedirectResponse(target, status_code=303)
 
     async def refused(self, request: Request, exc: Exception) -> Response:
-        context = {"title": "Not allowed", "message": str(exc), "back": back(request)}
+        self.reader(request)
+        context = {"title": gettext("Not allowed"), "message": str(exc), "back": back(request)}
         return self.page(request, "problem.html", context, status=403)
 
     async def forged(self, request: Request, exc: Exception) -> Response:
-        message = (
+        self.reader(request)
+        message = gettext(
             "This form did not carry this page's security token (it may have expired, or come from "
             "another site). Nothing was changed: reload the page and try again."
         )
-        context = {"title": "Form refused", "message": message, "back": back(request)}
+        context = {"title": gettext("Form refused"), "message": message, "back": back(request)}
         return self.page(request, "problem.html", context, status=403)
 
     async def signed_out(self, request: Request, exc: Exception) -> Response:
@@ -146,19 +149,23 @@ class Site:
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
-        title = titles.get(exc.status_code, "Error")
+        self.reader(request)
+        titles = {404: gettext("Not found"), 405: gettext("Method not allowed"), 400: gettext("Bad request")}
+        title = titles.get(exc.status_code, gettext("Error"))
         context = {"title": title, "message": exc.detail if exc.status_code == 400 else title, "back": "/"}
         return self.page(request, "problem.html", context, status=exc.status_code)
 
     async def template_problem(self, request: Request, exc: Exception) -> Response:
         log.error("a reply template failed: %s", exc)
-        message = f"The letter for this action cannot be drafted, so nothing was changed: {exc}"
-        context = {"title": "Reply template problem", "message": message, "back": back(request)}
+        self.reader(request)
+        message = gettext("The letter for this action cannot be drafted, so nothing was changed: %(problem)s")
+        title = gettext("Reply template problem")
+        context = {"title": title, "message": message % {"problem": exc}, "back": back(request)}
         return self.page(request, "problem.html", context, status=500)
 
     async def failed(self, request: Request, exc: Exception) -> Response:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.__class__.__name__)
-        message = "Something went wrong on our side; nothing was changed. The error is logged."
-        context = {"title": "Server error", "message": message, "back": "/"}
+        self.reader(request)
+        message = gettext("Something went wrong on our side; nothing was changed. The error is logged.")
+        context = {"title": gettext("Server error"), "message": message, "back": "/"}
         return self.page(request, "problem.html", context, status=500)

@@ -46,6 +46,11 @@ def use(language: str) -> None:
     _current.set(translations(language if language in LANGUAGES else "en"))
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; ``gettext`` translates it where shown."""
+    return message
+
+
 def gettext(message: str) -> str:
     return (_current.get() or _ENGLISH).gettext(message)
 

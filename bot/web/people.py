@@ -49,6 +49,11 @@ class PeoplePages(Site):
 
         return await self.act(request, work)
 
+    async def keys(self, request: Request) -> Response:
+        return self.page(
+            request, "keys.html", await self.as_staff(request, lambda session, user: {"user": user})
+        )
+
     async def users(self, request: Request) -> Response:
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             approval.require(user, "manager", "manage staff")
@@ -97,5 +102,5 @@ def _change(session: Session, user: StaffUser, name: str, action: str, form: For
         return gettext("%(name)s has a new password; their open sessions ended.") % {"name": name}
     if action == "role":
         staff.set_role(session, name=name, role=field(form, "role"), by=user.name)
-        return gettext("%(name)s is now a %(role)s.") % {"name": name, "role": field(form, "role")}
+        return gettext("%(name)s is now a %(role)s.") % {"name": name, "role": gettext(field(form, "role"))}
     raise ValueError(f"unknown change {action[:20]!r}")

@@ -16,6 +16,7 @@ from bot.storage import intake, store
 from bot.storage.tables import InboundMessage, MessageStatus, StaffUser
 from bot.web.base import Site
 from bot.web.forms import field, found, path_id
+from bot.web.language import gettext
 
 # Enough of a raw message to judge it; the rest is said to be cut.
 SHOWN_BYTES = 200_000
@@ -54,11 +55,13 @@ class QuarantinePages(Site):
             done = pipeline.release(session, self.settings, message, by=user.name)
             if done.status == MessageStatus.QUARANTINED:
                 return (
-                    f"Message #{message_id} is still unreadable: {done.reason}",
+                    gettext("Message #%(id)d is still unreadable: %(reason)s")
+                    % {"id": message_id, "reason": done.reason},
                     f"/quarantine/{message_id}",
                 )
             target = f"/claims/{done.claim_id}" if done.claim_id else f"/quarantine/{message_id}"
-            return f"Message #{message_id} went through the pipeline: {done.status}.", target
+            went = gettext("Message #%(id)d went through the pipeline: %(status)s.")
+            return went % {"id": message_id, "status": gettext(str(done.status))}, target
 
         return await self.act(request, work)
 
@@ -71,7 +74,7 @@ class QuarantinePages(Site):
                 raise approval.NotAllowed("discarding a message needs the reason; nothing was changed")
             message = self._held(session, user, message_id, "discard a quarantined message")
             intake.discard(message, by=user.name, why=why)
-            return f"Message #{message_id} discarded.", "/quarantine"
+            return gettext("Message #%(id)d discarded.") % {"id": message_id}, "/quarantine"
 
         return await self.act(request, work)
 

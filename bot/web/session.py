@@ -23,14 +23,15 @@ from bot.storage.tables import StaffUser
 from bot.web import guard
 from bot.web.base import Site
 from bot.web.forms import field, local_path
+from bot.web.language import N_, gettext
 
 log = logging.getLogger(__name__)
 WINDOW = f"{access.LOCKOUT_WINDOW.total_seconds() / 60:g} minutes"
-WRONG = "Wrong name or password."
+WRONG = N_("Wrong name or password.")
 REFUSED = {
-    "account": "Too many failed logins for this name: wait a minute, then try again.",
-    "address": "Too many failed logins from your address: wait a minute, then try again.",
-    "locked": "This name is locked after repeated failed logins: ask a manager to unlock it.",
+    "account": N_("Too many failed logins for this name: wait a minute, then try again."),
+    "address": N_("Too many failed logins from your address: wait a minute, then try again."),
+    "locked": N_("This name is locked after repeated failed logins: ask a manager to unlock it."),
 }
 
 
@@ -92,7 +93,7 @@ class SessionPages(Site):
 
         found, new_id, refused = await self.db(attempt) if name and password else ("", "", "wrong")
         if not found:
-            context = {"next": target, "name": name, "error": REFUSED.get(refused, WRONG)}
+            context = {"next": target, "name": name, "error": gettext(REFUSED.get(refused, WRONG))}
             return self.page(request, "login.html", context, status=401 if refused == "wrong" else 429)
         guard.sign_in(request, found, new_id)
         log.info("%s logged in from %s", found, address)
@@ -104,7 +105,8 @@ class SessionPages(Site):
         if given:
             await self.db(lambda session: access.revoke(session, given))
         request.session.clear()
-        guard.flash(request, "You are logged out.")
+        self.reader(request)
+        guard.flash(request, gettext("You are logged out."))
         return RedirectResponse("/login", status_code=303)
 
     async def logout_everywhere(self, request: Request) -> Response:
@@ -117,7 +119,8 @@ class SessionPages(Site):
         name, ended = await self.as_staff(request, end_all)
         log.info("%s logged out everywhere: %d sessions ended", name, ended)
         request.session.clear()
-        guard.flash(request, f"You are logged out everywhere: {ended} sessions ended.")
+        self.reader(request)
+        guard.flash(request, gettext("You are logged out everywhere: %(n)d sessions ended.") % {"n": ended})
         return RedirectResponse("/login", status_code=303)
 
 

@@ -301,10 +301,13 @@ def test_healthz_says_when_the_database_does_not_answer(desk: Desk) -> None:
     assert response.json() == {"status": "error", "database": "unreachable"}
 
 
-def test_pages_are_not_cached_framed_or_allowed_to_run_scripts(app_for: Client) -> None:
+def test_pages_are_not_cached_or_framed_and_run_only_the_sites_own_script_file(app_for: Client) -> None:
     response = app_for("sam").get("/")
-    assert "script-src" not in response.headers["content-security-policy"]
-    assert "default-src 'none'" in response.headers["content-security-policy"]
+    policy = dict(
+        part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'", "no inline script"
+    assert re.findall(r"<script[^>]*>", response.text) == ['<script src="/static/keys.js" defer>']
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
     cookie = response.headers.get("set-cookie", "") or app_for().get("/login").headers["set-cookie"]

@@ -4,49 +4,18 @@ approved reply then sent by the outbox to the real SMTP sink."""
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
 from bot.mail.outbox import send_approved
 from bot.storage import database
 from bot.storage.tables import Claim, ReplyStatus
-from tests.conftest import _require, open_second_account
+from tests.conftest import open_second_account
 from tests.messages import eml
-from tests.web.conftest import PASSWORD, Served
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    _require(CHROMIUM.exists(), f"Chromium ({CHROMIUM})")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page: Page, served: Served, name: str) -> None:
-    page.goto(served.url)
-    expect(page).to_have_title("Log in · claimsbot")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Replies waiting for approval")).to_be_visible()
+from tests.web.conftest import Served, log_in
 
 
 def test_a_supervisor_edits_and_approves_an_offer_and_the_outbox_sends_the_edit(
