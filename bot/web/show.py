@@ -23,6 +23,7 @@ from bot.config import DeadlineSettings
 from bot.stages.parse import Unreadable, parse
 from bot.storage.intake import stored_bytes
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
+from bot.web.language import gettext
 
 # A message shown beyond this many characters is cut: staff read complaints, not attachments.
 MAX_SHOWN = 100_000
@@ -95,10 +96,10 @@ def money(amount: Decimal | None, currency: str) -> str:
 def age(since: datetime, now: datetime) -> str:
     minutes = max(0, int((now - since).total_seconds() // 60))
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(n)d min") % {"n": minutes}
     if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
+        return gettext("%(n)d h") % {"n": minutes // 60}
+    return gettext("%(n)d d") % {"n": minutes // (24 * 60)}
 
 
 def claim_deadlines(

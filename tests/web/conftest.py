@@ -166,7 +166,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def log_in(page: Page, served: Served, name: str) -> None:
     page.goto(served.url)
-    expect(page).to_have_title("Log in · claimsbot")
+    expect(page.locator("form.login")).to_be_visible()
     page.locator('input[name="name"]').fill(name)
     page.locator('input[name="password"]').fill(PASSWORD)
     page.locator("form.login button").click()
