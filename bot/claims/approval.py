@@ -34,7 +34,8 @@ from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
 from bot.storage import access, finder, store
-from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, hundredths, utcnow
+from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser, utcnow
+from bot.storage.types import hundredths
 
 
 class NotAllowed(Exception):

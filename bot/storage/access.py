@@ -31,7 +31,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, Session, SQLModel, select
 
 from bot.storage.locks import key
-from bot.storage.tables import UTCDateTime, utcnow
+from bot.storage.tables import utcnow
+from bot.storage.types import UTCDateTime
 
 ACCOUNT_LIMIT = 10
 ADDRESS_LIMIT = 30

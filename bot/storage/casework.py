@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Column, String, Text
 from sqlmodel import Field, Session, SQLModel, select
 
-from bot.storage.tables import UTCDateTime, utcnow
+from bot.storage.tables import utcnow
+from bot.storage.types import UTCDateTime
 
 NOTE_LENGTH = 4000
 

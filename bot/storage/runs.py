@@ -14,7 +14,8 @@ from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlmodel import Session
 
-from bot.storage.tables import UTCDateTime, utcnow
+from bot.storage.tables import utcnow
+from bot.storage.types import UTCDateTime
 
 # Kept apart from the claims' schema (``SQLModel.metadata`` and its migrations), like the
 # scheduler's own ``apscheduler_jobs``: operational state, created when first needed.

@@ -7,58 +7,18 @@ decimal type) and timestamps are stored in UTC and always read back timezone-awa
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, String, Text, UniqueConstraint, event
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
+
+from bot.storage.types import Money, UTCDateTime, hundredths
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Money(TypeDecorator[Decimal]):
-    impl = Numeric()
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(48))
-        # Unconstrained NUMERIC keeps the scale it was given: 1739.00 reads back as 1739.00.
-        return dialect.type_descriptor(Numeric(asdecimal=True))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be Decimal, got {type(value).__name__}")
-        return str(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(value)
 
 
 def _when(**kw: Any) -> Any:
@@ -337,7 +297,12 @@ class ClaimEvent(SQLModel, table=True):
 class Reply(SQLModel, table=True):
     """A drafted reply in the outbox; it leaves only after a person approves it."""
 
-    __table_args__ = (Index("ix_reply_to_address_created", "to_address", "created_at"),)
+    __table_args__ = (
+        Index("ix_reply_to_address_created", "to_address", "created_at"),
+        # The queue's counts by kind and its minimum-amount filter, read from the index alone.
+        Index("ix_reply_status_kind", "status", "kind"),
+        Index("ix_reply_status_amount", "status", "amount_minor"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
@@ -350,7 +315,7 @@ class Reply(SQLModel, table=True):
     # The largest amount the reply states, for the approval rules and the queue's filter.
     amount: Decimal | None = _money(nullable=True)
     # ``amount`` in hundredths, rounded up: a number SQLite compares as one (it keeps money as text).
-    amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
+    amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     currency: str = ""
     message_id: str = Field(sa_column=Column(String(998), unique=True, nullable=False))
     in_reply_to: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -391,9 +356,3 @@ class StaffUser(SQLModel, table=True):
 @event.listens_for(Reply, "before_update")
 def _amount_minor(mapper: Any, connection: Any, reply: Reply) -> None:
     reply.amount_minor = None if reply.amount is None else hundredths(reply.amount)
-
-
-def hundredths(amount: Decimal) -> int:
-    """``amount`` in hundredths, rounded up, so that ``a >= x`` exactly when ``hundredths(a) >=
-    hundredths(x)`` for every amount of two decimals (what money is stored with)."""
-    return int((amount * 100).to_integral_value(ROUND_CEILING))

@@ -19,7 +19,8 @@ from bot.claims import approval
 from bot.stages.draft import KINDS
 from bot.stages.extract import LANGUAGES
 from bot.storage import finder
-from bot.storage.tables import ReplyStatus, StaffUser, hundredths, utcnow
+from bot.storage.tables import ReplyStatus, StaffUser, utcnow
+from bot.storage.types import hundredths
 from bot.web import guard, show
 from bot.web.base import Site
 from bot.web.forms import amount_filter, field, page_key, reply_number, view_query

@@ -1,6 +1,7 @@
 """The workspace at scale: a claim's owner and its internal notes (``claim_note``), each staff
 user's language and time zone, and a reply's amount in hundredths (``amount_minor``), which the
-queue's minimum-amount filter compares in SQL on SQLite too.
+queue's minimum-amount filter compares in SQL on SQLite too, with the indexes the queue's counts
+by kind and amount are read from.
 
 Revision ID: 0006
 Revises: 0005
@@ -43,7 +44,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("timezone", sa.String(length=64), nullable=False, server_default=""))
     with op.batch_alter_table("reply") as batch:
         batch.add_column(sa.Column("amount_minor", sa.BigInteger(), nullable=True))
-        batch.create_index(batch.f("ix_reply_amount_minor"), ["amount_minor"], unique=False)
+        batch.create_index("ix_reply_status_kind", ["status", "kind"], unique=False)
+        batch.create_index("ix_reply_status_amount", ["status", "amount_minor"], unique=False)
     reply = sa.table(
         "reply",
         sa.column("id", sa.Integer()),
@@ -59,7 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("reply") as batch:
-        batch.drop_index(batch.f("ix_reply_amount_minor"))
+        batch.drop_index("ix_reply_status_amount")
+        batch.drop_index("ix_reply_status_kind")
         batch.drop_column("amount_minor")
     with op.batch_alter_table("staff_user") as batch:
         batch.drop_column("timezone")
