@@ -58,6 +58,7 @@ def claim_summaries(session: Session) -> list[dict[str, Any]]:
                 "consent_deadline": claim.consent_deadline.isoformat() if claim.consent_deadline else None,
                 "orders": orders,
                 "total": {ccy: str(amount) for ccy, amount in totals.items()},
+                "owner": claim.owner or None,
             }
         )
     return summaries
