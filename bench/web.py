@@ -4,7 +4,8 @@ Fills a database with claims as the pipeline stores them (each with its account,
 the client's message, an acknowledgement and an offer waiting as drafts, and its history),
 then asks the page, as a signed-in supervisor, for the queue, the queue's second page, the
 claims view filtered by state, a search by email, account and order, and claim pages; prints
-the median and 95th percentile time of each and the page's size. Run:
+the median and 95th percentile time of each and the page's size, and the time of one bulk
+approval of acknowledgements (as many as one action takes). Run:
 
     .venv/bin/python bench/web.py [--claims 10000] [--rounds 30]
 
@@ -83,7 +84,25 @@ def measure(database_url: str, data_dir: Path, claims: int, rounds: int) -> None
         p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
         median = statistics.median(times) * 1000
         print(f"  {name:<32} {median:6.0f} ms {p95 * 1000:6.0f} ms {size / 1024:7.0f} KB")
+    bulk_approval(client)
     engine.dispose()
+
+
+def bulk_approval(client: TestClient) -> None:
+    """One "approve all that match" of the waiting acknowledgements: one action takes the first
+    ``BULK_LIMIT``, after the second confirmation a count that large asks for."""
+    query = "view=all&kind=acknowledgement"
+    page = client.get(f"/?{query}").text
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    upto = page.split('name="upto" value="')[1].split('"')[0]
+    expected = page.split('name="expected" value="')[1].split('"')[0]
+    form = {"csrf": token, "scope": "matching", "from": query, "upto": upto, "expected": expected}
+    started = time.perf_counter()
+    answer = client.post("/bulk-approve", data={**form, "confirm": "yes", "confirm_again": expected})
+    took = time.perf_counter() - started
+    assert answer.status_code == 303, answer.text[:300]
+    told = client.get("/").text.split('class="flash', 1)[1].split("</p>", 1)[0].split(">", 1)[1]
+    print(f"  bulk approval, one action of {int(expected):,} matching: {took:.1f} s ({told[:60]})")
 
 
 def main() -> None:

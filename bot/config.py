@@ -90,14 +90,18 @@ class SmtpSettings(_Section):
 
 def parse_timezone(value: str) -> tzinfo:
     """An IANA name (``Europe/Athens``) or a fixed offset (``+03:00``)."""
-    match = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", value.strip())
+    unknown = f"unknown time zone {value[:64]!r}; use an IANA name or an offset like +03:00"
+    match = re.fullmatch(r"(?:UTC|GMT)?([+-])(1\d|2[0-3]|0?\d):?([0-5]\d)?", value.strip())
     if match:
         sign = -1 if match.group(1) == "-" else 1
         return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0)))
     try:
+        if len(value) > 64:
+            raise ValueError(value)
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name or an offset like +03:00") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory of the zone database ("Asia"), or a name the file system refuses.
+        raise ValueError(unknown) from None
 
 
 class _ZonedSection(_Section):

@@ -29,7 +29,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.claims import moves, replies
-from bot.claims.lifecycle import IllegalTransition, State
+from bot.claims.lifecycle import State
 from bot.claims.staff import HASHER, ROLES
 from bot.config import Settings
 from bot.stages.draft import MONEY_KINDS
@@ -241,6 +241,7 @@ def edit(session: Session, user: StaffUser, reply: Reply, text: str) -> None:
         for block in text.split("\n\n")
         if block.strip()
     )
+    reply.drafted_text = reply.drafted_text or reply.body_text
     reply.body_text, reply.body_html, reply.edited_by = text, paragraphs, user.name
     session.add(reply)
     adds = ", ".join(f"{value} {currency}".strip() for value, currency in added)
@@ -331,8 +332,9 @@ def bulk_approve(
     session: Session, settings: Settings, user: StaffUser, reply_ids: Sequence[int]
 ) -> tuple[list[Reply], list[tuple[int, str]]]:
     """Approve many acknowledgements at once, each under the rules one approval follows; those
-    refused (anything not an acknowledgement, or decided meanwhile) come back with the reason,
-    each refusal changing nothing."""
+    refused (anything not an acknowledgement, or decided meanwhile) come back with the reason.
+    A refusal is found before anything of its reply is written (no text is edited here), so no
+    savepoint is needed; any other failure rolls the whole transaction back."""
     done, refused = [], []
     for reply_id in reply_ids:
         reply = session.get(Reply, reply_id)
@@ -340,9 +342,8 @@ def bulk_approve(
             refused.append((reply_id, "not an acknowledgement: approve it on its own page"))
             continue
         try:
-            with session.begin_nested():
-                done.append(approve(session, settings, user, reply_id))
-        except (NotAllowed, IllegalTransition) as exc:
+            done.append(approve(session, settings, user, reply_id))
+        except NotAllowed as exc:
             refused.append((reply_id, str(exc)))
     return done, refused
 

@@ -4,6 +4,7 @@ claim's history."""
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlmodel import Session
 
 from bot.claims.approval import NotAllowed, require
@@ -26,8 +27,14 @@ def assign(session: Session, user: StaffUser, claim_id: int, *, to: str) -> Clai
         person = store.staff_user(session, name=to)
         if person is None or not person.active:
             raise NotAllowed(f"there is no active user named {to!r}")
-    before, claim.owner = claim.owner, to
-    session.add(claim)
+    before = claim.owner
+    # Conditional on the owner the person saw: two people taking one claim at once, one wins.
+    taken = session.exec(  # type: ignore[call-overload]
+        update(Claim).where(Claim.id == claim_id, Claim.owner == before).values(owner=to)
+    )
+    if taken.rowcount != 1:
+        raise NotAllowed(f"claim {claim.reference} was assigned by someone else meanwhile; reload it")
+    session.refresh(claim)
     store.record_event(
         session,
         claim_id=claim_id,

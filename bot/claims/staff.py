@@ -18,9 +18,13 @@ from bot.storage.tables import StaffUser, utcnow
 ROLES = ("agent", "supervisor", "manager")
 HASHER = PasswordHasher()
 MIN_PASSWORD = 12
+NAME_LENGTH = 120
+# The claims view's ``owner=`` takes these as words, not names.
+RESERVED_NAMES = frozenset({"me", "none"})
 
 
 def add_user(session: Session, *, name: str, role: str, password: str, by: str = "") -> StaffUser:
+    _check_name(name)
     _check_role(role)
     _check_password(password)
     if store.staff_user(session, name=name) is not None:
@@ -90,6 +94,19 @@ def _existing(session: Session, name: str) -> StaffUser:
     if user is None:
         raise ValueError(f"no user named {name!r}")
     return user
+
+
+def find(session: Session, name: str) -> StaffUser | None:
+    return store.staff_user(session, name=name)
+
+
+def _check_name(name: str) -> None:
+    if not name or name != name.strip() or len(name) > NAME_LENGTH or not name.isprintable():
+        raise ValueError(f"a user name is 1 to {NAME_LENGTH} printable characters, no spaces around it")
+    if name.lower() in RESERVED_NAMES:
+        raise ValueError(
+            f"{name!r} is a word the claims view uses (owner=me, owner=none); choose another name"
+        )
 
 
 def _check_role(role: str) -> None:

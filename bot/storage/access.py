@@ -123,6 +123,11 @@ def changes(session: Session, *, user: str | None = None) -> Sequence[StaffChang
     return session.exec(stmt).all()
 
 
+def latest_changes(session: Session, *, limit: int) -> Sequence[StaffChange]:
+    stmt = select(StaffChange).order_by(StaffChange.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return session.exec(stmt).all()
+
+
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 

@@ -151,6 +151,8 @@ class ReplyFilter:
     not_first_approved_by: str = ""
     # The least amount, in hundredths (``Reply.amount_minor``); None for any.
     min_minor: int | None = None
+    # The newest reply the view takes (a bulk action's: those the person was shown); None for all.
+    max_id: int | None = None
 
 
 def replies_page(
@@ -188,6 +190,8 @@ def _reply_conditions(view: ReplyFilter) -> list[Any]:
         conditions.append(Reply.edited_by == "")
     if view.min_minor is not None:
         conditions.append(Reply.amount_minor >= view.min_minor)  # type: ignore[operator]
+    if view.max_id is not None:
+        conditions.append(Reply.id <= view.max_id)  # type: ignore[operator]
     if view.not_first_approved_by:
         # A second approval is never the first approver's, nor the editor's.
         name = view.not_first_approved_by

@@ -328,6 +328,8 @@ class Reply(SQLModel, table=True):
     drafted_by: str = "bot"
     first_approved_by: str = ""
     edited_by: str = ""
+    # The text as drafted, kept by the first edit, so that the page can show what the edit changed.
+    drafted_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     attempts: int = 0
     next_attempt_at: datetime | None = _when(nullable=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -80,6 +81,21 @@ class Pages(
     ``bot.web.base.Site``."""
 
 
+class IdConvertor(Convertor[int]):
+    """A row id in a path: at most ten digits, so that a path of thousands cannot reach ``int``."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
 def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> Starlette:
     """The page; ``secure=False`` drops the cookie's Secure flag, for the demo on 127.0.0.1 only."""
     pages = Pages(settings, engine)
@@ -99,23 +115,23 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Route("/", pages.queue),
         Route("/bulk-approve", pages.bulk_approve, methods=["POST"]),
         Route("/bulk-approve/confirm", pages.confirm_bulk, methods=["GET"]),
-        Route("/replies/{id:int}", pages.reply_page),
-        Route("/replies/{id:int}/approve", pages.approve, methods=["POST"]),
-        Route("/replies/{id:int}/reject", pages.reject, methods=["POST"]),
-        Route("/replies/{id:int}/escalate", pages.escalate_reply, methods=["POST"]),
+        Route("/replies/{id:id}", pages.reply_page),
+        Route("/replies/{id:id}/approve", pages.approve, methods=["POST"]),
+        Route("/replies/{id:id}/reject", pages.reject, methods=["POST"]),
+        Route("/replies/{id:id}/escalate", pages.escalate_reply, methods=["POST"]),
         Route("/claims", pages.claims_view),
         Route("/quarantine", pages.quarantine),
-        Route("/quarantine/{id:int}", pages.quarantined),
-        Route("/quarantine/{id:int}/release", pages.release, methods=["POST"]),
-        Route("/quarantine/{id:int}/discard", pages.discard, methods=["POST"]),
+        Route("/quarantine/{id:id}", pages.quarantined),
+        Route("/quarantine/{id:id}/release", pages.release, methods=["POST"]),
+        Route("/quarantine/{id:id}/discard", pages.discard, methods=["POST"]),
         Route("/search", pages.search),
-        Route("/claims/{id:int}", pages.claim_page),
-        Route("/claims/{id:int}/escalate", pages.escalate_claim, methods=["POST"]),
-        Route("/claims/{id:int}/reject", pages.reject_claim, methods=["POST"]),
-        Route("/claims/{id:int}/settle", pages.settle, methods=["POST"]),
-        Route("/claims/{id:int}/final-response", pages.final_response, methods=["POST"]),
-        Route("/claims/{id:int}/assign", pages.assign, methods=["POST"]),
-        Route("/claims/{id:int}/notes", pages.add_note, methods=["POST"]),
+        Route("/claims/{id:id}", pages.claim_page),
+        Route("/claims/{id:id}/escalate", pages.escalate_claim, methods=["POST"]),
+        Route("/claims/{id:id}/reject", pages.reject_claim, methods=["POST"]),
+        Route("/claims/{id:id}/settle", pages.settle, methods=["POST"]),
+        Route("/claims/{id:id}/final-response", pages.final_response, methods=["POST"]),
+        Route("/claims/{id:id}/assign", pages.assign, methods=["POST"]),
+        Route("/claims/{id:id}/notes", pages.add_note, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -21,6 +21,8 @@ from bot.web.language import gettext
 
 T = TypeVar("T")
 MAX_ID = 2**31 - 1
+# No claim is worth a trillion: a larger "minimum amount" is a typo (or a probe), not a filter.
+MAX_AMOUNT = Decimal(10) ** 12
 # Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil.example"
 # would leave the site: only plain path and query characters are allowed.
 _LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_.~%=&?+-]*")
@@ -82,11 +84,13 @@ def amount_filter(value: str) -> tuple[Decimal | None, str]:
     if not value.strip():
         return None, ""
     try:
-        amount = Decimal(value.strip().replace(",", ""))
+        amount = Decimal(value.strip()[:40].replace(",", ""))
     except InvalidOperation:
         amount = None
-    if amount is None or not amount.is_finite():
-        return None, f"The minimum amount {value[:40]!r} is not a number; it was ignored."
+    if amount is None or not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        return None, gettext("The minimum amount %(value)r is not a number; it was ignored.") % {
+            "value": value[:40]
+        }
     return amount, ""
 
 

@@ -20,6 +20,7 @@ from bot.web.forms import field
 from bot.web.language import LANGUAGES, gettext
 
 log = logging.getLogger(__name__)
+CHANGES_SHOWN = 50
 ZONES = ("Asia/Hong_Kong", "Asia/Shanghai", "Asia/Taipei", "Asia/Singapore", "Europe/London", "UTC")
 
 
@@ -57,7 +58,7 @@ class PeoplePages(Site):
     async def users(self, request: Request) -> Response:
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
             approval.require(user, "manager", "manage staff")
-            changes = sorted(access.changes(session), key=lambda c: c.id or 0, reverse=True)[:50]
+            changes = access.latest_changes(session, limit=CHANGES_SHOWN)
             return {"user": user, "people": list(staff.users(session)), "changes": changes}
 
         context = await self.as_staff(request, load)
@@ -73,6 +74,7 @@ class PeoplePages(Site):
                     "you cannot disable yourself or change your own role here: ask another manager, "
                     "or use claimsbot users on the server"
                 )
+            _not_a_second_manager(session, name, action, field(form, "role"))
             try:
                 done = _change(session, user, name, action, form)
             except ValueError as exc:
@@ -81,6 +83,20 @@ class PeoplePages(Site):
             return done, "/users"
 
         return await self.act(request, work)
+
+
+def _not_a_second_manager(session: Session, name: str, action: str, role: str) -> None:
+    """A manager gives the second approval four eyes need; one who could make another manager,
+    or set a manager's password, here could give both. Managers are made and reset only with
+    ``claimsbot users`` on the server, where the page's logins count for nothing."""
+    target = staff.find(session, name)
+    making = action in ("add", "role") and role == "manager"
+    resetting = action == "password" and target is not None and target.role == "manager"
+    if making or resetting:
+        raise approval.NotAllowed(
+            "a manager's account is added, promoted or given a new password only with claimsbot users "
+            "on the server: from this page one manager could make the second that four eyes need"
+        )
 
 
 def _change(session: Session, user: StaffUser, name: str, action: str, form: FormData) -> str:

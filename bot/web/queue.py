@@ -28,11 +28,15 @@ from bot.web.language import gettext, ngettext
 
 log = logging.getLogger(__name__)
 QUEUE_PAGE = 100
-# A bulk approval of more than this many asks once more; one action approves at most BULK_LIMIT.
+# A bulk approval of more than this many asks once more; one action approves at most BULK_LIMIT
+# (about ten seconds' work on SQLite; the rest is the next action's).
 SECOND_CONFIRMATION = 1000
-BULK_LIMIT = 5000
+BULK_LIMIT = 1000
 # How many refusals a bulk approval names in its message.
 REFUSALS_SHOWN = 20
+# Replies the mail server refused or that were cut off mid-send: the first of them, and how many.
+TROUBLE = finder.ReplyFilter(statuses=(ReplyStatus.FAILED.value, ReplyStatus.UNCERTAIN.value))
+TROUBLE_SHOWN = 50
 
 
 def reply_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.ReplyFilter, dict[str, str], str]:
@@ -56,8 +60,11 @@ def reply_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.Reply
     return view, filters, problem
 
 
-def acknowledgements(view: finder.ReplyFilter) -> finder.ReplyFilter:
-    """The part of a view a bulk approval may act on."""
+def acknowledgements(view: finder.ReplyFilter) -> finder.ReplyFilter | None:
+    """The part of a view a bulk approval may act on: its acknowledgements waiting for a first
+    decision; None when the view holds another kind only."""
+    if view.kind not in ("", "acknowledgement"):
+        return None
     return replace(view, kind="acknowledgement", statuses=(ReplyStatus.DRAFT.value,))
 
 
@@ -70,15 +77,16 @@ class QueuePages(Site):
             view, filters, problem = reply_view(request.query_params, user)
             page = finder.replies_page(session, view, after=after, size=QUEUE_PAGE)
             bulk = acknowledgements(view)
-            trouble = approval.queue(session, statuses=(ReplyStatus.FAILED, ReplyStatus.UNCERTAIN))
+            trouble = finder.replies_page(session, TROUBLE, size=TROUBLE_SHOWN)
             return {
                 "user": user,
                 "rows": show.queue_rows(session, list(page.replies), now, self.settings.deadlines),
                 "total": page.total,
                 "next_after": page.next_after,
-                "matching": finder.count_replies(session, bulk),
-                "upto": finder.newest_reply(session, bulk) or 0,
-                "trouble": show.queue_rows(session, list(trouble), now, self.settings.deadlines),
+                "matching": finder.count_replies(session, bulk) if bulk else 0,
+                "upto": (finder.newest_reply(session, bulk) or 0) if bulk else 0,
+                "trouble": show.queue_rows(session, list(trouble.replies), now, self.settings.deadlines),
+                "trouble_total": trouble.total,
                 "filters": filters,
                 "problem": problem,
             }
@@ -113,22 +121,24 @@ class QueuePages(Site):
         seen = dict(parse_qsl(field(form, "from")))
         back = "/?" + view_query(seen) if view_query(seen) else "/"
         if field(form, "scope") == "matching":
-            if field(form, "confirm") != "yes":
-                raise approval.NotAllowed(
-                    gettext("Tick the box that confirms the count; nothing was approved.")
-                )
-            view, _, _ = reply_view(seen, user)
-            upto = page_key(field(form, "upto")) or 0
-            chosen = finder.reply_ids(session, acknowledgements(view), upto=upto, limit=BULK_LIMIT)
+            chosen = _matching(session, user, form, seen)
         else:
             chosen = [reply_number(value) for value in form.getlist("reply")]
         if not chosen:
             return gettext("Nothing approved: select the acknowledgements to approve first."), back
         done, refused = approval.bulk_approve(session, self.settings, user, chosen)
+        approved = sum(r.status == ReplyStatus.APPROVED for r in done)
         log.info("%s approved %d acknowledgements in bulk; %d refused", user.name, len(done), len(refused))
         message = ngettext(
-            "%(n)d acknowledgement approved.", "%(n)d acknowledgements approved.", len(done)
-        ) % {"n": len(done)}
+            "%(n)d acknowledgement approved.", "%(n)d acknowledgements approved.", approved
+        ) % {"n": approved}
+        if len(done) > approved:
+            waiting = len(done) - approved
+            message += " " + ngettext(
+                "%(n)d states money after an edit and waits for a manager's second approval.",
+                "%(n)d state money after an edit and wait for a manager's second approval.",
+                waiting,
+            ) % {"n": waiting}
         if refused:
             named = "; ".join(f"#{i}: {why}" for i, why in refused[:REFUSALS_SHOWN])
             more = len(refused) - REFUSALS_SHOWN
@@ -137,17 +147,40 @@ class QueuePages(Site):
         return message, back
 
     async def confirm_bulk(self, request: Request) -> Response:
+        """The second confirmation: the count is the server's, never the link's."""
         params = request.query_params
         seen = dict(parse_qsl(params.get("from", "")))
+        upto = page_key(params.get("upto", "")) or 0
 
         def load(session: Session, user: StaffUser) -> dict[str, Any]:
-            return {"user": user, "filters": reply_view(seen, user)[1]}
+            view, filters, _ = reply_view(seen, user)
+            bulk = acknowledgements(view)
+            expected = finder.count_replies(session, replace(bulk, max_id=upto)) if bulk else 0
+            return {"user": user, "filters": filters, "expected": expected}
 
         context = await self.as_staff(request, load)
-        context.update(
-            here=params.get("from", ""),
-            upto=page_key(params.get("upto", "")) or 0,
-            expected=page_key(params.get("expected", "")) or 0,
-            bulk_limit=BULK_LIMIT,
-        )
+        context.update(here=view_query(seen), upto=upto, bulk_limit=BULK_LIMIT)
         return self.page(request, "bulk_confirm.html", context)
+
+
+def _matching(session: Session, user: StaffUser, form: FormData, seen: dict[str, str]) -> list[int]:
+    """The acknowledgements "approve all that match" acts on: the person's view, up to the newest
+    they were shown, and no more than the count they confirmed (else nothing, and why)."""
+    if field(form, "confirm") != "yes":
+        raise approval.NotAllowed(gettext("Tick the box that confirms the count; nothing was approved."))
+    view, _, _ = reply_view(seen, user)
+    bulk = acknowledgements(view)
+    if bulk is None:
+        return []
+    upto = page_key(field(form, "upto")) or 0
+    expected = page_key(field(form, "expected")) or 0
+    matching = finder.count_replies(session, replace(bulk, max_id=upto))
+    if matching > expected:
+        raise approval.NotAllowed(
+            gettext(
+                "%(now)d acknowledgements match now, more than the %(seen)d you confirmed; "
+                "nothing was approved: look at the queue again."
+            )
+            % {"now": matching, "seen": expected}
+        )
+    return finder.reply_ids(session, bulk, upto=upto, limit=BULK_LIMIT)

@@ -49,6 +49,7 @@ class ReplyPages(Site):
                 "may_approve": approval.may_approve(user, reply),
                 "preview": show.preview(reply),
                 "amount": show.money(reply.amount, reply.currency),
+                "diff": show.edit_diff(reply),
                 "here": here,
                 "previous": reply_link(earlier, here),
                 "next": reply_link(later, here),

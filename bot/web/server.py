@@ -22,7 +22,8 @@ from bot.web.app import create_app
 
 
 def bind(host: str, port: int) -> tuple[socket.socket, str]:
-    """A listening socket on ``host:port`` and the page's URL."""
+    """A listening socket on ``host:port`` and the page's URL. It listens from here on, so a
+    client told the URL is queued until uvicorn accepts, never refused while it starts."""
     family, kind, protocol, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -30,6 +31,7 @@ def bind(host: str, port: int) -> tuple[socket.socket, str]:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(socket.SOMAXCONN)
     except OSError:
         sock.close()
         raise

@@ -6,6 +6,7 @@ put there itself; the page templates never mark client text safe.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import unicodedata
@@ -238,3 +239,14 @@ def preview(reply: Reply) -> str:
         f"<title>{html_escape(reply.subject)}</title></head>"
         f'<body style="font-family: sans-serif; line-height: 1.5">{reply.body_html}</body></html>'
     )
+
+
+def edit_diff(reply: Reply) -> list[tuple[str, str]]:
+    """What an edit changed in the draft, line by line (``-`` drafted, ``+`` edited, `` `` kept
+    around a change), for the second approver to read; empty when the draft was not edited."""
+    if not reply.drafted_text or reply.drafted_text == reply.body_text:
+        return []
+    lines = difflib.unified_diff(
+        reply.drafted_text.splitlines(), reply.body_text.splitlines(), lineterm="", n=1
+    )
+    return [(line[0], line[1:]) for line in lines if not line.startswith(("---", "+++", "@@"))]

@@ -106,12 +106,18 @@ def desk(open_desk: Callable[..., Desk]) -> Desk:
 
 
 @pytest.fixture
-def app_for(desk: Desk) -> Callable[[str | None], TestClient]:
-    """A client of the app in this process; logged in as the given person, or nobody."""
+def app_for(desk: Desk) -> Callable[..., TestClient]:
+    """A client of the app in this process; logged in as the given person, or nobody. A failing
+    page raises in the test unless ``raise_server_exceptions=False`` (to see the error page)."""
     app = create_app(desk.settings, desk.engine)
 
-    def make(name: str | None = None) -> TestClient:
-        client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    def make(name: str | None = None, *, raise_server_exceptions: bool = True) -> TestClient:
+        client = TestClient(
+            app,
+            base_url="https://testserver",
+            follow_redirects=False,
+            raise_server_exceptions=raise_server_exceptions,
+        )
         if name is not None:
             response = client.post(
                 "/login",

@@ -2,8 +2,13 @@
 // form on the page already does, so the page works the same without this file.
 (function () {
   "use strict";
+  // An action key (a form it submits) counts once a page, and only once the page has been
+  // showing for ARMED_AFTER ms: a held or doubled "a" must not approve the next reply unread.
+  const ARMED_AFTER = 600;
   let rows = [];
   let at = -1;
+  let armed = false;
+  let acted = false;
 
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
@@ -19,13 +24,19 @@
   }
 
   function act(target) {
-    if (target.tagName === "FORM") target.requestSubmit();
-    else if (target.tagName === "A") target.click();
+    if (target.tagName === "FORM") {
+      if (!armed || acted) return;
+      acted = true;
+      target.requestSubmit();
+    } else if (target.tagName === "A") target.click();
     else target.focus();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    document.documentElement.dataset.keys = "on";
+    window.setTimeout(() => {
+      armed = true;
+      document.documentElement.dataset.keys = "on";
+    }, ARMED_AFTER);
     rows = Array.from(document.querySelectorAll("[data-row]"));
     const everything = document.querySelector("input.select-page");
     if (everything) {
@@ -39,7 +50,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (typing(event.target)) {
       if (event.key === "Escape") event.target.blur();
       return;

@@ -1,7 +1,8 @@
 """The workspace at scale: a claim's owner and its internal notes (``claim_note``), each staff
-user's language and time zone, and a reply's amount in hundredths (``amount_minor``), which the
-queue's minimum-amount filter compares in SQL on SQLite too, with the indexes the queue's counts
-by kind and amount are read from.
+user's language and time zone, a reply's text as drafted before an edit (``drafted_text``), and
+a reply's amount in hundredths (``amount_minor``), which the queue's minimum-amount filter
+compares in SQL on SQLite too, with the indexes the queue's counts by kind and amount are read
+from.
 
 Revision ID: 0006
 Revises: 0005
@@ -44,6 +45,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("timezone", sa.String(length=64), nullable=False, server_default=""))
     with op.batch_alter_table("reply") as batch:
         batch.add_column(sa.Column("amount_minor", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("drafted_text", sa.Text(), nullable=False, server_default=""))
         batch.create_index("ix_reply_status_kind", ["status", "kind"], unique=False)
         batch.create_index("ix_reply_status_amount", ["status", "amount_minor"], unique=False)
     reply = sa.table(
@@ -63,6 +65,7 @@ def downgrade() -> None:
     with op.batch_alter_table("reply") as batch:
         batch.drop_index("ix_reply_status_amount")
         batch.drop_index("ix_reply_status_kind")
+        batch.drop_column("drafted_text")
         batch.drop_column("amount_minor")
     with op.batch_alter_table("staff_user") as batch:
         batch.drop_column("timezone")
