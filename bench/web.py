@@ -31,8 +31,8 @@ from bot.claims import staff
 from bot.config import settings_from_mapping
 from bot.storage import database, schema
 from bot.web.app import create_app
+from tests.scale import fill
 from tests.servers import postgres
-from tests.web.scale import fill
 
 PASSWORD = "a long enough bench password"
 

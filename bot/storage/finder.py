@@ -42,6 +42,8 @@ class ClaimFilter:
     owner: str | None = None
     account: str = ""
     oldest_first: bool = False
+    # Claims an offer was drafted for stating at least this, in hundredths; None for any.
+    min_minor: int | None = None
 
 
 def claims_page(
@@ -92,6 +94,9 @@ def _claim_conditions(view: ClaimFilter) -> list[Any]:
     if view.account:
         by_account = select(ClaimAccount.claim_id).where(ClaimAccount.login == view.account)
         conditions.append(Claim.id.in_(by_account))  # type: ignore[union-attr]
+    if view.min_minor is not None:
+        offered = select(Reply.claim_id).where(Reply.kind == "offer", Reply.amount_minor >= view.min_minor)  # type: ignore[operator]
+        conditions.append(Claim.id.in_(offered))  # type: ignore[union-attr]
     return conditions
 
 

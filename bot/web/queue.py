@@ -37,22 +37,31 @@ REFUSALS_SHOWN = 20
 # Replies the mail server refused or that were cut off mid-send: the first of them, and how many.
 TROUBLE = finder.ReplyFilter(statuses=(ReplyStatus.FAILED.value, ReplyStatus.UNCERTAIN.value))
 TROUBLE_SHOWN = 50
+# The queue's views besides "waiting for me", by the statuses each holds.
+VIEWS = {
+    "all": (ReplyStatus.DRAFT.value, ReplyStatus.SECOND_APPROVAL.value),
+    "second": (ReplyStatus.SECOND_APPROVAL.value,),
+    "failed": (ReplyStatus.FAILED.value,),
+    "uncertain": (ReplyStatus.UNCERTAIN.value,),
+}
 
 
 def reply_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.ReplyFilter, dict[str, str], str]:
-    """The view a queue URL names (``view``, ``kind``, ``language``, ``min_amount``), for this
-    person: the filter, its parameters as they go in links, and what was wrong with them."""
+    """The view a queue URL names (``view``: none for what this person may decide on now, or one
+    of ``VIEWS``; ``kind``, ``language``, ``min_amount``): the filter, its parameters as they go
+    in links, and what was wrong with them."""
     kind = params.get("kind", "") if params.get("kind", "") in KINDS else ""
     language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
     minimum, problem = amount_filter(params.get("min_amount", ""))
-    everyone = params.get("view", "") == "all"
-    view = finder.ReplyFilter(kind=kind, language=language)
-    if not everyone:
+    shown = params.get("view", "") if params.get("view", "") in VIEWS else ""
+    if shown:
+        view = finder.ReplyFilter(statuses=VIEWS[shown], kind=kind, language=language)
+    else:
         view = approval.waiting_for(user, kind=kind, language=language)
     if minimum is not None:
         view = replace(view, min_minor=hundredths(minimum))
     filters = {
-        "view": "all" if everyone else "",
+        "view": shown,
         "kind": kind,
         "language": language,
         "min_amount": params.get("min_amount", "")[:40] if minimum is not None else "",
@@ -63,7 +72,7 @@ def reply_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.Reply
 def acknowledgements(view: finder.ReplyFilter) -> finder.ReplyFilter | None:
     """The part of a view a bulk approval may act on: its acknowledgements waiting for a first
     decision; None when the view holds another kind only."""
-    if view.kind not in ("", "acknowledgement"):
+    if view.kind not in ("", "acknowledgement") or ReplyStatus.DRAFT.value not in view.statuses:
         return None
     return replace(view, kind="acknowledgement", statuses=(ReplyStatus.DRAFT.value,))
 
@@ -87,6 +96,10 @@ class QueuePages(Site):
                 "upto": (finder.newest_reply(session, bulk) or 0) if bulk else 0,
                 "trouble": show.queue_rows(session, list(trouble.replies), now, self.settings.deadlines),
                 "trouble_total": trouble.total,
+                "view_counts": {
+                    name: finder.count_replies(session, replace(TROUBLE, statuses=statuses))
+                    for name, statuses in VIEWS.items()
+                },
                 "filters": filters,
                 "problem": problem,
             }

@@ -14,8 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from bot.stages.extract import LANGUAGES
 from bot.storage import finder
 from bot.storage.tables import StaffUser, State
+from bot.storage.types import hundredths
 from bot.web.base import Site
-from bot.web.forms import page_key, view_query
+from bot.web.forms import amount_filter, page_key, view_query
 
 STATES = tuple(s.value for s in State)
 _ACCOUNT_LENGTH = 20
@@ -23,7 +24,8 @@ _ACCOUNT_LENGTH = 20
 
 def claim_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.ClaimFilter, dict[str, str]]:
     """The view a claims URL names (``state``, ``language``, ``owner``: ``me``, ``none`` or a
-    name; ``account``; ``sort=oldest``), for this person, and its parameters as links carry them."""
+    name; ``account``; ``min_amount``: an offer stating at least that; ``sort=oldest``), for this
+    person, and its parameters as links carry them."""
     state = params.get("state", "") if params.get("state", "") in STATES else ""
     language = params.get("language", "") if params.get("language", "") in LANGUAGES else ""
     owner_param = params.get("owner", "")[:120]
@@ -31,8 +33,14 @@ def claim_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.Claim
     account = params.get("account", "").strip()
     account = account if account.isdigit() and len(account) <= _ACCOUNT_LENGTH else ""
     oldest = params.get("sort", "") == "oldest"
+    minimum, _ = amount_filter(params.get("min_amount", ""))
     view = finder.ClaimFilter(
-        state=state, language=language, owner=owner, account=account, oldest_first=oldest
+        state=state,
+        language=language,
+        owner=owner,
+        account=account,
+        oldest_first=oldest,
+        min_minor=None if minimum is None else hundredths(minimum),
     )
     filters = {
         "state": state,
@@ -40,6 +48,7 @@ def claim_view(params: Mapping[str, str], user: StaffUser) -> tuple[finder.Claim
         "owner": owner_param,
         "account": account,
         "sort": "oldest" if oldest else "",
+        "min_amount": params.get("min_amount", "")[:40] if minimum is not None else "",
     }
     return view, filters
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from decimal import Decimal
+from pathlib import Path
 
-from bot.storage import database, finder
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.storage import database, finder, schema
 from bot.storage.tables import Claim, ClaimAccount, ClaimOrder, Reply, ReplyStatus, utcnow
+from bot.storage.types import hundredths
+from tests.conftest import make_settings
+from tests.scale import fill
 
 
 def _claims(engine: Engine, count: int) -> list[int]:
@@ -91,3 +98,37 @@ def test_reply_pages_go_by_key_and_leave_out_what_the_view_excludes(book_engine:
         assert rest.next_after is None
         no_offers = finder.replies_page(session, finder.ReplyFilter(not_kinds=frozenset({"offer"})))
         assert no_offers.total == 3 and {r.kind for r in no_offers.replies} == {"acknowledgement"}
+
+
+def test_the_claims_view_filters_by_owner_account_and_offer_and_walks_either_way(
+    tmp_path: Path,
+) -> None:
+    engine = schema.open_engine(make_settings(tmp_path / "data"))
+    fill(engine, 6)
+    with database.session_scope(engine) as session:
+        for claim_id in (2, 4):
+            claim = session.get(Claim, claim_id)
+            assert claim is not None
+            claim.owner = "ann"
+        offer = session.exec(select(Reply).where(Reply.claim_id == 5, Reply.kind == "offer")).one()
+        offer.amount = Decimal("5000.00")
+    with database.session_scope(engine) as session:
+        mine = finder.ClaimFilter(owner="ann")
+        assert [c.id for c in finder.claims_page(session, mine).claims] == [4, 2]
+        assert [c.id for c in finder.claims_page(session, finder.ClaimFilter(owner="")).claims] == [
+            6,
+            5,
+            3,
+            1,
+        ]
+        by_account = finder.ClaimFilter(account="80000003")
+        assert [c.id for c in finder.claims_page(session, by_account).claims] == [3]
+        large = finder.ClaimFilter(min_minor=hundredths(Decimal("4999.99")))
+        assert [c.id for c in finder.claims_page(session, large).claims] == [5]
+        oldest = finder.ClaimFilter(oldest_first=True)
+        first = finder.claims_page(session, oldest, size=4)
+        assert [c.id for c in first.claims] == [1, 2, 3, 4]
+        assert [c.id for c in finder.claims_page(session, oldest, before=first.next_key).claims] == [5, 6]
+        assert finder.claim_neighbours(session, oldest, 3) == (2, 4)
+        assert finder.claim_neighbours(session, finder.ClaimFilter(), 3) == (4, 2)
+        assert finder.claim_neighbours(session, mine, 4) == (None, 2)

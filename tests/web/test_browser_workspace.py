@@ -13,8 +13,8 @@ from sqlmodel import func, select
 
 from bot.storage import database
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
+from tests.scale import fill
 from tests.web.conftest import PASSWORD, Served, log_in
-from tests.web.scale import fill
 from tests.web.test_quarantine import held_good_message
 
 

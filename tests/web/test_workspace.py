@@ -3,6 +3,7 @@ what the staff page may change, and odd input that must get a clear answer, not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -136,3 +137,22 @@ def test_an_edit_is_shown_to_the_second_approver_as_what_it_changed(app_for: Cli
     page = app_for("mia").get(f"/replies/{offer}").text
     assert "What sam's edit changed" in page
     assert '<span class="del">- Kind regards' in page and '<span class="ins">+ Warm regards' in page
+
+
+def test_the_queue_has_a_view_for_second_approvals_and_for_failed_and_uncertain_mail(
+    app_for: Client, desk: Desk
+) -> None:
+    large = desk.reply_id("offer", "zh-Hans")
+    assert desk.reply(large).amount is not None and desk.reply(large).amount > 1000  # type: ignore[operator]
+    mia = app_for("mia")
+    assert post(mia, f"/replies/{large}/approve", f"/replies/{large}").status_code == 303  # type: ignore[attr-defined]
+    assert desk.reply(large).status == ReplyStatus.SECOND_APPROVAL
+    second = mia.get("/?view=second").text
+    assert re.findall(r'<tr data-reply="(\d+)"', second.split("<h2>")[0]) == [str(large)]
+    with database.session_scope(desk.engine) as session:
+        failed = session.get(Reply, desk.reply_id("acknowledgement"))
+        assert failed is not None
+        failed.status, failed.failure = ReplyStatus.FAILED, "550 mailbox unavailable"
+    shown = mia.get("/?view=failed").text
+    assert f'<tr data-reply="{failed.id}"' in shown.split("<h2>")[0] and "bulk-matching" not in shown
+    assert 'href="/?view=failed" aria-current="page">failed <span class="count">1</span>' in shown
