@@ -156,3 +156,18 @@ def test_the_queue_has_a_view_for_second_approvals_and_for_failed_and_uncertain_
     shown = mia.get("/?view=failed").text
     assert f'<tr data-reply="{failed.id}"' in shown.split("<h2>")[0] and "bulk-matching" not in shown
     assert 'href="/?view=failed" aria-current="page">failed <span class="count">1</span>' in shown
+
+
+def test_after_a_move_the_claim_page_goes_on_to_the_next_claim_of_the_view_it_came_from(
+    app_for: Client, desk: Desk
+) -> None:
+    sam = app_for("sam")
+    listed = re.findall(r'<tr data-claim="(\d+)"', sam.get("/claims?state=assessed").text)
+    assert len(listed) >= 2, "newest first"
+    first, second = listed[:2]
+    page = f"/claims/{first}?state=assessed"
+    assert f'href="/claims/{second}?state=assessed" rel="next"' in sam.get(page).text
+    moved = post(sam, f"/claims/{first}/escalate", page, reason="needs a look", **{"from": "state=assessed"})
+    assert moved.headers["location"] == f"/claims/{second}?state=assessed"  # type: ignore[attr-defined]
+    alone = post(sam, f"/claims/{second}/escalate", f"/claims/{second}", reason="and this one")
+    assert alone.headers["location"] == f"/claims/{second}", "opened from no view: stay"  # type: ignore[attr-defined]
