@@ -216,5 +216,11 @@ def newest_reply(session: Session, view: ReplyFilter) -> int | None:
     return session.exec(select(func.max(Reply.id)).where(*_reply_conditions(view))).one()
 
 
+def replies_by_status(session: Session) -> dict[str, int]:
+    """How many replies are in each status (one query, read from the status index)."""
+    rows = session.exec(select(Reply.status, func.count()).group_by(Reply.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
 def count_replies(session: Session, view: ReplyFilter) -> int:
     return int(session.exec(select(func.count()).select_from(Reply).where(*_reply_conditions(view))).one())
