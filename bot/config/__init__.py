@@ -146,37 +146,70 @@ def settings_from_mapping(raw: Mapping[str, Any], *, source: str) -> Settings:
             raise ConfigError(f"{source}: unknown key {key}") from None
         if error["type"] == "missing":
             raise ConfigError(f"{source}: missing key {key}") from None
-        raise ConfigError(f"{source}: invalid value for {key}: {error['msg']}") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{source}: invalid value for {key}: {message}") from None
 
 
 def _key_name(loc: tuple[int | str, ...]) -> str:
+    """The key as the file spells it: ``[imap.oauth2] tenant``, ``[[incidents]] #2 start``, ``[imap]``."""
     parts = [str(p) for p in loc]
-    if len(parts) == 1:
-        return parts[0]
     if len(parts) >= 3 and parts[1].isdigit():
         return f"[[{parts[0]}]] #{int(parts[1]) + 1} {'.'.join(parts[2:])}"
-    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+    model: type[BaseModel] = Settings
+    sections: list[str] = []
+    for part in parts:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        sections.append(part)
+        model = annotation
+    rest = ".".join(parts[len(sections) :])
+    if not sections:
+        return rest
+    table = f"[{'.'.join(sections)}]"
+    return f"{table} {rest}" if rest else table
 
 
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
-    """Overlay non-empty ``CLAIMSBOT_*`` variables on the file's values; return the names used."""
+    """Overlay non-empty ``CLAIMSBOT_*`` variables on the file's values; return the names used.
+    A section's own sections are reached the same way: ``CLAIMSBOT_IMAP_OAUTH2_CLIENT_SECRET``."""
     used: list[str] = []
     for name, field in Settings.model_fields.items():
         if name in {"source", "incidents"}:
             continue
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            section = raw.setdefault(name, {})
-            if not isinstance(section, dict):
-                continue
-            for key, inner in annotation.model_fields.items():
-                variable = f"{ENV_PREFIX}{name}_{key}".upper()
-                if environ.get(variable) and getattr(inner.annotation, "__origin__", None) is not dict:
-                    section[key] = environ[variable]
-                    used.append(variable)
+            _apply_to_section(raw, name, annotation, f"{ENV_PREFIX}{name}", environ, used)
         else:
             variable = f"{ENV_PREFIX}{name}".upper()
             if environ.get(variable):
                 raw[name] = environ[variable]
                 used.append(variable)
     return used
+
+
+def _apply_to_section(
+    raw: dict[str, Any],
+    name: str,
+    model: type[BaseModel],
+    prefix: str,
+    environ: Mapping[str, str],
+    used: list[str],
+) -> None:
+    section = raw.setdefault(name, {})
+    if not isinstance(section, dict):
+        return
+    for key, inner in model.model_fields.items():
+        variable = f"{prefix}_{key}".upper()
+        annotation = inner.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _apply_to_section(section, key, annotation, f"{prefix}_{key}", environ, used)
+        elif environ.get(variable) and getattr(annotation, "__origin__", None) not in (dict, list):
+            section[key] = environ[variable]
+            used.append(variable)
+        elif environ.get(variable) and getattr(annotation, "__origin__", None) is list:
+            section[key] = split_list(environ[variable]) if key != "command" else environ[variable].split()
+            used.append(variable)
+    if not section:
+        raw.pop(name)

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from bot.config import ImapSettings
+from bot.mail import tokens
+from bot.mail.tokens import TokenError
 
 log = logging.getLogger(__name__)
 PROCESSED_FLAG = b"$ClaimsbotProcessed"
@@ -45,18 +47,19 @@ class Mailbox:
 
     def __enter__(self) -> Mailbox:
         s = self.settings
+        where = f"IMAP {s.host}:{s.port}"
         try:
-            client = imapclient.IMAPClient(
-                s.host,
-                port=s.port,
-                ssl=s.ssl,
-                ssl_context=ssl.create_default_context() if s.ssl else None,
-                timeout=s.timeout,
-            )
-            client.login(s.username, s.password.get_secret_value())
+            client = connect(s)
+            log_in(client, s)
             selected = client.select_folder(s.folder)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailboxError(f"{where}: {certificate_problem(exc, '[imap]')}") from exc
+        except TokenError as exc:
+            raise MailboxError(f"{where}: no token: {exc}") from exc
+        except LoginRefused as exc:
+            raise MailboxError(f"{where}: {exc}") from exc
         except (TimeoutError, OSError, IMAPClientError) as exc:
-            raise MailboxError(f"IMAP {s.host}:{s.port} folder {s.folder!r}: {_describe(exc)}") from exc
+            raise MailboxError(f"{where} folder {s.folder!r}: {_describe(exc)}") from exc
         self._client = client
         self.uidvalidity = int(selected[b"UIDVALIDITY"])
         return self
@@ -123,6 +126,65 @@ class Mailbox:
             client.create_folder(folder)
         for message in messages:
             client.append(folder, message, flags=[imapclient.SEEN])
+
+
+class LoginRefused(Exception):
+    """The server said no to the login; the message says which setting to check."""
+
+
+def connect(s: ImapSettings) -> imapclient.IMAPClient:
+    """A connection as ``[imap] security`` says: TLS from the start, STARTTLS, or none. The
+    certificate is checked against the system's authorities, or ``ca_file``'s."""
+    context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+    if s.tls == "ssl":
+        return imapclient.IMAPClient(s.host, port=s.port, ssl=True, ssl_context=context, timeout=s.timeout)
+    client = imapclient.IMAPClient(s.host, port=s.port, ssl=False, timeout=s.timeout)
+    if s.tls == "starttls":
+        try:
+            client.starttls(context)
+        except BaseException:
+            with contextlib.suppress(OSError, IMAPClientError):
+                client.shutdown()
+            raise
+    return client
+
+
+def log_in(client: imapclient.IMAPClient, s: ImapSettings) -> None:
+    """A password login, or XOAUTH2 with a token from ``[imap.oauth2]``: a cached token the
+    server refuses (revoked, expired early) is dropped and a new one tried, once."""
+    if s.auth == "xoauth2":
+        source = tokens.source_for(s.oauth2, section="imap", login=s.username)
+        for attempt in (1, 2):
+            try:
+                client.oauth2_login(s.username, source.token())
+                return
+            except LoginError as exc:
+                source.forget()
+                if attempt == 2:
+                    raise LoginRefused(
+                        f"XOAUTH2 login of {s.username!r} refused with a new token from "
+                        f"[imap.oauth2] provider {s.oauth2.provider} ({_describe(exc)}): check the "
+                        "application's access to this mailbox, or whether its grant was revoked"
+                    ) from exc
+    if not s.password.get_secret_value():
+        raise LoginRefused(
+            '[imap] password is empty: set CLAIMSBOT_IMAP_PASSWORD (or [imap] auth = "xoauth2")'
+        )
+    try:
+        client.login(s.username, s.password.get_secret_value())
+    except LoginError as exc:
+        raise LoginRefused(
+            f"login of {s.username!r} refused ({_describe(exc)}): check [imap] username and password "
+            "(CLAIMSBOT_IMAP_PASSWORD)"
+        ) from exc
+
+
+def certificate_problem(exc: ssl.SSLCertVerificationError, section: str) -> str:
+    """A refused certificate in words: for another host, or from an authority not trusted."""
+    reason = exc.verify_message or str(exc)
+    if "mismatch" in reason.lower() or "hostname" in reason.lower():
+        return f"the server's certificate is for another host name ({reason}): check {section} host"
+    return f"the server's certificate is not trusted ({reason}): check {section} ca_file"
 
 
 def _describe(exc: BaseException) -> str:

@@ -34,6 +34,8 @@ from sqlmodel import select
 
 from bot.claims import moves
 from bot.config import Settings, SmtpSettings
+from bot.mail import tokens
+from bot.mail.tokens import TokenError
 from bot.stages.parse import msg_ids
 from bot.storage import locks
 from bot.storage.database import session_scope
@@ -245,9 +247,10 @@ def _set(engine: Engine, reply_id: int, status: ReplyStatus, **values: object) -
 
 
 def open_smtp(settings: SmtpSettings) -> smtplib.SMTP:
-    """A logged-in SMTP session as configured (SSL or STARTTLS, login when a username is set);
-    the replies and the managers' digest both leave through it."""
-    context = ssl.create_default_context()
+    """A logged-in SMTP session as configured (SSL or STARTTLS, the certificate checked against
+    the system's authorities or ``ca_file``; a password or an XOAUTH2 login when a username is
+    set); the replies and the managers' digest both leave through it."""
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     smtp: smtplib.SMTP | None = None
     try:
         if settings.security == "ssl":
@@ -259,11 +262,42 @@ def open_smtp(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.starttls(context=context)
             smtp.ehlo()
         if settings.username:
-            smtp.login(settings.username, settings.password.get_secret_value())
-    except (OSError, smtplib.SMTPException):
+            _log_in(smtp, settings)
+    except (OSError, smtplib.SMTPException, TokenError):
         _close(smtp)
         raise
     return smtp
+
+
+def _log_in(smtp: smtplib.SMTP, settings: SmtpSettings) -> None:
+    """A password, or XOAUTH2 with a token from ``[smtp.oauth2]``: a cached token refused is
+    dropped and a new one tried, once; a second refusal says which setting to check."""
+    if settings.auth == "xoauth2":
+        source = tokens.source_for(settings.oauth2, section="smtp", login=settings.username)
+        for attempt in (1, 2):
+            response = tokens.sasl_xoauth2(settings.username, source.token())
+            try:
+                smtp.auth("XOAUTH2", lambda challenge=None, answer=response: answer, initial_response_ok=True)
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                source.forget()
+                if attempt == 2:
+                    raise smtplib.SMTPAuthenticationError(
+                        exc.smtp_code,
+                        f"XOAUTH2 login of {settings.username!r} refused with a new token from "
+                        f"[smtp.oauth2] provider {settings.oauth2.provider}: check the application's "
+                        "permission to send as this mailbox, or whether its grant was revoked",
+                    ) from exc
+    if not settings.password.get_secret_value():
+        raise smtplib.SMTPAuthenticationError(
+            535, '[smtp] password is empty: set CLAIMSBOT_SMTP_PASSWORD (or [smtp] auth = "xoauth2")'
+        )
+    try:
+        smtp.login(settings.username, settings.password.get_secret_value())
+    except smtplib.SMTPAuthenticationError as exc:
+        raise smtplib.SMTPAuthenticationError(
+            exc.smtp_code, "login refused: check [smtp] username and password (CLAIMSBOT_SMTP_PASSWORD)"
+        ) from exc
 
 
 class _Connection:
@@ -280,7 +314,7 @@ class _Connection:
     def _open(self) -> smtplib.SMTP:
         try:
             return open_smtp(self.settings)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException, TokenError) as exc:
             raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
 
     def send(self, message: EmailMessage) -> None:
