@@ -1,4 +1,4 @@
-"""What the bot knows, read out: ``claims``, ``extract``, ``digest``, ``export``, ``status``."""
+"""What the bot knows, read out: ``claims``, ``extract``, ``digest``, ``export``, ``status``, ``health``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def register(command: Command) -> None:
         "--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)"
     )
     command("status", "last poll, queue sizes, quarantine, oldest draft, claims, overdue", _status)
+    health = command(
+        "health",
+        "exit 0 if the worker polls and sends as it should, 1 if not (for systemd, containers)",
+        _health,
+    )
+    health.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -169,3 +175,21 @@ def _status(args: argparse.Namespace) -> int:
     for line in status.lines(status.gather(settings, engine, now=utcnow()), settings.deadlines.tz):
         print(line)
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    from bot.reports import health
+    from bot.storage.tables import utcnow
+
+    settings = settings_of(args)
+    try:
+        engine = schema.open_engine(settings, create=False)
+    except StoreError as exc:
+        return fail(str(exc))
+    found = health.check(settings, engine, now=utcnow())
+    if args.json:
+        print(json.dumps(found.as_dict()))
+    else:
+        state = "healthy" if found.healthy else "unhealthy"
+        print(f"{state}: {found.why}; {found.backlog} replies waiting to be sent")
+    return 0 if found.healthy else 1

@@ -18,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bot.claims import approval
+from bot.reports import health
 from bot.storage import access, store
-from bot.storage.tables import StaffUser
+from bot.storage.tables import StaffUser, utcnow
 from bot.web import guard
 from bot.web.base import Site
 from bot.web.forms import field, local_path
@@ -37,16 +38,20 @@ REFUSED = {
 
 class SessionPages(Site):
     async def healthz(self, request: Request) -> Response:
-        def ping() -> None:
+        """The page's health (its database answers) for a load balancer; the worker's heartbeat
+        is told too, but does not fail the page: staff can still approve with the worker down."""
+
+        def ping() -> dict[str, object]:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            return health.check(self.settings, self.engine, now=utcnow()).as_dict()
 
         try:
-            await run_in_threadpool(ping)
+            worker = await run_in_threadpool(ping)
         except Exception as exc:
             log.error("health check: the database does not answer: %s", exc.__class__.__name__)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "ok", "database": "ok", "worker": worker})
 
     async def login_form(self, request: Request) -> Response:
         given = guard.session_id(request)

@@ -4,6 +4,7 @@ checking each token at a local identity provider, an SMTP server that takes only
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from bot.cli import main
 from bot.config import Settings, settings_from_mapping
 from bot.demo.book import load_sample_book
-from bot.mail import tokens
+from bot.mail import jobs, tokens
 from bot.mail.cycle import CycleFailed, run_cycle
 from bot.storage import database, schema
 from bot.storage.tables import Claim, Reply, ReplyStatus
@@ -101,21 +103,37 @@ def test_the_worker_reads_a_mailbox_that_takes_only_tokens_and_renews_one_that_e
     assert idp.issued == 2
 
 
-def test_a_revoked_grant_stops_the_mail_with_a_message_that_names_the_setting(
-    tmp_path: Path, idp: IdentityProvider, oauth_mailbox: DovecotServer
+def test_a_revoked_grant_stops_the_mail_with_one_line_naming_the_setting_and_health_fails(
+    tmp_path: Path,
+    idp: IdentityProvider,
+    oauth_mailbox: DovecotServer,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     imap = {"host": "127.0.0.1", "port": oauth_mailbox.port, "ssl": False, "username": "complaint"}
     settings = settings_for(tmp_path, {**imap, "auth": "xoauth2", "oauth2": microsoft(idp)})
     engine = engine_of(settings)
+    config = tmp_path / "claimsbot.toml"
+    config.write_text(f'data_dir = "{settings.data_dir}"\n', encoding="utf-8")
+    runner = jobs.Runner(settings, engine)
     oauth_mailbox.fill([eml(ENGLISH)])
-    run_cycle(settings, engine)
+    jobs.run_now(runner, "poll")
+    assert claims(engine) == 1
+    assert main(["health", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("healthy: polled")
+
     idp.revoke_all()
     idp.client_secret = "rotated-by-the-tenant-admin"
-    with pytest.raises(CycleFailed) as failed:
-        run_cycle(settings, engine)
-    problem = failed.value.report.problems[0]
-    assert "[imap.oauth2] provider microsoft" in problem and "client_secret" in problem
-    assert "test-client-secret" not in problem and "rotated" not in problem
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        jobs.run_now(runner, "poll")
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([line for line in said if "[imap.oauth2] provider microsoft" in line]) == 1, said
+    assert all("\n" not in line and "Traceback" not in line for line in said)
+    assert not any("test-client-secret" in line or "rotated" in line for line in said)
+    assert main(["health", "--config", str(config)]) == 1
+    told = capsys.readouterr().out
+    assert told.startswith("unhealthy: the last poll failed") and "client_secret" in told
 
 
 def test_replies_leave_through_an_smtp_server_that_takes_only_xoauth2(

@@ -44,7 +44,9 @@ def test_every_page_but_login_and_healthz_needs_a_login(app_for: Client, desk: D
         assert response.status_code == 303
         assert response.headers["location"].startswith("/login?next=")
     assert client.get("/login").status_code == 200
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    answer = client.get("/healthz").json()
+    assert (answer["status"], answer["database"]) == ("ok", "ok")
+    assert answer["worker"]["healthy"] is False and "not polled" in answer["worker"]["why"]
 
 
 def test_a_login_returns_to_the_page_asked_for_but_never_to_another_site(app_for: Client, desk: Desk) -> None:
