@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.cli import db, demo, logs, messages, records, replies, reports, web, worker
 from bot.cli.common import CONFIG_HELP
+from bot.cli.examples import EXAMPLES
 from bot.config import ConfigError
 from bot.mail.mailbox import MailboxError
 from bot.mail.outbox import OutboxError
@@ -54,7 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, handler: object, config: bool = True) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        example = EXAMPLES.get(name)
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {example}" if example else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if config:
             sub.add_argument("--config", type=Path, help=CONFIG_HELP)
         sub.set_defaults(handler=handler)
