@@ -14,6 +14,8 @@ counts is decided by the session table on every request (``bot.web.guard``).
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -41,6 +43,7 @@ from bot.web.session import SessionPages
 from bot.web.views import ViewPages
 
 HERE = Path(__file__).parent
+requests_log = logging.getLogger("claimsbot.web.requests")
 HEADERS = {
     # The draft preview is an iframe with srcdoc and an empty sandbox: no script runs in it and
     # no remote image loads even if a draft carried one. The page's own script is one file from
@@ -71,6 +74,33 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestLog:
+    """One line per request at the default level: method, path, status, milliseconds. The query
+    string is left out (a search names clients' emails and accounts); so is who asked (the
+    session table records logins)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            took = (time.perf_counter() - started) * 1000
+            requests_log.info("%s %s %d %.0f ms", scope["method"], scope["path"][:200], status, took)
 
 
 class Pages(
@@ -135,6 +165,7 @@ def create_app(settings: Settings, engine: Engine, *, secure: bool = True) -> St
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
+        Middleware(RequestLog),
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,

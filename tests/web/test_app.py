@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import itsdangerous
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from starlette.testclient import TestClient
@@ -433,3 +435,17 @@ def test_an_agents_waiting_for_me_holds_no_offers_and_all_waiting_does(app_for: 
     assert 'data-kind="offer"' not in mine and 'data-kind="acknowledgement"' in mine
     assert 'data-kind="offer"' in everything
     assert "you may decide on" in mine
+
+
+def test_every_request_is_logged_as_one_line_without_its_query(
+    app_for: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    sam = app_for("sam")
+    with caplog.at_level(logging.INFO, logger="claimsbot.web.requests"):
+        sam.get("/search?q=alice.chen@example.com")
+        sam.get("/claims/999999")
+    lines = [r.getMessage() for r in caplog.records if r.name == "claimsbot.web.requests"]
+    assert re.fullmatch(r"GET /search 303 \d+ ms", lines[0]) and re.fullmatch(
+        r"GET /claims/999999 404 \d+ ms", lines[1]
+    )
+    assert not any("alice" in line for line in lines)
