@@ -76,6 +76,8 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.imap.password.get_secret_value(),
         settings.smtp.password.get_secret_value(),
         settings.web_secret.get_secret_value(),
+        settings.imap.oauth2.client_secret.get_secret_value(),
+        settings.smtp.oauth2.client_secret.get_secret_value(),
     ]
     if settings.database_url:
         try:

@@ -236,6 +236,14 @@ def test_the_log_format_masks_every_secret_of_the_settings() -> None:
     settings = settings_from_mapping(
         {
             "imap": {"password": "imap-pass-123"},
+            "smtp": {
+                "oauth2": {
+                    "provider": "microsoft",
+                    "tenant": "t",
+                    "client_id": "c",
+                    "client_secret": "entra-789",
+                }
+            },
             "database_url": "postgresql://claims:db-pass-456@db.internal/claims",
         },
         source="test",
@@ -245,10 +253,11 @@ def test_the_log_format_masks_every_secret_of_the_settings() -> None:
     record = logging.LogRecord(
         "bot.test", logging.WARNING, __file__, 1, "login %s to %s failed\nsecond line", None, None
     )
-    record.args = ("imap-pass-123", "postgresql://claims:db-pass-456@db.internal/claims")
+    record.args = ("imap-pass-123 entra-789", "postgresql://claims:db-pass-456@db.internal/claims")
     record.claim = "CLM-2019-000001"
     line = formatter.format(record)
     assert "imap-pass-123" not in line and "db-pass-456" not in line and "\n" not in line
+    assert "entra-789" not in line
     assert line.startswith("ts=") and "level=WARNING" in line and "claim=CLM-2019-000001" in line
 
 
