@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bot.cli.common import Command, settings_of
@@ -67,5 +68,6 @@ def _ingest(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     engine = schema.open_engine(settings)
     check_templates(settings.templates_dir)
-    print(describe(ingest(settings, engine, args.paths)).replace("cycle:", "ingest:"))
+    done = ingest(settings, engine, args.paths, progress=sys.stderr.isatty())
+    print(describe(done).replace("cycle:", "ingest:"))
     return 0

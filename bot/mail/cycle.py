@@ -17,6 +17,7 @@ import logging
 import mailbox as local_mailbox
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import OperationalError
+from tqdm import tqdm
 
 from bot.config import ImapSettings, Settings
 from bot.mail.mailbox import Fetched, Mailbox, MailboxError
@@ -35,6 +37,8 @@ from bot.storage import database, locks, store
 from bot.storage.intake import hold_for_staff
 from bot.storage.tables import InboundMessage, IntakeAttempt, MessageStatus, utcnow
 
+# Fewer messages than this are ingested without a bar: it would only flicker.
+PROGRESS_FROM = 50
 log = logging.getLogger(__name__)
 
 
@@ -341,15 +345,24 @@ def local_messages(path: Path) -> Iterator[tuple[str, bytes]]:
     yield str(path), path.read_bytes()
 
 
-def ingest(settings: Settings, engine: Engine, paths: list[Path]) -> CycleReport:
-    """Run local messages through the same pipeline, exactly once by Message-ID or content hash."""
+def ingest(settings: Settings, engine: Engine, paths: list[Path], *, progress: bool = False) -> CycleReport:
+    """Run local messages through the same pipeline, exactly once by Message-ID or content hash;
+    ``progress`` draws a bar on standard error (the command asks for it on a terminal)."""
     report = CycleReport()
     for path in paths:
         try:
             messages = list(local_messages(path))
         except OSError as exc:
             raise MailboxError(f"{path}: {exc.strerror or exc}") from None
-        for index, (label, raw) in enumerate(messages, start=1):
+        shown = tqdm(
+            messages,
+            desc=path.name,
+            unit="msg",
+            file=sys.stderr,
+            disable=not progress or len(messages) < PROGRESS_FROM,
+            leave=False,
+        )
+        for index, (label, raw) in enumerate(shown, start=1):
             report.count(
                 process_safely(engine, settings, raw, f"local:{label}"[:255], 0, index, on_server=False)
             )

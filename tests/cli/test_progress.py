@@ -1,9 +1,10 @@
-"""``claimsbot import`` shows how far it has read on a terminal, and nothing extra when its
-output goes to a pipe or a file (a script or a log reads only the summary)."""
+"""``claimsbot import`` and ``ingest`` show how far they are on a terminal, and nothing extra
+when their output goes to a pipe or a file (a script or a log reads only the summary)."""
 
 from __future__ import annotations
 
 import fcntl
+import mailbox
 import os
 import pty
 import select
@@ -14,6 +15,7 @@ import termios
 from pathlib import Path
 
 from bench.compensation import generate
+from tests.messages import variants
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,3 +77,25 @@ def test_import_shows_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_pa
     assert summary and all(
         "orders.csv" in line or "accounts.csv" in line or "symbols.csv" in line for line in summary
     )
+
+
+def test_ingest_shows_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_path: Path) -> None:
+    box = mailbox.mbox(str(tmp_path / "saved.mbox"))
+    for _, raw in variants("en-alice-best-price.eml", 60):
+        box.add(raw)
+    box.flush()
+    for name in ("terminal", "piped"):
+        (tmp_path / f"{name}.toml").write_text(f'data_dir = "{tmp_path / name}"\n', encoding="utf-8")
+    base = [sys.executable, "-m", "bot", "ingest", str(tmp_path / "saved.mbox")]
+    code, shown = run_on_a_terminal([*base, "--config", str(tmp_path / "terminal.toml")])
+    assert code == 0, shown
+    assert "saved.mbox:" in shown and "%|" in shown and "msg" in shown
+    piped = subprocess.run(
+        [*base, "--config", str(tmp_path / "piped.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "%|" not in piped.stderr + piped.stdout and piped.stdout.startswith("ingest:")
