@@ -20,6 +20,7 @@ from bot.demo.smtp_sink import SmtpSink
 from bot.storage import database, schema, store
 from bot.storage.tables import Account, ReplyStatus, TradeOrder
 from tests.servers import dovecot, postgres
+from tests.servers.identity import IdentityProvider
 
 IN_CI = bool(os.environ.get("CI"))
 # Property tests explore new examples on a developer's machine; in CI they are repeatable.
@@ -153,3 +154,18 @@ def open_second_account(engine: Engine) -> None:
                 open_price=Decimal("1.13100"),
             )
         )
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[IdentityProvider]:
+    """A local stand-in for Entra ID and Google's token endpoint, over HTTPS (the test CA)."""
+    with IdentityProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def oauth_dovecot(identity_provider: IdentityProvider) -> Iterator[dovecot.DovecotServer]:
+    """Dovecot that logs in only with a token the identity provider calls active."""
+    _require(dovecot.available(), "Dovecot (dovecot-imapd)")
+    with dovecot.DovecotServer(oauth2_introspection_url=identity_provider.introspection_url) as server:
+        yield server

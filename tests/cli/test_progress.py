@@ -42,6 +42,10 @@ def run_on_a_terminal(command: list[str]) -> tuple[int, str]:
     return process.wait(60), seen.decode("utf-8", "replace")
 
 
+def run_piped(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+
+
 def test_import_shows_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
     paths = {p.name: p for p in generate(tmp_path / "book", orders=60_000, ticks=10)}
@@ -64,13 +68,7 @@ def test_import_shows_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_pa
     assert code == 0, shown
     assert "orders.csv:" in shown and "%|" in shown, "a bar with the file's name and how far it is"
 
-    piped = subprocess.run(
-        [*base, "--config", str(tmp_path / "piped.toml")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    piped = run_piped([*base, "--config", str(tmp_path / "piped.toml")])
     assert piped.returncode == 0, piped.stderr
     assert "%|" not in piped.stderr + piped.stdout and "\r" not in piped.stderr + piped.stdout
     summary = [line for line in piped.stdout.splitlines() if line.strip()]
@@ -90,12 +88,6 @@ def test_ingest_shows_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_pa
     code, shown = run_on_a_terminal([*base, "--config", str(tmp_path / "terminal.toml")])
     assert code == 0, shown
     assert "saved.mbox:" in shown and "%|" in shown and "msg" in shown
-    piped = subprocess.run(
-        [*base, "--config", str(tmp_path / "piped.toml")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    piped = run_piped([*base, "--config", str(tmp_path / "piped.toml")])
     assert piped.returncode == 0, piped.stderr
     assert "%|" not in piped.stderr + piped.stdout and piped.stdout.startswith("ingest:")

@@ -34,25 +34,22 @@ ENGLISH = "en-alice-best-price.eml"
 
 @pytest.fixture(autouse=True)
 def fresh_tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test its own token cache; and the CA of the settings, not of the environment."""
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
+    """Each test its own token cache. A CA bundle in the environment (REQUESTS_CA_BUNDLE) is
+    set on purpose: the settings' ``ca_file`` must win over it."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     tokens._SOURCES.clear()
     yield
     tokens._SOURCES.clear()
 
 
 @pytest.fixture
-def idp() -> Iterator[IdentityProvider]:
-    with IdentityProvider() as provider:
-        yield provider
+def idp(identity_provider: IdentityProvider) -> IdentityProvider:
+    return identity_provider
 
 
 @pytest.fixture
-def oauth_mailbox(idp: IdentityProvider) -> Iterator[DovecotServer]:
-    _require(dovecot.available(), "Dovecot (dovecot-imapd)")
-    with DovecotServer(oauth2_introspection_url=idp.introspection_url) as server:
-        yield server
+def oauth_mailbox(oauth_dovecot: DovecotServer) -> DovecotServer:
+    return oauth_dovecot
 
 
 def microsoft(idp: IdentityProvider, **more: Any) -> dict[str, Any]:
