@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.claims.deadlines import end_of_day, local_day
 from bot.config import Settings
-from bot.stages.draft import MONEY_KINDS, draft
+from bot.stages.draft import MONEY_KINDS, draft, option_totals
 from bot.stages.parse import msg_ids
 from bot.storage import store, trade_book
 from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
@@ -120,6 +120,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
         "listed_by_bot": all(r.claimed_as == "" for r in rows) and bool(rows),
         "consent_deadline": deadline.date(),
         "complaint_rules": rules(settings),
+        "totals": option_totals(orders),
     }
 
 

@@ -47,6 +47,7 @@ VARIABLES: dict[str, frozenset[str]] = {
         "listed_by_bot",
         "consent_deadline",
         "complaint_rules",
+        "totals",
     },
     "consent_received": COMMON | {"chosen"},
     "settled": COMMON | {"chosen", "note"},
@@ -63,6 +64,25 @@ VARIABLES: dict[str, frozenset[str]] = {
     "delay": COMMON | {"new_date", "reason", "complaint_rules"},
 }
 KINDS = tuple(VARIABLES)
+
+
+def option_totals(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the client receives in all, per currency: choosing option 1 for every order, and
+    (when any order has one) option 2 wherever it is offered, the other option elsewhere. The
+    letter states them at the top, so no client adds up the orders themselves."""
+    numbers = sorted({r["number"] for order in orders for r in order["remedies"]})
+    totals = []
+    for number in numbers:
+        amounts: dict[str, Decimal] = {}
+        for order in orders:
+            picked = next((r for r in order["remedies"] if r["number"] == number), None)
+            picked = picked or next(iter(sorted(order["remedies"], key=lambda r: r["number"])), None)
+            if picked is not None:
+                amounts[order["currency"]] = amounts.get(order["currency"], Decimal(0)) + picked["amount"]
+        totals.append({"number": number, "amounts": sorted(amounts.items())})
+    return totals
+
+
 # Kinds that state money: only a supervisor may approve them.
 MONEY_KINDS = frozenset({"offer", "consent_received", "settled"})
 PARTS = ("subject", "txt", "html")

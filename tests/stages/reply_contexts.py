@@ -110,6 +110,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "listed_by_bot": False,
         "consent_deadline": date(2019, 7, 27),
         "complaint_rules": RULES,
+        # bot.stages.draft.option_totals of the orders above, worked out by hand.
+        "totals": [
+            {"number": 1, "amounts": [("USD", Decimal("13524.67"))]},
+            {"number": 2, "amounts": [("USD", Decimal("13325.67"))]},
+        ],
     },
     "consent_received": {**_COMMON, "chosen": _CHOSEN},
     "settled": {**_COMMON, "chosen": _CHOSEN, "note": "Credited to your trading account on 5 July 2019."},

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from bot.stages.draft import (
     TemplateProblem,
     check_templates,
     draft,
+    option_totals,
 )
 from bot.stages.extract import LANGUAGES
 from tests.stages.reply_contexts import SAMPLES
@@ -115,3 +117,27 @@ def test_templates_run_sandboxed(tmp_path: Path) -> None:
     (tmp_path / "t" / "offer.en.txt.j2").write_text("{{ name.__class__.__mro__ }}")
     with pytest.raises(TemplateProblem):
         draft("offer", "en", SAMPLES["offer"], templates_dir=tmp_path / "t")
+
+
+def test_an_offer_for_two_orders_states_the_total_of_each_option_at_the_top() -> None:
+    sample = SAMPLES["offer"]
+    assert option_totals(sample["orders"]) == sample["totals"]
+    for language in ("en", "zh-Hans", "zh-Hant"):
+        letter = draft("offer", language, sample, templates_dir=DEFAULT_TEMPLATES)
+        for part in (letter.body, letter.html):
+            first_order = part.index("55667788")
+            assert part.index("13,524.67") < first_order and part.index("13,325.67") < first_order, language
+
+
+def test_the_totals_take_the_other_option_where_an_order_has_only_one() -> None:
+    def order(currency: str, *remedies: tuple[int, str]) -> dict[str, object]:
+        return {
+            "currency": currency,
+            "remedies": [{"number": n, "amount": Decimal(a)} for n, a in remedies],
+        }
+
+    orders = [order("USD", (1, "10.00"), (2, "7.50")), order("USD", (2, "3.00")), order("JPY", (1, "500"))]
+    assert option_totals(orders) == [  # type: ignore[arg-type]
+        {"number": 1, "amounts": [("JPY", Decimal("500")), ("USD", Decimal("13.00"))]},
+        {"number": 2, "amounts": [("JPY", Decimal("500")), ("USD", Decimal("10.50"))]},
+    ]
