@@ -75,15 +75,16 @@ def after_sent(session: Session, reply: Reply, *, consent_days: int) -> None:
 def resolve_reply(
     session: Session, *, reply_id: int, delivered: bool, by: str, consent_days: int
 ) -> Reply | None:
-    """A person settles an uncertain or refused reply: it was delivered, or it should go again."""
+    """A person settles an uncertain or refused reply: it was delivered, or it should go again.
+    An approved one can be marked delivered too: after a restore from a backup taken before it
+    went, it is in the mailbox's Sent folder and must not go twice."""
     new = ReplyStatus.SENT if delivered else ReplyStatus.APPROVED
+    settled = [ReplyStatus.UNCERTAIN, ReplyStatus.FAILED] + ([ReplyStatus.APPROVED] if delivered else [])
     values: dict[str, Any] = {"status": new, "decided_by": by}
     if delivered:
         values["sent_at"] = utcnow()
     result = session.exec(  # type: ignore[call-overload]
-        update(Reply)
-        .where(Reply.id == reply_id, Reply.status.in_([ReplyStatus.UNCERTAIN, ReplyStatus.FAILED]))
-        .values(**values)
+        update(Reply).where(Reply.id == reply_id, Reply.status.in_(settled)).values(**values)
     )
     if result.rowcount != 1:
         return None

@@ -108,7 +108,8 @@ def _resolve(args: argparse.Namespace) -> int:
             consent_days=settings.claims.consent_days,
         )
     if reply is None:
-        print(f"claimsbot: error: reply {args.reply_id} is not uncertain or refused", file=sys.stderr)
+        state = "uncertain, refused or (for --sent) approved" if args.sent else "uncertain or refused"
+        print(f"claimsbot: error: reply {args.reply_id} is not {state}", file=sys.stderr)
         return 1
     print(f"reply {reply.id} {reply.status}: {reply.subject}")
     return 0

@@ -7,6 +7,7 @@ level), which is how secrets such as ``CLAIMSBOT_IMAP_PASSWORD`` should reach pr
 from __future__ import annotations
 
 import os
+import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -209,7 +210,10 @@ def _apply_to_section(
             section[key] = environ[variable]
             used.append(variable)
         elif environ.get(variable) and getattr(annotation, "__origin__", None) is list:
-            section[key] = split_list(environ[variable]) if key != "command" else environ[variable].split()
+            # A command is split as a shell would (quotes keep spaces), but run without one.
+            section[key] = (
+                shlex.split(environ[variable]) if key == "command" else split_list(environ[variable])
+            )
             used.append(variable)
     if not section:
         raw.pop(name)

@@ -263,7 +263,7 @@ def open_smtp(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.ehlo()
         if settings.username:
             _log_in(smtp, settings)
-    except (OSError, smtplib.SMTPException, TokenError):
+    except (OSError, smtplib.SMTPException, TokenError, UnicodeError):
         _close(smtp)
         raise
     return smtp
@@ -314,7 +314,8 @@ class _Connection:
     def _open(self) -> smtplib.SMTP:
         try:
             return open_smtp(self.settings)
-        except (OSError, smtplib.SMTPException, TokenError) as exc:
+        except (OSError, smtplib.SMTPException, TokenError, UnicodeError) as exc:
+            # UnicodeError: a user name or token that is not ASCII cannot be sent in XOAUTH2.
             raise _Undelivered(_describe(exc), permanent=False, server=True) from exc
 
     def send(self, message: EmailMessage) -> None:

@@ -10,7 +10,9 @@ a program run without a shell whose first line of output is the token. A failure
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+import os
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -20,8 +22,10 @@ from typing import Any
 from bot.config.mail import OAuth2Settings
 
 log = logging.getLogger(__name__)
-# A token command that takes longer than this is stopped: the poll must not hang on it.
+# A token command, or an identity provider, that takes longer than this is given up on: the
+# poll must not hang on it (msal sets no timeout on a session it is given).
 COMMAND_TIMEOUT = 30
+HTTP_TIMEOUT = 30
 
 
 class TokenError(Exception):
@@ -32,6 +36,7 @@ class TokenError(Exception):
 class Token:
     value: str
     expires_at: datetime
+    fetched_at: datetime
 
 
 class TokenSource:
@@ -47,12 +52,18 @@ class TokenSource:
 
     def token(self, now: datetime | None = None) -> str:
         moment = now or datetime.now(UTC)
-        margin = timedelta(seconds=self.settings.refresh_before_seconds)
         with self._lock:
-            if self._token is None or self._token.expires_at - margin <= moment:
+            if self._token is None or self._due(self._token, moment):
                 self._token = self._fetch(moment)
                 log.info("new %s token from %s for %s", self.section, self.settings.provider, self.login)
             return self._token.value
+
+    def _due(self, token: Token, now: datetime) -> bool:
+        """Renewed ``refresh_before_seconds`` before it expires, but never before half its life
+        is used (a five-minute command token would otherwise be run again at every login)."""
+        margin = timedelta(seconds=self.settings.refresh_before_seconds)
+        margin = min(margin, (token.expires_at - token.fetched_at) / 2)
+        return token.expires_at - margin <= now
 
     def forget(self) -> None:
         with self._lock:
@@ -72,7 +83,8 @@ _SOURCES_LOCK = threading.Lock()
 
 def source_for(settings: OAuth2Settings, *, section: str, login: str) -> TokenSource:
     """The process's one source for these settings, so that each poll reuses the token."""
-    key = (section, login, settings.model_dump_json())
+    secret = hashlib.sha256(settings.client_secret.get_secret_value().encode()).hexdigest()
+    key = (section, login, settings.model_dump_json(), secret)
     with _SOURCES_LOCK:
         if key not in _SOURCES:
             _SOURCES[key] = TokenSource(settings, section=section, login=login)
@@ -120,7 +132,8 @@ def _microsoft(settings: OAuth2Settings, login: str, now: datetime) -> Token:
             str(error), "check tenant, client_id and the application's mail permission"
         )
         raise TokenError(f"{error}: {hint}")
-    return Token(str(answer["access_token"]), now + timedelta(seconds=int(answer.get("expires_in", 3600))))
+    expires = now + timedelta(seconds=int(answer.get("expires_in", 3600)))
+    return Token(str(answer["access_token"]), expires, now)
 
 
 def _google(settings: OAuth2Settings, login: str, now: datetime) -> Token:
@@ -147,7 +160,7 @@ def _google(settings: OAuth2Settings, login: str, now: datetime) -> Token:
         raise TokenError(f"cannot reach the token endpoint: {exc.__class__.__name__}") from None
     expiry = credentials.expiry
     expires = expiry.replace(tzinfo=UTC) if expiry is not None else now + timedelta(hours=1)
-    return Token(str(credentials.token), expires)
+    return Token(str(credentials.token), expires, now)
 
 
 def _session(settings: OAuth2Settings) -> Any:
@@ -157,6 +170,10 @@ def _session(settings: OAuth2Settings) -> Any:
     import requests
 
     class Session(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", HTTP_TIMEOUT)
+            return super().request(*args, **kwargs)
+
         def merge_environment_settings(self, *args: Any, **kwargs: Any) -> Any:
             merged = super().merge_environment_settings(*args, **kwargs)
             if settings.ca_file is not None:
@@ -170,9 +187,11 @@ def _session(settings: OAuth2Settings) -> Any:
 
 
 def _command(settings: OAuth2Settings, login: str, now: datetime) -> Token:
+    # The command gets the environment without the bot's own secrets (CLAIMSBOT_*).
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSBOT_")}
     try:
         done = subprocess.run(
-            settings.command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+            settings.command, capture_output=True, timeout=COMMAND_TIMEOUT, check=False, env=environment
         )
     except FileNotFoundError:
         raise TokenError(f"command {settings.command[0]!r} not found") from None
@@ -180,7 +199,11 @@ def _command(settings: OAuth2Settings, login: str, now: datetime) -> Token:
         raise TokenError(f"command took over {COMMAND_TIMEOUT} s") from None
     except OSError as exc:
         raise TokenError(f"command {settings.command[0]!r} cannot run: {exc.strerror}") from None
-    lines = done.stdout.strip().splitlines()
+    try:
+        lines = done.stdout.decode("ascii").strip().splitlines()
+    except UnicodeDecodeError:
+        raise TokenError(f"command {settings.command[0]!r} printed something that is not a token") from None
     if done.returncode != 0 or not lines or not lines[0].strip():
         raise TokenError(f"command {settings.command[0]!r} exited {done.returncode} without a token")
-    return Token(lines[0].strip(), now + timedelta(seconds=settings.command_token_seconds))
+    expires = now + timedelta(seconds=settings.command_token_seconds)
+    return Token(lines[0].strip(), expires, now)

@@ -17,6 +17,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from bot.config import Settings
 
 FOLDERS = ("messages", "sent")
@@ -40,10 +42,14 @@ def backup(settings: Settings, destination: Path) -> BackupReport:
         destination.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot make {destination}: {exc.strerror}") from None
-    if settings.database_url:
-        report.note = "the database is PostgreSQL: back it up with pg_dump (docs/operations.md)"
+    url = make_url(settings.db_url)
+    if url.get_backend_name() != "sqlite":
+        report.note = (
+            f"the database is {url.get_backend_name()}: back it up with pg_dump (docs/operations.md)"
+        )
     else:
-        report.database = str(_copy_database(settings.data_dir / DATABASE, destination / DATABASE))
+        source = Path(url.database) if url.database else settings.data_dir / DATABASE
+        report.database = str(_copy_database(source, destination / DATABASE))
     for name in FOLDERS:
         report.files[name] = _copy_new_files(settings.data_dir / name, destination / name)
     return report
@@ -54,15 +60,24 @@ def _copy_database(source: Path, target: Path) -> Path:
         raise BackupError(f"no database at {source}: check data_dir (or --config)")
     partial = target.with_name(target.name + ".part")
     partial.unlink(missing_ok=True)
+    live = copy = None
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as live, sqlite3.connect(partial) as copy:
-            live.backup(copy)
-            checked = copy.execute("PRAGMA integrity_check").fetchone()
-        if not checked or checked[0] != "ok":
-            raise BackupError(f"the copy of {source} failed its integrity check: {checked}")
+        live = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        copy = sqlite3.connect(partial)
+        live.backup(copy)
+        checked = copy.execute("PRAGMA integrity_check").fetchone()
+        # One file, no -wal beside it: the copy is what a restore puts back.
+        copy.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"cannot copy {source}: {exc}") from None
+    finally:
+        for connection in (copy, live):
+            if connection is not None:
+                connection.close()
+    if not checked or checked[0] != "ok":
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"the copy of {source} failed its integrity check: {checked}")
     partial.replace(target)
     return target
 
@@ -73,7 +88,8 @@ def _copy_new_files(source: Path, target: Path) -> int:
         return 0
     copied = 0
     for path in sorted(source.rglob("*")):
-        if not path.is_file() or path.suffix == ".part":
+        # Only the bot's own files: a link could point anywhere on the machine.
+        if path.is_symlink() or not path.is_file() or path.suffix == ".part":
             continue
         where = target / path.relative_to(source)
         if where.exists() and where.stat().st_size == path.stat().st_size:

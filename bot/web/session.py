@@ -44,7 +44,7 @@ class SessionPages(Site):
         def ping() -> dict[str, object]:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            return health.check(self.settings, self.engine, now=utcnow()).as_dict()
+            return health.check(self.settings, self.engine, now=utcnow()).public()
 
         try:
             worker = await run_in_threadpool(ping)

@@ -164,6 +164,20 @@ def test_staff_settle_an_uncertain_reply_without_a_second_copy(
     assert smtp_sink.deliveries == []
 
 
+def test_after_a_restore_an_approved_reply_already_in_sent_is_marked_sent_not_sent_again(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink
+) -> None:
+    reply_id = drafted_reply(settings, engine)
+    with database.session_scope(engine) as session:
+        assert store.decide_reply(session, reply_id=reply_id, approve=True, by="x") is not None
+        again = moves.resolve_reply(session, reply_id=reply_id, delivered=False, by="staff", consent_days=30)
+        assert again is None, "an approved reply is going anyway: only --sent applies to it"
+        settled = moves.resolve_reply(session, reply_id=reply_id, delivered=True, by="staff", consent_days=30)
+        assert settled is not None and settled.status == ReplyStatus.SENT
+    assert send_approved(engine, settings).sent == []
+    assert smtp_sink.deliveries == []
+
+
 def test_a_message_refused_after_its_data_is_failed_not_marked_sent(
     tmp_path: Path, imap_server: Any, engine_for: Any
 ) -> None:

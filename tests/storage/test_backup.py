@@ -59,6 +59,7 @@ def test_a_backup_taken_while_the_worker_writes_restores_every_claim_it_saw(
                 process_message(
                     raw, session=session, settings=settings, folder="INBOX", uidvalidity=1, uid=uid
                 )
+            written.append(uid)
             if uid == 10:
                 started.set()
 
@@ -98,3 +99,24 @@ def test_a_backup_without_a_database_says_where_it_looked(
     config.write_text(f'data_dir = "{tmp_path / "nowhere"}"\n', encoding="utf-8")
     assert main(["backup", str(tmp_path / "backup"), "--config", str(config)]) == 2
     assert "no database at" in capsys.readouterr().err
+
+
+def test_a_backup_copies_no_link_out_of_the_data_directory_and_leaves_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    schema.open_engine(settings).dispose()
+    (settings.data_dir / "messages").mkdir(parents=True)
+    (settings.data_dir / "messages" / "kept.eml").write_bytes(b"From: a@example.com\r\n\r\nhi\r\n")
+    (settings.data_dir / "messages" / "evil.eml").symlink_to("/etc/hostname")
+    config = tmp_path / "claimsbot.toml"
+    config.write_text(
+        f'data_dir = "{settings.data_dir}"\ndatabase_url = "{settings.database_url}"\n', encoding="utf-8"
+    )
+    assert main(["backup", str(tmp_path / "backup"), "--config", str(config)]) == 0
+    assert "integrity checked" in capsys.readouterr().out, "a SQLite URL is copied, not left to pg_dump"
+    assert sorted(p.name for p in (tmp_path / "backup").rglob("*")) == [
+        "claimsbot.db",
+        "kept.eml",
+        "messages",
+    ]
