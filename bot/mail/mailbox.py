@@ -9,6 +9,7 @@ archives it.
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import logging
 import ssl
 from collections.abc import Iterator, Sequence
@@ -159,6 +160,9 @@ def log_in(client: imapclient.IMAPClient, s: ImapSettings) -> None:
                 client.oauth2_login(s.username, source.token())
                 return
             except LoginError as exc:
+                if isinstance(exc.__context__, imaplib.IMAP4.abort):
+                    # The connection dropped: nothing was said about the token.
+                    raise OSError(f"connection lost during the XOAUTH2 login: {_describe(exc)}") from exc
                 source.forget()
                 if attempt == 2:
                     raise LoginRefused(

@@ -4,6 +4,7 @@ checking each token at a local identity provider, an SMTP server that takes only
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import sys
 import time
@@ -11,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import imapclient
 import pytest
+from imapclient.exceptions import LoginError
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -221,3 +224,23 @@ def test_a_certificate_for_another_host_is_refused_with_a_clear_message(tmp_path
             run_cycle(settings, engine_of(settings))
         problem = refused.value.report.problems[0]
         assert "certificate is for another host name" in problem and "check [imap] host" in problem
+
+
+def test_a_connection_lost_during_the_login_is_not_taken_for_a_refused_token(
+    tmp_path: Path, idp: IdentityProvider, oauth_mailbox: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap = {"host": "127.0.0.1", "port": oauth_mailbox.port, "ssl": False, "username": "complaint"}
+    settings = settings_for(tmp_path, {**imap, "auth": "xoauth2", "oauth2": microsoft(idp)})
+
+    def dropped(self: object, user: str, token: str) -> None:
+        try:
+            raise imaplib.IMAP4.abort("socket error: EOF")
+        except imaplib.IMAP4.error as exc:
+            raise LoginError(str(exc)) from None
+
+    monkeypatch.setattr(imapclient.IMAPClient, "oauth2_login", dropped)
+    with pytest.raises(CycleFailed) as failed:
+        run_cycle(settings, engine_of(settings))
+    problem = failed.value.report.problems[0]
+    assert "connection lost during the XOAUTH2 login" in problem and "revoked" not in problem
+    assert idp.issued == 1, "the token was kept, not thrown away and fetched again"
