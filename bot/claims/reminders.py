@@ -82,7 +82,7 @@ def draft_reminders(session: Session, settings: Settings, *, now: datetime) -> l
         context = {
             **replies.common(claim, settings),
             "offered_on": local_day(claim.offered_at, tz),
-            "consent_deadline": local_day(deadline, tz),
+            "consent_deadline": deadline.astimezone(tz),
         }
         reply = replies.queue(session, settings, claim, "reminder", context)
         session.flush()

@@ -118,7 +118,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
         "orders": orders,
         "ineligible": ineligible,
         "listed_by_bot": all(r.claimed_as == "" for r in rows) and bool(rows),
-        "consent_deadline": deadline.date(),
+        "consent_deadline": deadline,
         "complaint_rules": rules(settings),
         "totals": option_totals(orders),
     }

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, get_timezone_name
 from babel.numbers import format_currency, format_decimal
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, meta, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -121,6 +121,22 @@ def _date(context: Context, value: date | datetime) -> str:
     return format_date(value, format="long", locale=LOCALES[context["language"]])
 
 
+@pass_context
+def _deadline(context: Context, value: date | datetime) -> str:
+    """A deadline with its day, time and zone: ``July 27, 2019, 23:59 Hong Kong Standard Time
+    (UTC+08:00)``, ``2019年7月27日 23:59（香港标准时间，UTC+08:00）``. A bare date is its day."""
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return _date(context, value)
+    locale = LOCALES[context["language"]]
+    day = format_date(value, format="long", locale=locale)
+    zone = get_timezone_name(value, width="long", locale=locale)
+    offset = value.strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}"
+    if context["language"] == "en":
+        return f"{day}, {value:%H:%M} {zone} ({utc})"
+    return f"{day} {value:%H:%M}（{zone}，{utc}）"
+
+
 def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
     """The environment every template the bot renders runs in: sandboxed (templates are
     configuration, editable by staff), strict about missing values, escaping ``.html.j2``."""
@@ -137,7 +153,7 @@ def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
 @lru_cache(maxsize=8)
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
     env = sandboxed(templates_dir)
-    env.filters.update(money=_money, number=_number, date=_date)
+    env.filters.update(money=_money, number=_number, date=_date, deadline=_deadline)
     return env
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 RULES = {
     "external_route": {
@@ -108,7 +109,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "orders": _ORDERS,
         "ineligible": [{"ticket": "12345678", "reason": "unknown_order"}],
         "listed_by_bot": False,
-        "consent_deadline": date(2019, 7, 27),
+        "consent_deadline": datetime(2019, 7, 27, 23, 59, 59, tzinfo=ZoneInfo("Asia/Hong_Kong")),
         "complaint_rules": RULES,
         # bot.stages.draft.option_totals of the orders above, worked out by hand.
         "totals": [
@@ -123,7 +124,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reason": "Order 12345678 was opened on 25 June 2019, before the outage began.",
         "complaint_rules": RULES,
     },
-    "reminder": {**_COMMON, "offered_on": date(2019, 7, 1), "consent_deadline": date(2019, 7, 27)},
+    "reminder": {
+        **_COMMON,
+        "offered_on": date(2019, 7, 1),
+        "consent_deadline": datetime(2019, 7, 27, 23, 59, 59, tzinfo=ZoneInfo("Asia/Hong_Kong")),
+    },
     "final_response": {
         **_COMMON,
         "outcome": "We stand by our offer of 1,179.00 USD for order 55667788.",

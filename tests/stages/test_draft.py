@@ -141,3 +141,17 @@ def test_the_totals_take_the_other_option_where_an_order_has_only_one() -> None:
         {"number": 1, "amounts": [("JPY", Decimal("500")), ("USD", Decimal("13.00"))]},
         {"number": 2, "amounts": [("JPY", Decimal("500")), ("USD", Decimal("10.50"))]},
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("en", "July 27, 2019, 23:59 Hong Kong Standard Time (UTC+08:00)"),
+        ("zh-Hans", "2019年7月27日 23:59（香港标准时间，UTC+08:00）"),
+        ("zh-Hant", "2019年7月27日 23:59（香港標準時間，UTC+08:00）"),
+    ],
+)
+def test_the_consent_deadline_is_given_with_its_time_and_zone(language: str, shown: str) -> None:
+    for kind in ("offer", "reminder"):
+        letter = draft(kind, language, SAMPLES[kind], templates_dir=DEFAULT_TEMPLATES)
+        assert shown in letter.body and shown in letter.html, kind
