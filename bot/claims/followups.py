@@ -14,6 +14,7 @@ from sqlmodel import Session
 from bot.claims import moves, replies
 from bot.config import Settings
 from bot.stages.consent import Consent
+from bot.stages.draft import DEFAULT_NAMES
 from bot.storage import store
 from bot.storage.tables import Claim, InboundMessage, MessageStatus, State, utcnow
 
@@ -120,7 +121,7 @@ def record(
     asked."""
     attach(session, inbound, claim, MessageStatus.FOLLOWUP, "followup_received")
     if consent is None:
-        context = {**replies.common(claim, settings), "name": replies.DEFAULT_NAME[claim.language]}
+        context = {**replies.common(claim, settings), "name": DEFAULT_NAMES[claim.language]}
         replies.queue(session, settings, claim, "unverified_sender", context, to=sender)
         return
     proof = proof or Proof("", False, "not a reply to the offer we sent")

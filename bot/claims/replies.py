@@ -16,19 +16,18 @@ from sqlmodel import Session
 
 from bot.claims.deadlines import end_of_day, local_day
 from bot.config import Settings
-from bot.stages.draft import MONEY_KINDS, draft, option_totals
+from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals
 from bot.stages.parse import msg_ids
 from bot.storage import store, trade_book
 from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 
-DEFAULT_NAME = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
 REMEDY_NUMBER = {"best_price": 1, "restore": 2}
 
 
 def common(claim: Claim, settings: Settings) -> dict[str, Any]:
     return {
         "reference": claim.reference,
-        "name": claim.claimant_name or DEFAULT_NAME.get(claim.language, "client"),
+        "name": claim.claimant_name or DEFAULT_NAMES.get(claim.language, DEFAULT_NAMES["en"]),
         "answer_within_days": settings.claims.answer_within_days,
     }
 

@@ -89,6 +89,8 @@ PARTS = ("subject", "txt", "html")
 SEPARATOR = "\n\n" + "-" * 60 + "\nEnglish version\n" + "-" * 60 + "\n\n"
 HTML_SEPARATOR = '\n<hr>\n<p lang="en"><em>English version</em></p>\n'
 LOCALES = {"en": "en_US", "zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK"}
+# How a letter addresses a client whose name the bot does not know, in each language.
+DEFAULT_NAMES = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
 
 
 class TemplateProblem(Exception):
@@ -192,6 +194,9 @@ def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: P
     html = _render(templates_dir, f"{kind}.{language}.html.j2", values).strip() + "\n"
     if language != "en":
         english = {**context, "language": "en"}
+        if context.get("name") in DEFAULT_NAMES.values():
+            # "Dear 客户" is no English: the English copy says "Dear client".
+            english["name"] = DEFAULT_NAMES["en"]
         text += SEPARATOR + _render(templates_dir, f"{kind}.en.txt.j2", english).strip() + "\n"
         html += HTML_SEPARATOR + _render(templates_dir, f"{kind}.en.html.j2", english).strip() + "\n"
     reference = context.get("reference")

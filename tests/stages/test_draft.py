@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import DEFAULT_TEMPLATES
 from bot.stages.draft import (
+    DEFAULT_NAMES,
     HTML_SEPARATOR,
     KINDS,
     SEPARATOR,
@@ -155,3 +156,14 @@ def test_the_consent_deadline_is_given_with_its_time_and_zone(language: str, sho
     for kind in ("offer", "reminder"):
         letter = draft(kind, language, SAMPLES[kind], templates_dir=DEFAULT_TEMPLATES)
         assert shown in letter.body and shown in letter.html, kind
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant"])
+def test_the_english_copy_of_a_chinese_letter_to_an_unnamed_client_is_english(language: str) -> None:
+    unnamed = {**SAMPLES["acknowledgement"], "name": DEFAULT_NAMES[language]}
+    letter = draft("acknowledgement", language, unnamed, templates_dir=DEFAULT_TEMPLATES)
+    chinese, english = letter.body.split(SEPARATOR)
+    assert DEFAULT_NAMES[language] in chinese
+    assert "Dear client" in english and DEFAULT_NAMES[language] not in english
+    named = draft("acknowledgement", language, SAMPLES["acknowledgement"], templates_dir=DEFAULT_TEMPLATES)
+    assert "Dear Alice Chen" in named.body.split(SEPARATOR)[1]
