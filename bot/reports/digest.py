@@ -81,6 +81,19 @@ class EscalatedClaim:
 
 
 @dataclass(frozen=True)
+class EscalationGroup:
+    """Escalated claims handed over for one reason: how many, and the oldest few of them."""
+
+    reason: str
+    count: int
+    oldest: list[EscalatedClaim]
+
+
+# The digest lists at most this many claims under each escalation reason (the oldest first).
+ESCALATED_SHOWN = 5
+
+
+@dataclass(frozen=True)
 class WaitingDraft:
     reply_id: int
     kind: str
@@ -119,6 +132,23 @@ class Digest:
     @property
     def open_claims(self) -> int:
         return sum(count for state, count in self.by_state.items() if state not in CLOSED)
+
+    @property
+    def escalated_by_reason(self) -> list[EscalationGroup]:
+        """The escalated claims by the reason they were handed over with, the largest group
+        first, each with its ``ESCALATED_SHOWN`` oldest: a manager reads causes, not a list."""
+        groups: dict[str, list[EscalatedClaim]] = {}
+        for claim in self.escalated:
+            groups.setdefault(" ".join(claim.reason.split())[:200] or "(no reason given)", []).append(claim)
+        never = datetime.max.replace(tzinfo=UTC)
+        return [
+            EscalationGroup(
+                reason,
+                len(claims),
+                sorted(claims, key=lambda c: (c.since or never, c.reference))[:ESCALATED_SHOWN],
+            )
+            for reason, claims in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+        ]
 
     @property
     def overdue(self) -> int:

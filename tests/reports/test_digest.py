@@ -397,3 +397,31 @@ def test_the_digest_settings_check_addresses_and_the_time_of_day() -> None:
         DigestSettings(recipients=["managers"])
     with pytest.raises(ValidationError, match="HH:MM"):
         DigestSettings(at="25:00")
+
+
+def test_escalations_are_grouped_by_reason_with_at_most_five_claims_each(gathered: digest.Digest) -> None:
+    def escalated(n: int, reason: str) -> digest.EscalatedClaim:
+        return digest.EscalatedClaim(f"CLM-2024-{n:06d}", hk(2, 1 + n % 27, 9), reason)
+
+    many = [escalated(n, "client disputes the trade records") for n in range(1, 9)]
+    few = [escalated(n, "  needs a manager's\n  view ") for n in range(20, 22)]
+    changed = digest.Digest(**{**gathered.__dict__, "escalated": [*few, *many, escalated(30, "")]})
+    groups = changed.escalated_by_reason
+    assert [(g.reason, g.count, len(g.oldest)) for g in groups] == [
+        ("client disputes the trade records", 8, 5),
+        ("needs a manager's view", 2, 2),
+        ("(no reason given)", 1, 1),
+    ]
+    assert [c.reference for c in groups[0].oldest] == [f"CLM-2024-{n:06d}" for n in range(1, 6)], "the oldest"
+    message = digest_letter.compose_digest(
+        changed,
+        from_address="claimsbot@broker.example",
+        to=["m@broker.example"],
+        message_id_domain="x.example",
+    )
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    section = text.split("ESCALATED")[1].split("QUARANTINED")[0]
+    assert "client disputes the trade records: 8 claims (the 5 oldest below)" in section
+    assert section.count("CLM-2024-") == 5 + 2 + 1
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert html.split("Escalated</h2>")[1].split("Quarantined")[0].count("<li>") == 8
