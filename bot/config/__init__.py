@@ -206,14 +206,12 @@ def _apply_to_section(
         annotation = inner.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             _apply_to_section(section, key, annotation, f"{prefix}_{key}", environ, used)
-        elif environ.get(variable) and getattr(annotation, "__origin__", None) not in (dict, list):
-            section[key] = environ[variable]
-            used.append(variable)
-        elif environ.get(variable) and getattr(annotation, "__origin__", None) is list:
-            # A command is split as a shell would (quotes keep spaces), but run without one.
-            section[key] = (
-                shlex.split(environ[variable]) if key == "command" else split_list(environ[variable])
-            )
+        elif environ.get(variable) and getattr(annotation, "__origin__", None) is not dict:
+            value = environ[variable]
+            if getattr(annotation, "__origin__", None) is list:
+                # A command is split as a shell would (quotes keep spaces), but run without one.
+                value = shlex.split(value) if key == "command" else split_list(value)
+            section[key] = value
             used.append(variable)
     if not section:
         raw.pop(name)

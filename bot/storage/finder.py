@@ -27,10 +27,6 @@ class ClaimPage:
     # The id to ask for the next page with (``before``, or ``after`` oldest first), or None on the last page.
     next_key: int | None
 
-    @property
-    def next_before(self) -> int | None:
-        return self.next_key
-
 
 @dataclass(frozen=True)
 class ClaimFilter:
@@ -47,17 +43,11 @@ class ClaimFilter:
 
 
 def claims_page(
-    session: Session,
-    view: ClaimFilter | None = None,
-    *,
-    state: str = "",
-    language: str = "",
-    before: int | None = None,
-    size: int = PAGE,
+    session: Session, view: ClaimFilter | None = None, *, before: int | None = None, size: int = PAGE
 ) -> ClaimPage:
     """``size`` claims at a time, newest first unless the view says oldest, with the total the
     filter matches; ``before`` is the key of the page to go on from, in either order."""
-    view = view or ClaimFilter(state=state, language=language)
+    view = view or ClaimFilter()
     conditions = _claim_conditions(view)
     stmt = select(Claim).where(*conditions)
     if view.oldest_first:

@@ -18,17 +18,11 @@ from bot.storage import finder
 from bot.storage.tables import Claim, StaffUser
 from bot.web import casefile
 from bot.web.base import Site
-from bot.web.forms import field, found, letter_note, local_path, path_id, view_query
+from bot.web.forms import field, found, item_link, letter_note, local_path, path_id, view_query
 from bot.web.language import gettext
 from bot.web.views import claim_view
 
 log = logging.getLogger(__name__)
-
-
-def claim_link(claim_id: int | None, query: str) -> str | None:
-    if claim_id is None:
-        return None
-    return f"/claims/{claim_id}?{query}" if query else f"/claims/{claim_id}"
 
 
 class ClaimPages(Site):
@@ -44,8 +38,8 @@ class ClaimPages(Site):
                 **casefile.claim_context(session, claim, user, self.settings),
                 "user": user,
                 "here": here,
-                "previous": claim_link(earlier, here),
-                "next": claim_link(later, here),
+                "previous": item_link("claims", earlier, here),
+                "next": item_link("claims", later, here),
                 "queue": "/claims?" + here if here else "/claims",
             }
 
@@ -147,7 +141,7 @@ def _then(session: Session, user: StaffUser, form: FormData, claim_id: int) -> s
     view, filters = claim_view(dict(parse_qsl(seen)), user)
     _, later = finder.claim_neighbours(session, view, claim_id)
     here = view_query(filters)
-    return claim_link(later, here) or ("/claims?" + here if here else "/claims")
+    return item_link("claims", later, here) or ("/claims?" + here if here else "/claims")
 
 
 def _back(form: FormData, claim_id: int) -> str:

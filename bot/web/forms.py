@@ -60,6 +60,13 @@ def view_query(filters: Mapping[str, str], **more: object) -> str:
     return urlencode({**{k: v for k, v in filters.items() if v}, **{k: v for k, v in more.items() if v}})
 
 
+def item_link(folder: str, item_id: int | None, query: str) -> str | None:
+    """A reply's or claim's page (``/replies/7``) that keeps the view it was opened from."""
+    if item_id is None:
+        return None
+    return f"/{folder}/{item_id}?{query}" if query else f"/{folder}/{item_id}"
+
+
 def found(row: T | None) -> T:
     if row is None:
         raise HTTPException(404)

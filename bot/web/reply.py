@@ -18,17 +18,11 @@ from bot.storage import finder
 from bot.storage.tables import Claim, Reply, ReplyStatus, StaffUser
 from bot.web import casefile, show
 from bot.web.base import Site
-from bot.web.forms import field, found, path_id, view_query
+from bot.web.forms import field, found, item_link, path_id, view_query
 from bot.web.language import gettext
 from bot.web.queue import reply_view
 
 log = logging.getLogger(__name__)
-
-
-def reply_link(reply_id: int | None, query: str) -> str | None:
-    if reply_id is None:
-        return None
-    return f"/replies/{reply_id}?{query}" if query else f"/replies/{reply_id}"
 
 
 class ReplyPages(Site):
@@ -51,8 +45,8 @@ class ReplyPages(Site):
                 "amount": show.money(reply.amount, reply.currency),
                 "diff": show.edit_diff(reply),
                 "here": here,
-                "previous": reply_link(earlier, here),
-                "next": reply_link(later, here),
+                "previous": item_link("replies", earlier, here),
+                "next": item_link("replies", later, here),
                 "queue": "/?" + here if here else "/",
             }
 
@@ -96,7 +90,7 @@ class ReplyPages(Site):
             claim = approval.escalate(session, user, reply.claim_id, reason=field(form, "reason"))
             message = gettext("Claim %(reference)s escalated.") % {"reference": claim.reference}
             seen = view_query(dict(parse_qsl(field(form, "from"))))
-            return message, reply_link(reply_id, seen) or "/"
+            return message, item_link("replies", reply_id, seen) or "/"
 
         return await self.act(request, work)
 
@@ -107,4 +101,4 @@ def _then(session: Session, user: StaffUser, form: FormData, reply_id: int) -> s
     view, filters, _ = reply_view(dict(parse_qsl(field(form, "from"))), user)
     _, later = finder.reply_neighbours(session, view, reply_id)
     here = view_query(filters)
-    return reply_link(later, here) or ("/?" + here if here else "/")
+    return item_link("replies", later, here) or ("/?" + here if here else "/")

@@ -49,11 +49,11 @@ def test_pages_go_by_key_and_say_the_total(book_engine: Engine) -> None:
     ids = _claims(book_engine, 7)
     with database.session_scope(book_engine) as session:
         first = finder.claims_page(session, size=3)
-        second = finder.claims_page(session, size=3, before=first.next_before)
-        last = finder.claims_page(session, size=3, before=second.next_before)
+        second = finder.claims_page(session, size=3, before=first.next_key)
+        last = finder.claims_page(session, size=3, before=second.next_key)
         assert [c.id for c in first.claims + second.claims + last.claims] == sorted(ids, reverse=True)
-        assert first.total == 7 and last.next_before is None
-        escalated = finder.claims_page(session, state="escalated")
+        assert first.total == 7 and last.next_key is None
+        escalated = finder.claims_page(session, finder.ClaimFilter(state="escalated"))
         assert escalated.total == 4 and {c.status for c in escalated.claims} == {"escalated"}
         assert finder.counts_by_state(session) == {"assessed": 3, "escalated": 4}
 
