@@ -27,6 +27,7 @@ from bot.config.claims import (
     DigestSettings,
     IncidentSettings,
     JobSettings,
+    LetterSettings,
     TradeServerSettings,
     WebSettings,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "IncidentSettings",
     "IntakeSettings",
     "JobSettings",
+    "LetterSettings",
     "Section",
     "Settings",
     "SmtpSettings",
@@ -88,6 +90,7 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     digest: DigestSettings = DigestSettings()
+    letters: LetterSettings = LetterSettings()
     jobs: JobSettings = JobSettings()
     incidents: list[IncidentSettings] = Field(
         default_factory=lambda: [IncidentSettings.model_validate(OUTAGE_2019)], min_length=1

@@ -84,6 +84,57 @@ class WebSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     # Hours a staff login lasts.
     session_hours: int = Field(8, ge=1)
+    # The page's address as staff reach it (https://claims.broker.example); the digest links
+    # each claim there. Empty: the digest names claims without links.
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_address(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("use the page's address, e.g. https://claims.broker.example")
+        return value
+
+
+DEFAULT_SIGN_OFF = {"en": "Client Services", "zh-Hans": "客户服务部", "zh-Hant": "客戶服務部"}
+
+
+def _per_language(value: dict[str, Any], empty: Any, *, required: bool) -> dict[str, Any]:
+    """One value per reply language: all of them, or (where ``required`` is false) none."""
+    languages = tuple(DEFAULT_EXTERNAL_ROUTE)
+    unknown = sorted(set(value) - set(languages))
+    if unknown:
+        raise ValueError(f"unknown reply language {unknown[0]!r}; use: {', '.join(languages)}")
+    missing = [lang for lang in languages if not value.get(lang)]
+    if missing and (required or len(missing) < len(languages)):
+        raise ValueError(f"needs a value for every reply language; missing: {', '.join(missing)}")
+    return {lang: value.get(lang) or empty for lang in languages}
+
+
+class LetterSettings(Section):
+    """Who the letters come from: the broker's name, the sign-off and the contact lines under
+    it, one value per reply language (a Chinese letter is signed in Chinese)."""
+
+    broker_name: dict[str, str] = Field(default_factory=lambda: dict.fromkeys(DEFAULT_SIGN_OFF, ""))
+    sign_off: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SIGN_OFF))
+    contact: dict[str, list[str]] = Field(default_factory=lambda: {lang: [] for lang in DEFAULT_SIGN_OFF})
+
+    @field_validator("broker_name")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _per_language({k: v.strip() for k, v in value.items()}, "", required=False)
+
+    @field_validator("contact")
+    @classmethod
+    def _contact_lines(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        lines = {k: [line.strip() for line in v if line.strip()] for k, v in value.items()}
+        return _per_language(lines, [], required=False)
+
+    @field_validator("sign_off")
+    @classmethod
+    def _sign_offs(cls, value: dict[str, str]) -> dict[str, str]:
+        return _per_language({k: v.strip() for k, v in value.items()}, "", required=True)
 
 
 DEFAULT_DELAY_REASON = (
@@ -151,6 +202,15 @@ class DigestSettings(_LocalSection):
     recipients: list[str] = Field(default_factory=list)
     # Local time of day the digest goes out, HH:MM on a 24-hour clock in ``timezone``.
     at: str = "08:00"
+    # en: English with a Chinese summary line; zh-Hans or zh-Hant: wholly Chinese.
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _digest_language(cls, value: str) -> str:
+        if value not in DEFAULT_EXTERNAL_ROUTE:
+            raise ValueError(f"use one of: {', '.join(DEFAULT_EXTERNAL_ROUTE)}")
+        return value
 
     @field_validator("recipients", mode="before")
     @classmethod

@@ -40,6 +40,11 @@ def test_environment_overrides_the_file_for_secrets(tmp_path: Path) -> None:
         ),
         ('[[incidents]]\nname = "x"\n', "missing key [[incidents]] #1 start"),
         ("[imap\n", "not valid TOML"),
+        ('[letters]\nsign_off.en = "Claims team"\n', "[letters] sign_off"),
+        ('[letters]\nbroker_name.en = "Example Markets"\n', "missing: zh-Hans, zh-Hant"),
+        ('[letters]\ncontact.fr = ["+33 1"]\n', "unknown reply language 'fr'"),
+        ('[web]\nbase_url = "claims.broker.example"\n', "[web] base_url"),
+        ('[digest]\nlanguage = "fr"\n', "[digest] language"),
     ],
 )
 def test_bad_config_names_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
