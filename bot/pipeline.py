@@ -28,13 +28,12 @@ from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, Verdict, classify
 from bot.stages.consent import bare_yes, confirms
 from bot.stages.extract import Extraction, extract
-from bot.stages.match import Match, OrderMatch, Outcome, Problem, match
+from bot.stages.match import Match, Outcome, Problem, match
 from bot.stages.parse import ParsedMessage, Unreadable, parse
 from bot.storage import intake, store, trade_book
 from bot.storage.tables import (
     Claim,
     ClaimAccount,
-    ClaimOrder,
     InboundMessage,
     MessageStatus,
     utcnow,
@@ -235,7 +234,7 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         store.record_event(session, claim_id=claim.id, actor="bot", event="account_by_email", detail=detail)
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
-        session.add(_claim_order(claim.id, order_match, found))
+        session.add(store.assessed_order(claim.id, order_match, found))
     session.flush()
     context = replies.common(claim, settings)
     if result.problem is Problem.UNVERIFIED_SENDER:
@@ -265,21 +264,27 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     rows = list(store.claim_orders(session, claim_id=claim.id))
     moves.move(session, claim, State.ACKNOWLEDGED, actor="bot", reason="claim registered")
     covered = store.claim_accounts(session, claim_id=claim.id)
-    replies.queue(
-        session, settings, claim, "acknowledgement", replies.acknowledgement(claim, settings, rows, covered)
-    )
+    acknowledgement = replies.acknowledgement(claim, settings, rows, covered)
     if unassessable or not assessments:
         why = "; ".join(f"{ticket}: {reason}" for ticket, reason in unassessable) or "; ".join(
             f"{m.ticket}: {m.outcome.value}" for m in result.orders
         )
         if not assessments:
+            replies.queue(session, settings, claim, "acknowledgement", acknowledgement)
             moves.move(
                 session, claim, State.ESCALATED, actor="bot", reason=f"no order can be assessed: {why}"
             )
             return
         store.record_event(session, claim_id=claim.id, actor="bot", event="needs_a_person", detail=why)
     moves.move(session, claim, State.ASSESSED, actor="bot", reason=f"{len(assessments)} orders assessed")
-    replies.queue(session, settings, claim, "offer", replies.offer(session, claim, settings))
+    offer = replies.offer(session, claim, settings)
+    amount, _ = replies.stated_amount("offer", offer)
+    waits = amount is not None and amount > settings.approval.four_eyes_amount
+    if waits or not settings.letters.fold_acknowledgement:
+        # An offer waiting for a manager's second approval: the client hears now that we have it.
+        replies.queue(session, settings, claim, "acknowledgement", acknowledgement)
+    # Otherwise the offer, which says when the claim was received, is the acknowledgement.
+    replies.queue(session, settings, claim, "offer", offer)
 
 
 _UNKNOWN = (Outcome.UNKNOWN_ORDER, Outcome.NOT_YOUR_ORDER)
@@ -322,25 +327,3 @@ def _assess_all(
             )
         )
     return assessments, unassessable
-
-
-def _claim_order(claim_id: int, order_match: OrderMatch, found: Assessment | None) -> ClaimOrder:
-    row = ClaimOrder(
-        claim_id=claim_id,
-        ticket=order_match.ticket,
-        login=order_match.login,
-        claimed_as=order_match.claimed_as,
-        outcome=order_match.outcome.value,
-        category=order_match.category,
-        symbol=order_match.order.symbol if order_match.order else "",
-    )
-    if found is not None:
-        row.currency = found.currency
-        for remedy in found.remedies:
-            if remedy.kind == "best_price":
-                row.best_price, row.best_price_amount = remedy.price, remedy.amount
-                row.adjusted_open_price = remedy.adjusted_open_price
-            else:
-                row.restore_amount = remedy.amount
-        row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
-    return row

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine
 
 from bot.config import Settings, settings_from_mapping
@@ -70,7 +71,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(data_dir: Path, imap: Any = None, smtp: SmtpSink | None = None, **extra: Any) -> Settings:
-    raw: dict[str, Any] = {"data_dir": str(data_dir), **extra}
+    """Settings for a test's servers. Claims get a separate acknowledgement before their offer
+    (``[letters] fold_acknowledgement = false``), the drafts most tests approve; the default, one
+    letter, is tested in tests/test_pipeline.py and by the demo."""
+    raw: dict[str, Any] = {"data_dir": str(data_dir), "letters": {"fold_acknowledgement": False}, **extra}
     if imap is not None:
         raw["imap"] = {
             "host": imap.host,
@@ -169,3 +173,17 @@ def oauth_dovecot(identity_provider: IdentityProvider) -> Iterator[dovecot.Dovec
     _require(dovecot.available(), "Dovecot (dovecot-imapd)")
     with dovecot.DovecotServer(oauth2_introspection_url=identity_provider.introspection_url) as server:
         yield server
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (its own browser download is not available here)."""
+    _require(CHROMIUM.exists(), f"Chromium ({CHROMIUM})")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -163,3 +163,31 @@ def test_a_letter_never_tells_whether_a_number_is_another_clients_order(
         letters = _letters(engine, claim_id)
         seen.append({kind: text.replace(probe, "N") for kind, text in letters.items()})
     assert seen[0] == seen[1] and seen[0]
+
+
+@pytest.mark.parametrize(
+    ("four_eyes", "kinds"),
+    [("10000", ["offer"]), ("100", ["acknowledgement", "offer"])],
+)
+def test_an_offer_ready_at_once_is_the_claims_only_letter_unless_it_waits_for_a_second_manager(
+    book_engine: Engine, tmp_path: Path, four_eyes: str, kinds: list[str]
+) -> None:
+    settings = make_settings(
+        tmp_path / "book", letters={"fold_acknowledgement": True}, approval={"four_eyes_amount": four_eyes}
+    )
+    with database.session_scope(book_engine) as session:
+        inbound = process_message(
+            eml("zh-hans-gbk-under-gb2312-label.eml"),
+            session=session,
+            settings=settings,
+            folder="INBOX",
+            uidvalidity=1,
+            uid=1,
+        )
+        assert inbound is not None and inbound.claim_id is not None
+        drafted = session.exec(
+            select(Reply).where(Reply.claim_id == inbound.claim_id).order_by(Reply.id)
+        ).all()
+        assert [r.kind for r in drafted] == kinds
+        offer = drafted[-1].body_text.split("English version")[0]
+    assert "我们已于" in offer and "收到" in offer, "the offer says when the claim was received"

@@ -22,6 +22,7 @@ from bot.claims import replies
 from bot.claims.deadlines import deadlines, local_day, status
 from bot.claims.lifecycle import State
 from bot.config import Settings
+from bot.stages.draft import PerLanguage
 from bot.storage import store
 from bot.storage.tables import Claim, ClaimEvent, Reply
 
@@ -131,7 +132,7 @@ def draft_delay_letters(session: Session, settings: Settings, *, now: datetime) 
             context = {
                 **replies.common(claim, settings),
                 "new_date": due_on + timedelta(days=settings.jobs.delay_extension_days),
-                "reason": settings.jobs.delay_reason,
+                "reason": PerLanguage(settings.jobs.delay_reason),
                 "complaint_rules": replies.rules(settings),
             }
             reply = replies.queue(session, settings, claim, "delay", context)

@@ -7,19 +7,23 @@ the stored claim (so a re-drafted offer shows exactly what was assessed), render
 
 from __future__ import annotations
 
+import json
 import secrets
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session
 
 from bot.claims.deadlines import end_of_day, local_day
-from bot.config import Settings
+from bot.config import IncidentSettings, Settings
+from bot.stages.assess import Workings
 from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals
 from bot.stages.parse import msg_ids
 from bot.storage import store, trade_book
-from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
+from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, TradeOrder, utcnow
 
 REMEDY_NUMBER = {"best_price": 1, "restore": 2}
 
@@ -29,7 +33,21 @@ def common(claim: Claim, settings: Settings) -> dict[str, Any]:
         "reference": claim.reference,
         "name": claim.claimant_name or DEFAULT_NAMES.get(claim.language, DEFAULT_NAMES["en"]),
         "answer_within_days": settings.claims.answer_within_days,
+        "letters": settings.letters.model_dump(),
     }
+
+
+def _workings(stored: str, tz: tzinfo) -> dict[str, Workings]:
+    """Each remedy's stored workings, its moments in the letter's zone ({} before revision 0007)."""
+    found = {}
+    for kind, data in (json.loads(stored) if stored else {}).items():
+        workings = Workings.from_dict(data)
+        legs = tuple(replace(leg, at=leg.at.astimezone(tz) if leg.at else None) for leg in workings.legs)
+        conversion = workings.conversion
+        if conversion is not None and conversion.time is not None:
+            conversion = replace(conversion, time=conversion.time.astimezone(tz))
+        found[kind] = replace(workings, legs=legs, conversion=conversion)
+    return found
 
 
 def rules(settings: Settings) -> dict[str, Any]:
@@ -41,7 +59,7 @@ def acknowledgement(
 ) -> dict[str, Any]:
     return {
         **common(claim, settings),
-        "received_on": claim.created_at.date(),
+        "received_on": local_day(claim.created_at, settings.deadlines.tz),
         "account": claim.account_login or "",
         "accounts": accounts,
         "tickets": [r.ticket for r in rows],
@@ -54,9 +72,45 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
     rows = list(store.claim_orders(session, claim_id=claim.id))
     book = trade_book.TradeBook(session)
     incident = next((i for i in settings.incidents if i.name == claim.incident), settings.incidents[0])
+    # The letter's times are the incident's, in the zone its notice gave them.
+    zone = incident.start.tzinfo or UTC
+    orders, ineligible = offered_orders(rows, {row.ticket: book.order(row.ticket) for row in rows}, zone)
+    tz = settings.deadlines.tz
+    if claim.consent_deadline is None:
+        # The date the letter states is the deadline enforced: the end of that day, locally.
+        day = local_day(utcnow() + timedelta(days=settings.claims.consent_days), tz)
+        claim.consent_deadline = end_of_day(day, tz)
+    deadline = claim.consent_deadline.astimezone(tz)
+    return {
+        **common(claim, settings),
+        "received_on": local_day(claim.created_at, settings.deadlines.tz),
+        "account": claim.account_login or "",
+        "accounts": store.claim_accounts(session, claim_id=claim.id),
+        "incident_window": incident_window(incident),
+        "orders": orders,
+        "ineligible": ineligible,
+        "listed_by_bot": all(r.claimed_as == "" for r in rows) and bool(rows),
+        "consent_deadline": deadline,
+        "complaint_rules": rules(settings),
+        "totals": option_totals(orders),
+    }
+
+
+def incident_window(incident: IncidentSettings) -> str:
+    """The outage as the broker's notice gave it: ``2019-06-26 18:58 to 2019-06-27 05:30 (UTC+08:00)``."""
+    offset = incident.start.strftime("%z")
+    return f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def offered_orders(
+    rows: list[ClaimOrder], records: Mapping[str, TradeOrder | None], zone: tzinfo
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The offer's orders, from the claim's stored rows and the orders' trade records: each
+    eligible one with its remedies and their workings (moments in ``zone``), and the others
+    with the reason they are not included."""
     orders, ineligible = [], []
     for row in rows:
-        order = book.order(row.ticket)
+        order = records.get(row.ticket)
         if row.outcome != "eligible" or order is None or row.currency == "":
             # Another client's order reads as one we cannot find: the letter must not tell
             # whether a number exists in someone else's account.
@@ -64,6 +118,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
             ineligible.append({"ticket": row.claimed_as or row.ticket, "reason": reason})
             continue
         how = dict(line.split(": ", 1) for line in row.explanation.splitlines() if ": " in line)
+        workings = _workings(row.workings, zone)
         remedies = []
         if row.best_price_amount is not None:
             remedies.append(
@@ -73,6 +128,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
                     "amount": row.best_price_amount,
                     "price": row.best_price,
                     "explanation": how.get("best_price", ""),
+                    "workings": workings.get("best_price"),
                 }
             )
         if row.restore_amount is not None:
@@ -83,6 +139,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
                     "amount": row.restore_amount,
                     "price": row.adjusted_open_price,
                     "explanation": how.get("restore", ""),
+                    "workings": workings.get("restore"),
                 }
             )
         orders.append(
@@ -92,35 +149,14 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
                 "symbol": row.symbol,
                 "side": order.side,
                 "lots": order.lots,
-                "opened_at": order.open_time.astimezone(incident.start.tzinfo),
+                "opened_at": order.open_time.astimezone(zone),
                 "open_price": order.open_price,
                 "category": row.category,
                 "currency": row.currency,
                 "remedies": remedies,
             }
         )
-    offset = incident.start.strftime("%z")
-    window = (
-        f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
-    )
-    tz = settings.deadlines.tz
-    if claim.consent_deadline is None:
-        # The date the letter states is the deadline enforced: the end of that day, locally.
-        day = local_day(utcnow() + timedelta(days=settings.claims.consent_days), tz)
-        claim.consent_deadline = end_of_day(day, tz)
-    deadline = claim.consent_deadline.astimezone(tz)
-    return {
-        **common(claim, settings),
-        "account": claim.account_login or "",
-        "accounts": store.claim_accounts(session, claim_id=claim.id),
-        "incident_window": window,
-        "orders": orders,
-        "ineligible": ineligible,
-        "listed_by_bot": all(r.claimed_as == "" for r in rows) and bool(rows),
-        "consent_deadline": deadline,
-        "complaint_rules": rules(settings),
-        "totals": option_totals(orders),
-    }
+    return orders, ineligible
 
 
 def chosen(session: Session, claim: Claim) -> list[dict[str, Any]]:

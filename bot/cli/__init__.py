@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.cli import db, demo, logs, messages, records, replies, reports, web, worker
+from bot.cli import db, demo, letters, logs, messages, records, replies, reports, web, worker
 from bot.cli.common import CONFIG_HELP
 from bot.cli.examples import EXAMPLES
 from bot.config import ConfigError
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    for group in (worker, replies, messages, records, reports, demo, web, db):
+    for group in (worker, replies, messages, records, reports, letters, demo, web, db):
         group.register(command)
     return parser
 

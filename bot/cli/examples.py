@@ -17,6 +17,7 @@ EXAMPLES = {
     "claims": f"claimsbot claims --json {CONFIG} > claims.jsonl",
     "extract": "claimsbot extract complaint.eml --json",
     "digest": f"claimsbot digest --preview /tmp/digest.html {CONFIG}",
+    "letters": f"claimsbot letters preview /tmp/letters {CONFIG}",
     "export": f"claimsbot export complaints --from 2019-06-26 --to 2019-07-31 --out register.csv {CONFIG}",
     "status": f"claimsbot status {CONFIG}",
     "health": f"claimsbot health {CONFIG} || echo 'the worker needs a look'",

@@ -119,6 +119,10 @@ class LetterSettings(Section):
     broker_name: dict[str, str] = Field(default_factory=lambda: dict.fromkeys(DEFAULT_SIGN_OFF, ""))
     sign_off: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SIGN_OFF))
     contact: dict[str, list[str]] = Field(default_factory=lambda: {lang: [] for lang in DEFAULT_SIGN_OFF})
+    # An offer drafted as the claim is registered acknowledges it too, and is its only letter;
+    # false: a separate acknowledgement as well. An offer that needs a second approval always
+    # has one, so that the client hears at once.
+    fold_acknowledgement: bool = True
 
     @field_validator("broker_name")
     @classmethod
@@ -137,10 +141,12 @@ class LetterSettings(Section):
         return _per_language({k: v.strip() for k, v in value.items()}, "", required=True)
 
 
-DEFAULT_DELAY_REASON = (
-    "the number of claims after the outage means we need more time to check every order against "
-    "the trade records"
-)
+DEFAULT_DELAY_REASON = {
+    "en": "the number of claims after the outage means we need more time to check every order "
+    "against the trade records",
+    "zh-Hans": "本次故障后索赔数量较多，我们需要更多时间将每张订单与交易记录逐一核对",
+    "zh-Hant": "本次故障後索償數量較多，我們需要更多時間將每張訂單與交易記錄逐一核對",
+}
 
 
 class JobSettings(Section):
@@ -156,8 +162,19 @@ class JobSettings(Section):
     misfire_grace_seconds: int = Field(3600, ge=1)
     # A delay letter promises an answer this many days after the missed deadline.
     delay_extension_days: int = Field(14, ge=1)
-    # Why the answer is late, as the delay letter says it (staff can edit each draft).
-    delay_reason: str = Field(DEFAULT_DELAY_REASON, min_length=1)
+    # Why the answer is late, as the delay letter says it (staff can edit each draft): one text
+    # per reply language, or one text for all of them.
+    delay_reason: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DELAY_REASON))
+
+    @field_validator("delay_reason", mode="before")
+    @classmethod
+    def _one_text_for_all(cls, value: Any) -> Any:
+        return dict.fromkeys(DEFAULT_DELAY_REASON, value) if isinstance(value, str) else value
+
+    @field_validator("delay_reason")
+    @classmethod
+    def _reason_per_language(cls, value: dict[str, str]) -> dict[str, str]:
+        return _per_language({k: v.strip() for k, v in value.items()}, "", required=True)
 
 
 _ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")

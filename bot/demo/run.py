@@ -27,6 +27,24 @@ def sample_messages() -> list[tuple[str, bytes]]:
     return sorted((p.name, p.read_bytes()) for p in folder.iterdir() if p.name.endswith(".eml"))
 
 
+# Who the demo's letters come from (a made-up broker; [letters] in config.example.toml).
+DEMO_LETTERS = {
+    "broker_name": {
+        "en": "Example Markets Ltd",
+        "zh-Hans": "示例市场有限公司",
+        "zh-Hant": "示例市場有限公司",
+    },
+    "contact": {
+        "en": [
+            "complaint@broker.example",
+            "+852 0000 0000 (Monday to Friday, 09:00 to 18:00 Hong Kong time)",
+        ],
+        "zh-Hans": ["complaint@broker.example", "+852 0000 0000（星期一至五，香港时间 09:00 至 18:00）"],
+        "zh-Hant": ["complaint@broker.example", "+852 0000 0000（星期一至五，香港時間 09:00 至 18:00）"],
+    },
+}
+
+
 def demo_settings(data_dir: Path, imap: EmbeddedImapServer, smtp: SmtpSink) -> Settings:
     return settings_from_mapping(
         {
@@ -40,6 +58,7 @@ def demo_settings(data_dir: Path, imap: EmbeddedImapServer, smtp: SmtpSink) -> S
                 "password": imap.password,
             },
             "smtp": {"host": smtp.host, "port": smtp.port, "security": "none"},
+            "letters": DEMO_LETTERS,
         },
         source="demo",
     )

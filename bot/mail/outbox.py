@@ -100,11 +100,12 @@ def compose(reply: Reply, settings: SmtpSettings) -> EmailMessage:
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(reply.body_text, charset="utf-8")
     if reply.body_html:
-        message.add_alternative(_page(reply), subtype="html", charset="utf-8")
+        message.add_alternative(page(reply), subtype="html", charset="utf-8")
     return message
 
 
-def _page(reply: Reply) -> str:
+def page(reply: Reply) -> str:
+    """The HTML part as a whole page, as it is sent."""
     lang = "en" if reply.language == "en" else reply.language
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{escape(reply.subject)}'

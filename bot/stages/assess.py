@@ -10,9 +10,10 @@ half-up to that currency's minor unit once per order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from babel.numbers import get_currency_precision
 
@@ -58,6 +59,83 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class Leg:
+    """One execution of the order, its entry or its exit, and the price the remedy counts for it.
+    ``quote`` names the window extreme that replaced the actual price ("low_ask", "high_bid",
+    ...), or is "" when the actual price was kept."""
+
+    name: str
+    actual: Decimal
+    used: Decimal
+    quote: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Workings:
+    """How a remedy's amount was reached, as figures, so that every letter states it in the
+    client's own language and zone, and the English line for staff says the same."""
+
+    kind: str
+    side: str
+    lots: Decimal
+    contract_size: Decimal
+    amount: Decimal
+    currency: str
+    legs: tuple[Leg, ...] = ()
+    # A position still open: the price improvement; a closed one: the profit as re-priced and
+    # as executed, in the symbol's profit currency.
+    improvement: Decimal | None = None
+    adjusted: Decimal | None = None
+    actual: Decimal | None = None
+    profit_currency: str = ""
+    # restore: the realised loss and the commission given back, and the position reopened.
+    loss: Decimal | None = None
+    commission: Decimal | None = None
+    symbol: str = ""
+    conversion: Conversion | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Workings:
+        """Read back ``dataclasses.asdict(workings)`` as stored in JSON (numbers as strings)."""
+        data = dict(data)
+        conversion = data.pop("conversion")
+        legs = tuple(Leg(**{**leg, **_typed(leg)}) for leg in data.pop("legs"))
+        return cls(
+            **{**data, **_typed(data)},
+            legs=legs,
+            conversion=Conversion(**{**conversion, **_typed(conversion)}) if conversion else None,
+        )
+
+
+_DECIMALS = frozenset(
+    {
+        "actual",
+        "used",
+        "lots",
+        "contract_size",
+        "amount",
+        "improvement",
+        "adjusted",
+        "loss",
+        "commission",
+        "rate",
+    }
+)
+
+
+def _typed(data: dict[str, Any]) -> dict[str, Any]:
+    """The Decimal and datetime fields of a stored ``Workings`` part, read back exactly."""
+    typed: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is not None and key in _DECIMALS:
+            typed[key] = Decimal(value)
+        elif value is not None and key in ("at", "time"):
+            typed[key] = datetime.fromisoformat(value)
+    return typed
+
+
+@dataclass(frozen=True)
 class Remedy:
     kind: str
     amount: Decimal
@@ -65,6 +143,7 @@ class Remedy:
     price: Decimal | None
     explanation: str
     adjusted_open_price: Decimal | None = None
+    workings: Workings | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -127,26 +206,25 @@ def assess(
     entry_better = (best_entry.price < order.open_price) if buy else (best_entry.price > order.open_price)
     entry_repriced = _inside(order.open_time, start, end) and entry_better
     entry = best_entry.price if entry_repriced else order.open_price
-    entry_note = (
-        f"entry {order.open_price} re-priced to {entry} ({'lowest ask' if buy else 'highest bid'} at "
-        f"{_at(best_entry.time)})"
+    entry_leg = (
+        Leg("entry", order.open_price, entry, "low_ask" if buy else "high_bid", best_entry.time)
         if entry_repriced
-        else f"entry {order.open_price} kept"
+        else Leg("entry", order.open_price, entry)
     )
     converted = conversion.describe()
+    shared = {"side": order.side, "lots": order.lots, "contract_size": symbol.contract_size}
+    shared |= {"currency": account_ccy, "symbol": order.symbol}
+    shared["conversion"] = conversion if conversion.source != conversion.target else None
 
     def money(raw: Decimal) -> Decimal:
         return round_money(max(conversion.apply(raw), ZERO), account_ccy)
 
-    def exit_for(force: bool) -> tuple[Decimal, str]:
+    def exit_for(force: bool) -> Leg:
         actual = order.close_price if order.close_price is not None else order.open_price
         better = (best_exit.price > actual) if buy else (best_exit.price < actual)
         if better and (force or _inside(order.close_time, start, end)):
-            where = "highest bid" if buy else "lowest ask"
-            return best_exit.price, (
-                f"exit {actual} re-priced to {best_exit.price} ({where} at {_at(best_exit.time)})"
-            )
-        return actual, f"exit {actual} kept"
+            return Leg("exit", actual, best_exit.price, "high_bid" if buy else "low_ask", best_exit.time)
+        return Leg("exit", actual, actual)
 
     formula = "(exit - entry)" if buy else "(entry - exit)"
     remedies: list[Remedy] = []
@@ -159,26 +237,43 @@ def assess(
                 amount,
                 account_ccy,
                 entry,
-                f"open position; {entry_note}; improvement x {order.lots} lots x {symbol.contract_size} = "
-                f"{amount} {account_ccy}" + (f"; {converted}" if converted else ""),
+                f"open position; {_note(entry_leg)}; improvement x {order.lots} lots x "
+                f"{symbol.contract_size} = {amount} {account_ccy}" + (f"; {converted}" if converted else ""),
                 adjusted_open_price=entry,
+                workings=Workings(
+                    "best_price",
+                    amount=amount,
+                    legs=(entry_leg,),
+                    improvement=gain,
+                    profit_currency=symbol.profit_currency,
+                    **shared,
+                ),
             )
         )
     else:
-        exit_price, exit_note = exit_for(force=category == 2)
+        exit_leg = exit_for(force=category == 2)
         actual = _pnl(buy, order.open_price, order.close_price or order.open_price, size)
-        adjusted = _pnl(buy, entry, exit_price, size)
+        adjusted = _pnl(buy, entry, exit_leg.used, size)
         amount = money(adjusted - actual)
         remedies.append(
             Remedy(
                 "best_price",
                 amount,
                 account_ccy,
-                exit_price if category == 2 or not entry_repriced else entry,
-                f"{entry_note}; {exit_note}; profit {formula} x {order.lots} lots x {symbol.contract_size}: "
-                f"{adjusted:.2f} instead of {actual:.2f} {symbol.profit_currency}; "
+                exit_leg.used if category == 2 or not entry_repriced else entry,
+                f"{_note(entry_leg)}; {_note(exit_leg)}; profit {formula} x {order.lots} lots x "
+                f"{symbol.contract_size}: {adjusted:.2f} instead of {actual:.2f} {symbol.profit_currency}; "
                 f"difference {amount} {account_ccy}" + (f"; {converted}" if converted else ""),
                 adjusted_open_price=entry,
+                workings=Workings(
+                    "best_price",
+                    amount=amount,
+                    legs=(entry_leg, exit_leg),
+                    adjusted=adjusted,
+                    actual=actual,
+                    profit_currency=symbol.profit_currency,
+                    **shared,
+                ),
             )
         )
     if category == 2:
@@ -195,6 +290,29 @@ def assess(
                 f"stop-out undone: realised loss {loss} + commission {fee} = {credit} {account_ccy}; "
                 f"reopen {order.side} {order.lots} {order.symbol} at {entry}",
                 adjusted_open_price=entry,
+                workings=Workings(
+                    "restore",
+                    amount=credit,
+                    legs=(entry_leg,),
+                    loss=loss,
+                    commission=fee,
+                    **{**shared, "conversion": None},
+                ),
             ),
         )
     return Assessment(order.ticket, category, account_ccy, tuple(remedies))
+
+
+_QUOTES = {
+    "low_ask": "lowest ask",
+    "high_ask": "highest ask",
+    "low_bid": "lowest bid",
+    "high_bid": "highest bid",
+}
+
+
+def _note(leg: Leg) -> str:
+    """The staff's English line for one execution: ``entry 1.2 re-priced to 1.1 (lowest ask at ...)``."""
+    if not leg.quote:
+        return f"{leg.name} {leg.actual} kept"
+    return f"{leg.name} {leg.actual} re-priced to {leg.used} ({_QUOTES[leg.quote]} at {_at(leg.at)})"

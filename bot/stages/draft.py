@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_timezone_name
 from babel.numbers import format_currency, format_decimal
@@ -26,7 +27,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.stages.extract import LANGUAGES
 
-COMMON = frozenset({"reference", "name", "language", "answer_within_days"})
+# "letters": who signs ([letters] settings: broker_name, sign_off, contact, each per language).
+COMMON = frozenset({"reference", "name", "language", "answer_within_days", "letters"})
 
 VARIABLES: dict[str, frozenset[str]] = {
     # The claim is registered; says when to expect an answer.
@@ -36,9 +38,13 @@ VARIABLES: dict[str, frozenset[str]] = {
     "needs_information": COMMON | {"missing", "unknown_tickets"},
     # The sender is not the account's registered address: reveals nothing about any account.
     "unverified_sender": COMMON,
-    # Per order: what happened, the remedies with amounts and how they were computed.
+    # Per order: what happened, the remedies with amounts and how they were computed (each
+    # remedy's "workings", a ``bot.stages.assess.Workings`` with times in the letter's zone).
+    # It acknowledges the claim too ("received_on"): when the offer is ready as the claim is
+    # registered, it is the only letter.
     "offer": COMMON
     | {
+        "received_on",
         "account",
         "accounts",
         "incident_window",
@@ -93,6 +99,11 @@ LOCALES = {"en": "en_US", "zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK"}
 DEFAULT_NAMES = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
 
 
+class PerLanguage(dict[str, str]):
+    """A context value written once per reply language (a configured text): each half of a
+    letter reads it in its own language, so the English copy stays English."""
+
+
 class TemplateProblem(Exception):
     """A reply template is missing or cannot be rendered; the message names the file."""
 
@@ -124,19 +135,24 @@ def _date(context: Context, value: date | datetime) -> str:
 
 
 @pass_context
-def _deadline(context: Context, value: date | datetime) -> str:
-    """A deadline with its day, time and zone: ``July 27, 2019, 23:59 Hong Kong Standard Time
-    (UTC+08:00)``, ``2019年7月27日 23:59（香港标准时间，UTC+08:00）``. A bare date is its day."""
+def _moment(context: Context, value: date | datetime, inline: bool = False) -> str:
+    """A moment with its day, time and zone: ``July 27, 2019, 23:59 Hong Kong Standard Time
+    (UTC+08:00)``, ``2019年7月27日 23:59（香港标准时间，UTC+08:00）``; a zone that is only an
+    offset is named by it: ``2019年6月26日 20:42（UTC+08:00）``. ``inline``, for a moment inside
+    brackets: no zone name and no brackets, ``2019年6月26日 20:42 UTC+08:00``. A bare date is its day."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         return _date(context, value)
     locale = LOCALES[context["language"]]
     day = format_date(value, format="long", locale=locale)
-    zone = get_timezone_name(value, width="long", locale=locale)
     offset = value.strftime("%z")
     utc = f"UTC{offset[:3]}:{offset[3:]}"
+    named = isinstance(value.tzinfo, ZoneInfo)
+    zone = get_timezone_name(value, width="long", locale=locale) if named else ""
+    if inline:
+        return f"{day}, {value:%H:%M} {utc}" if context["language"] == "en" else f"{day} {value:%H:%M} {utc}"
     if context["language"] == "en":
-        return f"{day}, {value:%H:%M} {zone} ({utc})"
-    return f"{day} {value:%H:%M}（{zone}，{utc}）"
+        return f"{day}, {value:%H:%M} {zone} ({utc})" if zone else f"{day}, {value:%H:%M} ({utc})"
+    return f"{day} {value:%H:%M}（{zone}，{utc}）" if zone else f"{day} {value:%H:%M}（{utc}）"
 
 
 def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
@@ -155,30 +171,34 @@ def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
 @lru_cache(maxsize=8)
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
     env = sandboxed(templates_dir)
-    env.filters.update(money=_money, number=_number, date=_date, deadline=_deadline)
+    env.filters.update(money=_money, number=_number, date=_date, deadline=_moment, moment=_moment)
     return env
 
 
 def check_templates(templates_dir: Path) -> None:
     """Fail at start-up, naming the file, if a template is missing, broken or asks for a value
-    the bot does not provide for its kind."""
+    the bot does not provide for its kind. Parts that letters include (``_*.j2``) may use only
+    what every kind is given."""
     env = _environment(templates_dir.resolve())
+    parts = [(path, COMMON, "every letter") for path in sorted(templates_dir.glob("_*.j2"))]
     for kind, provided in VARIABLES.items():
         for language in LANGUAGES:
             for part in PARTS:
                 path = templates_dir / f"{kind}.{language}.{part}.j2"
                 if not path.is_file():
                     raise TemplateProblem(f"{path}: template missing (templates_dir = {templates_dir})")
-                try:
-                    used = meta.find_undeclared_variables(env.parse(path.read_text(encoding="utf-8")))
-                except TemplateError as exc:
-                    raise TemplateProblem(f"{path}: {exc.__class__.__name__}: {exc}") from exc
-                unknown = used - provided
-                if unknown:
-                    raise TemplateProblem(
-                        f"{path}: uses {', '.join(sorted(unknown))}, which the bot does not provide for "
-                        f"{kind} replies (it provides: {', '.join(sorted(provided))})"
-                    )
+                parts.append((path, provided, f"{kind} replies"))
+    for path, provided, what in parts:
+        try:
+            used = meta.find_undeclared_variables(env.parse(path.read_text(encoding="utf-8")))
+        except TemplateError as exc:
+            raise TemplateProblem(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+        unknown = used - provided
+        if unknown:
+            raise TemplateProblem(
+                f"{path}: uses {', '.join(sorted(unknown))}, which the bot does not provide for "
+                f"{what} (it provides: {', '.join(sorted(provided))})"
+            )
 
 
 def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> DraftedReply:
@@ -188,12 +208,12 @@ def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: P
     if missing:
         raise TemplateProblem(f"{kind} reply drafted without {', '.join(sorted(missing))}")
     language = language if language in LANGUAGES else "en"
-    values = {**context, "language": language}
+    values = _in_language(context, language)
     subject = _render(templates_dir, f"{kind}.{language}.subject.j2", values)
     text = _render(templates_dir, f"{kind}.{language}.txt.j2", values).strip() + "\n"
     html = _render(templates_dir, f"{kind}.{language}.html.j2", values).strip() + "\n"
     if language != "en":
-        english = {**context, "language": "en"}
+        english = _in_language(context, "en")
         if context.get("name") in DEFAULT_NAMES.values():
             # "Dear 客户" is no English: the English copy says "Dear client".
             english["name"] = DEFAULT_NAMES["en"]
@@ -203,6 +223,11 @@ def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: P
     if reference and reference not in subject:
         raise TemplateProblem(f"{kind}.{language}.subject.j2 must contain the claim reference")
     return DraftedReply(kind, language, " ".join(subject.split()), text, html)
+
+
+def _in_language(context: dict[str, Any], language: str) -> dict[str, Any]:
+    chosen = {k: v.get(language, v.get("en", "")) for k, v in context.items() if isinstance(v, PerLanguage)}
+    return {**context, **chosen, "language": language}
 
 
 def _render(templates_dir: Path, name: str, context: dict[str, Any]) -> str:

@@ -3,13 +3,17 @@ engine and transactions are ``bot.storage.database``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.stages.assess import Assessment
+from bot.stages.match import OrderMatch
 from bot.storage.tables import (
     Claim,
     ClaimAccount,
@@ -213,3 +217,29 @@ def decide_reply(session: Session, *, reply_id: int, approve: bool, by: str) -> 
             session, claim_id=reply.claim_id, actor=by, event=f"reply_{new.value}", detail=f"reply {reply_id}"
         )
     return reply
+
+
+def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | None) -> ClaimOrder:
+    """The row that keeps what the match and assess stages found for one order of a claim."""
+    row = ClaimOrder(
+        claim_id=claim_id,
+        ticket=order_match.ticket,
+        login=order_match.login,
+        claimed_as=order_match.claimed_as,
+        outcome=order_match.outcome.value,
+        category=order_match.category,
+        symbol=order_match.order.symbol if order_match.order else "",
+    )
+    if found is not None:
+        row.currency = found.currency
+        for remedy in found.remedies:
+            if remedy.kind == "best_price":
+                row.best_price, row.best_price_amount = remedy.price, remedy.amount
+                row.adjusted_open_price = remedy.adjusted_open_price
+            else:
+                row.restore_amount = remedy.amount
+        row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
+        row.workings = json.dumps(
+            {r.kind: asdict(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
+        )
+    return row

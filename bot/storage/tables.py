@@ -276,6 +276,9 @@ class ClaimOrder(SQLModel, table=True):
     restore_amount: Decimal | None = _money(nullable=True)
     adjusted_open_price: Decimal | None = _money(nullable=True)
     explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The same, as figures (JSON: remedy kind -> ``bot.stages.assess.Workings``), from which each
+    # letter words the computation in the client's language; "" for orders assessed before 0007.
+    workings: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     chosen_remedy: str | None = None
     chosen_at: datetime | None = _when(nullable=True)
 

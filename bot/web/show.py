@@ -125,11 +125,12 @@ def claim_deadlines(
 
 
 def acknowledged_at(session: Session, claim_ids: set[int]) -> dict[int, datetime]:
-    """When each claim's first acknowledgement was sent."""
+    """When each claim's first acknowledgement was sent: an offer drafted as the claim was
+    registered is its acknowledgement too (it says when the claim was received)."""
     rows = session.exec(
         select(Reply.claim_id, Reply.sent_at).where(
             Reply.claim_id.in_(claim_ids),  # type: ignore[attr-defined]
-            Reply.kind == "acknowledgement",
+            Reply.kind.in_(("acknowledgement", "offer")),  # type: ignore[attr-defined]
             Reply.status == ReplyStatus.SENT,
         )
     ).all()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import email
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -42,12 +44,18 @@ def test_demo_runs_the_whole_pipeline_by_itself(tmp_path: Path) -> None:
     assert "cycle 1: read 6 messages: 1 automated, 4 claim, 1 quarantined" in out
     assert "order 55667788 (category 1): best price 1.13634 -> 316.00 USD" in out
     assert "order 66778899 (category 2): best price 1406.99 -> 1,179.00 USD; restore -> 980.00 USD" in out
-    assert "cycle 2: 0 new messages, 7 replies sent" in out
+    # One letter to each client whose offer was ready at once (the offer acknowledges the claim).
+    assert "cycle 2: 0 new messages, 4 replies sent" in out
     assert "cycle 3: 1 new message (the client's consent, in Chinese)" in out
     assert "cycle 4: 2 replies sent" in out
     assert "offer_sent -> consented" in out and "consented -> settled" in out
     assert "last cycle (nothing new): 0 new messages, 0 replies sent" in out
-    assert len(list((tmp_path / "demo" / "sent").glob("*.eml"))) == 9
+    sent = sorted((tmp_path / "demo" / "sent").glob("*.eml"))
+    assert len(sent) == 6
+    chinese = email.message_from_bytes(sent[2].read_bytes(), policy=policy.default)
+    assert "赔偿方案" in chinese["Subject"]
+    text = chinese.get_body(("plain",)).get_content().split("English version")[0]
+    assert "收到" in text and "UTC+08:00的" in text and "示例市场有限公司" in text and " UTC " not in text
     assert "Traceback" not in result.stderr
 
 

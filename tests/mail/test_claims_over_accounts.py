@@ -33,7 +33,7 @@ def test_two_accounts_in_an_outlook_table_make_one_claim_with_both_accounts_orde
         rows = {r.ticket: (r.login, r.outcome) for r in store.claim_orders(session, claim_id=claim.id or 0)}
         kinds = sorted(r.kind for r in store.replies(session) if r.claim_id == claim.id)
         offer = next(r for r in store.replies(session) if r.kind == "offer")
-        letter = offer.body_text
+        letter = " ".join(offer.body_text.split())
     assert rows == {
         "55667788": ("81234567", "eligible"),
         "55667789": ("81234567", "eligible"),

@@ -6,10 +6,31 @@ The draft tests render every template in every language with these; keep them in
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.stages.assess import Conversion, Leg, Workings
+
+HK = timezone(timedelta(hours=8))
+LETTERS = {
+    "broker_name": {
+        "en": "Example Markets Ltd",
+        "zh-Hans": "示例市场有限公司",
+        "zh-Hant": "示例市場有限公司",
+    },
+    "sign_off": {"en": "Client Services", "zh-Hans": "客户服务部", "zh-Hant": "客戶服務部"},
+    "contact": {
+        "en": ["complaint@broker.example", "+852 0000 0000"],
+        "zh-Hans": ["complaint@broker.example", "+852 0000 0000"],
+        "zh-Hant": ["complaint@broker.example", "+852 0000 0000"],
+    },
+}
+_GOLD = {"side": "buy", "lots": Decimal("1.00"), "contract_size": Decimal("100"), "currency": "USD"}
+_ENTRY = Leg(
+    "entry", Decimal("1409.35"), Decimal("1406.99"), "low_ask", datetime(2019, 6, 26, 20, 42, tzinfo=HK)
+)
 
 RULES = {
     "external_route": {
@@ -29,7 +50,7 @@ _ORDERS = [
         "symbol": "XAUUSD",
         "side": "buy",
         "lots": Decimal("1.00"),
-        "opened_at": datetime(2019, 6, 26, 11, 5, tzinfo=UTC),
+        "opened_at": datetime(2019, 6, 26, 19, 5, tzinfo=HK),
         "open_price": Decimal("1409.35"),
         "category": 2,
         "currency": "USD",
@@ -40,6 +61,25 @@ _ORDERS = [
                 "amount": Decimal("1179.00"),
                 "price": Decimal("1406.99"),
                 "explanation": "entry repriced to 1406.99; exit at 1411.20; difference 1179.00 USD",
+                "workings": Workings(
+                    "best_price",
+                    amount=Decimal("1179.00"),
+                    legs=(
+                        _ENTRY,
+                        Leg(
+                            "exit",
+                            Decimal("1395.20"),
+                            Decimal("1418.78"),
+                            "high_bid",
+                            datetime(2019, 6, 27, 1, 3, tzinfo=HK),
+                        ),
+                    ),
+                    adjusted=Decimal("1179.00"),
+                    actual=Decimal("-1415.00"),
+                    profit_currency="USD",
+                    symbol="XAUUSD",
+                    **_GOLD,
+                ),
             },
             {
                 "number": 2,
@@ -47,6 +87,15 @@ _ORDERS = [
                 "amount": Decimal("980.00"),
                 "price": Decimal("1409.35"),
                 "explanation": "stop-out undone: realised loss 970.00 + commission 10.00 = 980.00 USD",
+                "workings": Workings(
+                    "restore",
+                    amount=Decimal("980.00"),
+                    legs=(_ENTRY,),
+                    loss=Decimal("970.00"),
+                    commission=Decimal("10.00"),
+                    symbol="XAUUSD",
+                    **_GOLD,
+                ),
             },
         ],
     },
@@ -56,7 +105,7 @@ _ORDERS = [
         "symbol": "EURUSD",
         "side": "sell",
         "lots": Decimal("0.50"),
-        "opened_at": datetime(2019, 6, 26, 12, 40, tzinfo=UTC),
+        "opened_at": datetime(2019, 6, 26, 20, 40, tzinfo=HK),
         "open_price": Decimal("1.13456"),
         "category": 1,
         "currency": "USD",
@@ -67,6 +116,29 @@ _ORDERS = [
                 "amount": Decimal("12345.67"),
                 "price": Decimal("1.13950"),
                 "explanation": "open position; entry repriced to 1.13950; improvement x 0.50 lots x 100000",
+                "workings": Workings(
+                    "best_price",
+                    side="sell",
+                    lots=Decimal("0.50"),
+                    contract_size=Decimal("100000"),
+                    amount=Decimal("12345.67"),
+                    currency="USD",
+                    legs=(
+                        Leg(
+                            "entry",
+                            Decimal("1.13456"),
+                            Decimal("1.13950"),
+                            "high_bid",
+                            datetime(2019, 6, 26, 19, 15, tzinfo=HK),
+                        ),
+                    ),
+                    improvement=Decimal("0.00494"),
+                    profit_currency="EUR",
+                    symbol="EURUSD",
+                    conversion=Conversion(
+                        "EUR", "USD", Decimal("1.13701"), "EURUSD", datetime(2019, 6, 27, 5, 29, tzinfo=HK)
+                    ),
+                ),
             }
         ],
     },
@@ -89,7 +161,7 @@ _CHOSEN = [
     },
 ]
 
-_COMMON = {"reference": "CLM-2019-000042", "name": "Alice Chen", "answer_within_days": 14}
+_COMMON = {"reference": "CLM-2019-000042", "name": "Alice Chen", "answer_within_days": 14, "letters": LETTERS}
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "acknowledgement": {
@@ -103,6 +175,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "unverified_sender": dict(_COMMON),
     "offer": {
         **_COMMON,
+        "received_on": date(2019, 6, 27),
         "account": "81234567",
         "accounts": ["81234567"],
         "incident_window": "2019-06-26 18:58 to 2019-06-27 05:30 (UTC+08:00)",

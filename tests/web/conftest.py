@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine
 from sqlmodel import select
 from starlette.testclient import TestClient
@@ -23,10 +23,8 @@ from bot.pipeline import process_message
 from bot.storage import database, schema
 from bot.storage.tables import Claim, Reply
 from bot.web import create_app, start_in_thread, stop
-from tests.conftest import _require, make_settings
+from tests.conftest import make_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
 PASSWORD = "correct horse battery staple"
 STAFF = {"ann": "agent", "sam": "supervisor", "mia": "manager", "max": "manager"}
 # The sample offers state 529.00, 760.50 and 1,739.00 USD: only the last needs four eyes.
@@ -151,15 +149,6 @@ def served(open_desk: Callable[..., Desk], smtp_sink: SmtpSink) -> Iterator[Serv
         yield Served(desk, url, smtp_sink)
     finally:
         stop(server, thread)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    _require(CHROMIUM.exists(), f"Chromium ({CHROMIUM})")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
