@@ -1,10 +1,12 @@
 """Letters the clock asks for: a reminder when an offer has gone unanswered, a delay letter
-before a claim's resolution deadline is missed. Both are drafted for approval like every reply.
+before a claim's resolution deadline is missed, an acknowledgement when the offer that was to
+acknowledge a claim will not go out soon. All are drafted for approval like every reply.
 
 Each is written at most once per claim, and its reason recorded in the claim's history in the
 same transaction: ``reminder_due`` for a reminder, ``overdue_warning`` (deadline near) or
-``overdue`` (deadline passed) for a delay letter. A run that finds the event already there does
-nothing, so running either function twice, or after a crash, does no harm.
+``overdue`` (deadline passed) for a delay letter, ``acknowledgement_owed`` for an
+acknowledgement. A run that finds the event already there does nothing, so running any of
+them twice, or after a crash, does no harm.
 
 Which claims get a delay letter: open claims where the broker owes the next step (received,
 acknowledged, assessed, refused, escalated). A claim waiting for the client (more information,
@@ -20,14 +22,17 @@ from sqlmodel import Session, select
 
 from bot.claims import replies
 from bot.claims.deadlines import deadlines, local_day, status
-from bot.claims.lifecycle import State
+from bot.claims.lifecycle import CLOSED, State
 from bot.config import Settings
 from bot.stages.draft import PerLanguage
 from bot.storage import store
-from bot.storage.tables import Claim, ClaimEvent, Reply
+from bot.storage.tables import Claim, ClaimEvent, Reply, ReplyStatus
 
 OWED_BY_US = (State.RECEIVED, State.ACKNOWLEDGED, State.ASSESSED, State.REFUSED, State.ESCALATED)
 DELAY_EVENTS = ("overdue_warning", "overdue")
+# An offer that was its claim's only letter and is not on its way: the claim is owed an
+# acknowledgement after all.
+STALLED = (ReplyStatus.REJECTED, ReplyStatus.WITHDRAWN, ReplyStatus.FAILED, ReplyStatus.SECOND_APPROVAL)
 
 
 @dataclass(frozen=True)
@@ -138,4 +143,44 @@ def draft_delay_letters(session: Session, settings: Settings, *, now: datetime) 
             reply = replies.queue(session, settings, claim, "delay", context)
             session.flush()
         drafted.append(Drafted(claim.reference or "", event, reply.id if reply else None))
+    return drafted
+
+
+def draft_owed_acknowledgements(session: Session, settings: Settings, *, now: datetime) -> list[Drafted]:
+    """An ``acknowledgement`` for each open claim whose only letter was an offer (folded, see
+    ``[letters] fold_acknowledgement``) that staff rejected, that was withdrawn or refused by the
+    mail server, or that waits for a manager's second approval; once per claim
+    (``acknowledgement_owed``)."""
+    letters: dict[int, list[tuple[str, str]]] = {}
+    for claim_id, kind, state in session.exec(
+        select(Reply.claim_id, Reply.kind, Reply.status).where(
+            Reply.kind.in_(("acknowledgement", "offer"))  # type: ignore[attr-defined]
+        )
+    ).all():
+        letters.setdefault(claim_id, []).append((kind, state))
+    owed = [
+        claim_id
+        for claim_id, found in letters.items()
+        if all(kind == "offer" and state in STALLED for kind, state in found)
+    ]
+    seen = _events(session, owed, ("acknowledgement_owed",))
+    claims = session.exec(
+        select(Claim).where(Claim.id.in_([i for i in owed if i not in seen]), Claim.status.not_in(CLOSED))  # type: ignore[union-attr, attr-defined]
+    ).all()
+    drafted = []
+    for claim in claims:
+        assert claim.id is not None
+        store.record_event(
+            session,
+            claim_id=claim.id,
+            actor="bot",
+            event="acknowledgement_owed",
+            detail="the offer that acknowledged the claim is not on its way",
+        )
+        rows = list(store.claim_orders(session, claim_id=claim.id))
+        accounts = store.claim_accounts(session, claim_id=claim.id)
+        context = replies.acknowledgement(claim, settings, rows, accounts)
+        reply = replies.queue(session, settings, claim, "acknowledgement", context)
+        session.flush()
+        drafted.append(Drafted(claim.reference or "", "acknowledgement_owed", reply.id if reply else None))
     return drafted

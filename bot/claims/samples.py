@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.claims import replies
+from bot.claims.deadlines import end_of_day, local_day
 from bot.config import Settings
 from bot.stages.assess import Conversion, Quote, WindowPrices, assess
 from bot.stages.draft import KINDS, PerLanguage, option_totals
@@ -137,11 +138,7 @@ def contexts(settings: Settings, language: str) -> dict[str, dict[str, Any]]:
     zone = settings.incidents[0].start.tzinfo or UTC
     orders, ineligible = replies.offered_orders(rows, records, zone)
     tz = settings.deadlines.tz
-    deadline = datetime.combine(
-        claim.created_at.date() + timedelta(days=settings.claims.consent_days),
-        datetime.max.time().replace(microsecond=0),
-        tz,
-    )
+    deadline = end_of_day(local_day(claim.created_at, tz) + timedelta(days=settings.claims.consent_days), tz)
     words = {key: PerLanguage(texts) for key, texts in STAFF_WORDS.items()}
     chosen = [
         {
@@ -159,7 +156,7 @@ def contexts(settings: Settings, language: str) -> dict[str, dict[str, Any]]:
             "currency": "USD",
         },
     ]
-    received = claim.created_at.date()
+    received = local_day(claim.created_at, tz)
     rules = replies.rules(settings)
     found = {
         "acknowledgement": {

@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CLAIMSBOT_"
+# Per-language settings a variable may give as one text for every language.
+_ONE_TEXT_FOR_ALL = frozenset({("jobs", "delay_reason")})
 
 
 def _default_templates() -> Path:
@@ -209,7 +211,9 @@ def _apply_to_section(
         annotation = inner.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             _apply_to_section(section, key, annotation, f"{prefix}_{key}", environ, used)
-        elif environ.get(variable) and getattr(annotation, "__origin__", None) is not dict:
+        elif environ.get(variable) and (
+            getattr(annotation, "__origin__", None) is not dict or (name, key) in _ONE_TEXT_FOR_ALL
+        ):
             value = environ[variable]
             if getattr(annotation, "__origin__", None) is list:
                 # A command is split as a shell would (quotes keep spaces), but run without one.

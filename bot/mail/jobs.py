@@ -147,6 +147,8 @@ def remind(runner: Runner) -> tuple[bool, str]:
 
 
 def warn_deadlines(runner: Runner) -> tuple[bool, str]:
+    """Delay letters before deadlines are missed, and acknowledgements owed after all."""
+    _letters(runner, reminders.draft_owed_acknowledgements, "deadlines")
     return _letters(runner, reminders.draft_delay_letters, "deadlines")
 
 

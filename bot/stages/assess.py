@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -47,6 +47,10 @@ class Conversion:
     rate: Decimal
     symbol: str = ""
     time: datetime | None = None
+    # The pair's mid price the rate comes from: the rate itself, or (``inverted``, a pair quoted
+    # the other way round, USDJPY for JPY to USD) one divided by it.
+    mid: Decimal | None = None
+    inverted: bool = False
 
     def apply(self, amount: Decimal) -> Decimal:
         return amount * self.rate
@@ -54,8 +58,9 @@ class Conversion:
     def describe(self) -> str:
         if self.source == self.target:
             return ""
-        where = f"{self.symbol} mid at {_at(self.time)}"
-        return f"converted {self.source}->{self.target} at {self.rate:.8g} ({where})"
+        where = f"{self.symbol} mid{f' {self.mid}' if self.mid is not None else ''} at {_at(self.time)}"
+        how = f"1/{self.mid}" if self.inverted and self.mid is not None else f"{self.rate:.8g}"
+        return f"converted {self.source}->{self.target} at {how} ({where})"
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def _typed(data: dict[str, Any]) -> dict[str, Any]:
         if value is not None and key in _DECIMALS:
             typed[key] = Decimal(value)
         elif value is not None and key in ("at", "time"):
-            typed[key] = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
+            typed[key] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return typed
 
 
@@ -237,7 +243,7 @@ def assess(
                 amount,
                 account_ccy,
                 entry,
-                f"open position; {_note(entry_leg)}; improvement x {order.lots} lots x "
+                f"open position; {_note(entry_leg)}; improvement {gain} x {order.lots} lots x "
                 f"{symbol.contract_size} = {amount} {account_ccy}" + (f"; {converted}" if converted else ""),
                 adjusted_open_price=entry,
                 workings=Workings(

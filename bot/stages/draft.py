@@ -118,10 +118,18 @@ class DraftedReply:
 
 
 @pass_context
-def _money(context: Context, amount: Decimal, currency: str) -> str:
+def _money(context: Context, amount: Decimal, currency: str, exact: bool = False) -> str:
     """The amount with the currency named in the reader's language: ``1,179.00 US dollars``,
-    ``1,179.00美元``. Named, not a symbol: "$" is ambiguous to clients of AUD, HKD or SGD accounts."""
-    return format_currency(amount, currency, locale=LOCALES[context["language"]], format_type="name")
+    ``1,179.00美元``. Named, not a symbol: "$" is ambiguous to clients of AUD, HKD or SGD accounts.
+    ``exact``: a figure of a computation, with every digit it has (``-7,814.4日元``,
+    ``72.605美元``), so that the terms a letter adds up are the ones the bot added."""
+    return format_currency(
+        amount,
+        currency,
+        locale=LOCALES[context["language"]],
+        format_type="name",
+        decimal_quantization=not exact,
+    )
 
 
 @pass_context

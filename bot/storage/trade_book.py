@@ -119,7 +119,7 @@ class TradeBook:
             quote = self.window(incident, name)
             if quote.last_mid is not None and quote.last_mid > 0:
                 rate = 1 / quote.last_mid if invert else quote.last_mid
-                return Conversion(source, target, rate, name, quote.last_time)
+                return Conversion(source, target, rate, name, quote.last_time, quote.last_mid, invert)
         return None
 
 

@@ -3,6 +3,7 @@ opened by the real pipeline; each drafted once, whatever the number of runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, update
 from bot.claims import moves
 from bot.claims.deadlines import deadlines
 from bot.claims.lifecycle import State
-from bot.claims.reminders import draft_delay_letters, draft_reminders
+from bot.claims.reminders import draft_delay_letters, draft_owed_acknowledgements, draft_reminders
 from bot.config import Settings
 from bot.pipeline import process_message
 from bot.storage import database, store
@@ -141,3 +142,22 @@ def test_a_claim_near_its_deadline_gets_one_delay_letter_then_is_flagged_overdue
     assert events(book_engine, near).count("overdue_warning") == 1
     assert events(book_engine, near).count("overdue") == 1
     assert flagged == [] or all(d.reply_id is None for d in flagged)
+
+
+def test_a_claim_whose_only_letter_was_an_offer_staff_rejected_is_acknowledged_once(
+    tmp_path: Path, engine_for: Callable[[Settings], Engine]
+) -> None:
+    folded = make_settings(tmp_path / "folded", letters={"fold_acknowledgement": True})
+    engine = engine_for(folded)
+    rejected, waiting = open_claims(engine, folded, 2)
+    with database.session_scope(engine) as session:
+        assert {r.kind for r in store.replies(session)} == {"offer"}, "one letter each, the offer"
+        for reply in store.replies(session):
+            reply.status = ReplyStatus.REJECTED if reply.claim_id == rejected else ReplyStatus.DRAFT
+    for _ in range(2):
+        with database.session_scope(engine) as session:
+            drafted = draft_owed_acknowledgements(session, folded, now=utcnow())
+    with database.session_scope(engine) as session:
+        kinds = {(r.claim_id, r.kind) for r in store.replies(session)}
+    assert drafted == []
+    assert (rejected, "acknowledgement") in kinds and (waiting, "acknowledgement") not in kinds

@@ -92,3 +92,11 @@ def test_every_setting_is_documented_in_the_example() -> None:
             if not any(f"\n{lead}{key}{sep}" in text for lead in ("", "# ") for sep in (" =", ".")):
                 missing.append(f"{name}.{key}")
     assert missing == []
+
+
+def test_a_delay_reason_from_the_environment_is_the_text_for_every_language() -> None:
+    settings = load_settings(
+        None, environ={"CLAIMSBOT_JOBS_DELAY_REASON": "gold prices are being reconciled"}
+    )
+    assert set(settings.jobs.delay_reason.values()) == {"gold prices are being reconciled"}
+    assert set(settings.jobs.delay_reason) == {"en", "zh-Hans", "zh-Hant"}

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.claims.replies import offered_orders
+from bot.claims.samples import STAFF_WORDS
 from bot.config import DEFAULT_TEMPLATES
 from bot.stages.assess import Conversion, Quote, WindowPrices, assess
 from bot.stages.draft import HTML_SEPARATOR, KINDS, SEPARATOR, DraftedReply, PerLanguage, draft, option_totals
@@ -40,22 +41,8 @@ SYMBOLS = {
         "107.812",
     ),
 }
-# What the staff write in a letter (a rejection's reason, a settlement's note) they write in the
-# client's language; a configured text comes in every language.
-STAFF_WORDS = {
-    "zh-Hans": {
-        "reason": "订单 12345678 于 2019年6月25日开仓，早于故障开始。",
-        "note": "已于 2019年7月5日存入您的交易账户。",
-        "outcome": "我们维持就订单 55667788 提出的 1,179.00 美元赔偿。",
-        "reasons": "您要求的价格在故障期间从未报出。",
-    },
-    "zh-Hant": {
-        "reason": "訂單 12345678 於 2019年6月25日開倉，早於故障開始。",
-        "note": "已於 2019年7月5日存入您的交易帳戶。",
-        "outcome": "我們維持就訂單 55667788 提出的 1,179.00 美元賠償。",
-        "reasons": "您要求的價格在故障期間從未報出。",
-    },
-}
+# What the staff write in a letter (bot.claims.samples.STAFF_WORDS) they write in the client's
+# language; a configured text comes in every language.
 DELAY = PerLanguage(
     en="we are still reconciling the reference prices for gold",
     **{"zh-Hans": "我们仍在核对黄金的参考价格", "zh-Hant": "我們仍在核對黃金的參考價格"},
@@ -96,10 +83,20 @@ def generated_offer(seed: int) -> dict[str, Any]:
             else (base * Decimal(1 + rng.uniform(-0.03, 0.03))).quantize(step),
             close_reason="stop_out" if category == 2 else "client",
             commission=Decimal(rng.choice(["0", "-7.00"])),
-            profit=None if closed is None else Decimal(rng.randint(-150_000, 50_000)) / 100,
+            profit=None
+            if closed is None
+            else Decimal(rng.randint(-150_000, 50_000)) / rng.choice([100, 1000]),
         )
         conversion = (
-            Conversion("JPY", "USD", Decimal(1) / Decimal("107.6"), "USDJPY", END - timedelta(minutes=1))
+            Conversion(
+                "JPY",
+                "USD",
+                1 / Decimal("107.6"),
+                "USDJPY",
+                END - timedelta(minutes=1),
+                Decimal("107.6"),
+                True,
+            )
             if symbol.profit_currency == "JPY"
             else Conversion("USD", "USD", Decimal(1))
         )
@@ -118,9 +115,9 @@ def generated_offer(seed: int) -> dict[str, Any]:
 
 def _context(kind: str, language: str) -> dict[str, Any]:
     context = dict(SAMPLES[kind])
-    for key, text in STAFF_WORDS.get(language, {}).items():
-        if key in context and kind != "delay":
-            context[key] = PerLanguage(en=context[key], **{language: text})
+    for key, texts in STAFF_WORDS.items():
+        if key in context and kind != "delay" and language != "en":
+            context[key] = PerLanguage(texts)
     if kind == "delay":
         context["reason"] = DELAY
     return context
@@ -260,3 +257,41 @@ def test_an_order_assessed_before_its_workings_were_kept_is_explained_in_the_eng
     assert "How we computed it: " + context["orders"][0]["remedies"][0]["explanation"][:30] in " ".join(
         english.split()
     )
+
+
+def values(text: str) -> list[Decimal]:
+    """The numbers of a computation, in order, as values (``1,179.00`` and ``1179`` are one),
+    leaving out its dates and times (the staff's line gives them in UTC, the letter locally)."""
+    text = re.sub(
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC|\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} UTC[+-]\d{2}:\d{2}",
+        " ",
+        text,
+    )
+    text = re.sub(
+        r"\b(?:" + "|".join(MONTHS) + r") \d{1,2}, \d{4}, \d{2}:\d{2} UTC[+-]\d{2}:\d{2}", " ", text
+    )
+    return [Decimal(n.replace(",", "")).normalize() for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_letters_computation_states_the_figures_of_the_staffs_explanation(seed: int) -> None:
+    context = generated_offer(seed)
+    remedies = [
+        r for order in context["orders"] for r in sorted(order["remedies"], key=lambda r: r["number"])
+    ]
+    for language, label in (
+        ("zh-Hans", "计算方法："),
+        ("zh-Hant", "計算方法："),
+        ("en", "How we computed it: "),
+    ):
+        page = draft("offer", language, context, templates_dir=DEFAULT_TEMPLATES).html.split(HTML_SEPARATOR)[
+            0
+        ]
+        worded = [html.unescape(w) for w in re.findall(re.escape(label) + r"(.*?)</li>", page, re.S)]
+        assert len(worded) == len(remedies)
+        for remedy, words in zip(remedies, worded, strict=True):
+            assert sorted(values(words)) == sorted(values(remedy["explanation"])), (
+                language,
+                words,
+                remedy["explanation"],
+            )
