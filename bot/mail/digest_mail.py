@@ -1,5 +1,6 @@
 """The managers' digest as the worker and ``claimsbot digest`` send it: figures since the last
-digest, composed by ``bot.reports.digest``, sent over the ``[smtp]`` connection at most once per slot.
+digest, gathered by ``bot.reports.digest`` and written by ``bot.reports.digest_letter``, sent
+over the ``[smtp]`` connection at most once per slot.
 
 A scheduled digest's slot is the scheduled time it stands for (``[digest] at`` in its zone, the
 latest at or before now); ``claimsbot digest --send`` takes a slot of its own. The slot is
@@ -49,8 +50,9 @@ def latest_slot(now: datetime, at: tuple[int, int], tz: tzinfo) -> datetime:
 
 
 def compose(settings: Settings, engine: Engine, *, now: datetime) -> tuple[EmailMessage, digest.Digest]:
-    """The digest at ``now``, counting new claims since the last digest sent (or the previous
-    scheduled time, when none was)."""
+    """The digest at ``now``, its period from the last digest sent (or the previous scheduled time,
+    when none was); in ``[digest] language``, times in ``[digest] timezone``, claims linked to
+    their pages under ``[web] base_url`` when it is set."""
     runs.ensure_tables(engine)
     deadline = settings.deadlines
     with database.session_scope(engine) as session:
@@ -75,6 +77,9 @@ def compose(settings: Settings, engine: Engine, *, now: datetime) -> tuple[Email
         to=list(settings.digest.recipients) or [settings.smtp.from_address],
         message_id_domain=settings.smtp.message_id_domain,
         templates_dir=settings.templates_dir,
+        language=settings.digest.language,
+        base_url=settings.web.base_url,
+        zone=settings.digest.tz,
     )
     return message, figures
 

@@ -1,12 +1,14 @@
-"""The digest as the managers read it: ``chart_png`` draws the last fortnight, and
-``compose_digest`` renders ``templates/digest.txt.j2`` and ``templates/digest.html.j2`` into one
-message (plain text, and HTML with the chart inline)."""
+"""The digest as the managers read it: ``compose_digest`` renders ``templates/digest.txt.j2`` and
+``templates/digest.html.j2`` (English, with a Chinese summary line) or ``digest.zh-Hans.*.j2`` /
+``digest.zh-Hant.*.j2`` (wholly Chinese) into one message: plain text, and HTML with the chart
+(``bot.reports.digest_chart``) inline. With ``[web] base_url`` set, every claim reference links
+to the claim's page (the text part prints the address after it)."""
 
 from __future__ import annotations
 
-import io
 import secrets
-from datetime import UTC, datetime, timedelta
+import unicodedata
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -21,41 +23,21 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import DEFAULT_TEMPLATES
 from bot.reports.digest import Digest
+from bot.reports.digest_chart import chart_png
+from bot.reports.digest_words import ENGLISH, Words, words_for
 from bot.stages.draft import sandboxed
 
-CHART_ALT = "Claims received per day (bars) and open claims at the end of each day (line)"
+__all__ = ["CLAIM_PATH", "chart_png", "compose_digest", "template_names"]
+
+# The approval page's route for one claim (``bot.web.app``: ``/claims/{id}``).
+CLAIM_PATH = "/claims/{id}"
 
 
-def chart_png(digest: Digest) -> bytes:
-    """A 600 x 250 pixel PNG: claims received per day as bars, the backlog as a line."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 2.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    new = [d.new for d in digest.per_day]
-    backlog = [d.backlog for d in digest.per_day]
-    positions = list(range(len(new)))
-    bars = axes.bar(positions, new, color="#4c78a8", label="received that day")
-    other = axes.twinx()
-    (line,) = other.plot(
-        positions, backlog, color="#e45756", marker="o", markersize=3, label="open at end of day"
-    )
-    # Head room above the tallest bar and the line's peak, for the legend.
-    axes.set_ylim(0, max(new, default=0) * 1.35 + 1)
-    other.set_ylim(0, max(backlog, default=0) * 1.35 + 1)
-    axes.set_ylabel("received", fontsize=8)
-    other.set_ylabel("open", fontsize=8)
-    for side in (axes, other):
-        side.yaxis.get_major_locator().set_params(integer=True)
-        side.tick_params(labelsize=7)
-    axes.set_xticks(positions, [f"{d.day:%d %b}" for d in digest.per_day], rotation=45, ha="right")
-    axes.legend(handles=[bars, line], loc="upper left", ncol=2, fontsize=7, frameon=False)
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png", metadata={"Software": None})
-    return out.getvalue()
+def template_names(language: str) -> tuple[str, str]:
+    """The text and HTML templates for ``language``: English keeps the names operators copied."""
+    words_for(language)
+    suffix = "" if language == "en" else f".{language}"
+    return f"digest{suffix}.txt.j2", f"digest{suffix}.html.j2"
 
 
 def compose_digest(
@@ -66,32 +48,41 @@ def compose_digest(
     message_id_domain: str,
     templates_dir: Path = DEFAULT_TEMPLATES,
     chart: bytes | None = None,
+    language: str = "en",
+    base_url: str = "",
+    zone: tzinfo | None = None,
 ) -> EmailMessage:
-    """The digest as one message: text, and HTML with the chart as an inline ``cid:`` image."""
+    """The digest as one message: text, and HTML with the chart as an inline ``cid:`` image.
+
+    ``language``: ``[digest] language``; ``base_url``: ``[web] base_url`` ("" for no links);
+    ``zone``: where times are shown (``[digest] timezone``; the figures' own zone by default)."""
     if not to:
         raise ValueError("a digest needs at least one recipient")
-    chart = chart_png(digest) if chart is None else chart
+    words = words_for(language)
+    text_name, html_name = template_names(language)
+    chart = chart_png(digest, language) if chart is None else chart
     cid = f"<chart.{secrets.token_hex(8)}@{message_id_domain}>"
-    context = _context(digest, cid[1:-1])
-    local_day = digest.now.astimezone(digest.tz).date()
+    shown_in = zone or digest.tz
+    context = _context(digest, words, cid[1:-1], base_url.rstrip("/"), shown_in)
+    local_day = digest.now.astimezone(shown_in).date()
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = ", ".join(to)
-    message["Subject"] = (
-        f"Claims digest {local_day:%Y-%m-%d}: {digest.new_claims} new, "
-        f"{digest.drafts_waiting} drafts waiting, {digest.overdue} overdue"
+    message["Subject"] = words.subject.format(
+        day=f"{local_day:%Y-%m-%d}",
+        new=digest.new_claims,
+        waiting=digest.drafts_waiting,
+        overdue=digest.overdue,
     )
     message["Date"] = format_datetime(digest.now.astimezone(UTC))
     message["Message-ID"] = make_msgid(idstring="digest", domain=message_id_domain)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(_render(templates_dir, "digest.txt.j2", context), charset="utf-8")
-    message.add_alternative(
-        _render(templates_dir, "digest.html.j2", context), subtype="html", charset="utf-8"
-    )
+    message.set_content(_render(templates_dir, text_name, context), charset="utf-8")
+    message.add_alternative(_render(templates_dir, html_name, context), subtype="html", charset="utf-8")
     html = message.get_payload()[1]  # type: ignore[index]
     html.add_related(
-        chart, maintype="image", subtype="png", cid=cid, disposition="inline", filename="claims-per-day.png"
+        chart, maintype="image", subtype="png", cid=cid, disposition="inline", filename="backlog-by-age.png"
     )
     return message
 
@@ -101,21 +92,81 @@ def _money(amount: Decimal, currency: str) -> str:
     return format_currency(amount, currency, format="#,##0.00 ¤¤", locale="en_US", currency_digits=True)
 
 
-def _age(value: timedelta) -> str:
-    hours = int(value.total_seconds() // 3600)
-    return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _width(text: str) -> int:
+    """Columns a monospaced reader gives ``text``: two for each wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _pad(value: object, width: int) -> str:
+    """Left-aligned in ``width`` columns, counting Chinese characters as two: text tables line up."""
+    text = str(value)
+    return text + " " * max(0, width - _width(text))
+
+
+def _right(value: object, width: int) -> str:
+    text = str(value)
+    return " " * max(0, width - _width(text)) + text
+
+
+@pass_context
+def _age(context: Context, value: timedelta | None) -> str:
+    return "" if value is None else context["words"].duration(value)
 
 
 @pass_context
 def _local(context: Context, moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """A moment in the digest's time zone."""
-    return moment.astimezone(context["d"].tz).strftime(pattern)
+    return moment.astimezone(context["zone_tz"]).strftime(pattern)
+
+
+@pass_context
+def _long_date(context: Context, moment: datetime) -> str:
+    return context["words"].date(moment.astimezone(context["zone_tz"]))
+
+
+@pass_context
+def _state(context: Context, value: str) -> str:
+    return context["words"].state(value)
+
+
+@pass_context
+def _kind(context: Context, value: str) -> str:
+    return context["words"].kind(value)
+
+
+@pass_context
+def _reason(context: Context, value: str) -> str:
+    """An escalation's reason as written, but the digest's own "(no reason given)" in its language."""
+    return context["words"].no_reason if value == ENGLISH.no_reason else value
+
+
+@pass_context
+def _claim_url(context: Context, claim_id: int | None) -> str:
+    """The claim's page, or "" without ``[web] base_url`` (or without a claim)."""
+    base = context["base_url"]
+    return f"{base}{CLAIM_PATH.format(id=claim_id)}" if base and claim_id is not None else ""
 
 
 @lru_cache(maxsize=4)
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
     env = sandboxed(templates_dir)
-    env.filters.update(money=_money, age=_age, local=_local)
+    env.filters.update(
+        money=_money,
+        number=_number,
+        pad=_pad,
+        right=_right,
+        age=_age,
+        local=_local,
+        long_date=_long_date,
+        state=_state,
+        kind=_kind,
+        reason=_reason,
+        claim_url=_claim_url,
+    )
     return env
 
 
@@ -123,21 +174,45 @@ def _render(templates_dir: Path, name: str, context: dict[str, Any]) -> str:
     return _environment(templates_dir.resolve()).get_template(name).render(**context)
 
 
-def _context(digest: Digest, chart_cid: str) -> dict[str, Any]:
+def _offset(moment: datetime) -> str:
+    """``UTC+08:00``: the zone as a Chinese reader is shown it, with no English place name."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _context(digest: Digest, words: Words, chart_cid: str, base_url: str, zone: tzinfo) -> dict[str, Any]:
     zero = Decimal(0)
     amounts = [
         {
             "currency": currency,
+            "assessed": digest.assessed.get(currency, zero),
             "offered": digest.offered.get(currency, zero),
             "consented": digest.consented.get(currency, zero),
             "settled": digest.settled.get(currency, zero),
         }
         for currency in digest.currencies
     ]
+    backlog = [
+        {
+            "label": words.buckets[index],
+            "interval": f"[{bucket.low}, {'∞' if bucket.high is None else bucket.high})",
+            "count": bucket.count,
+        }
+        for index, bucket in enumerate(digest.backlog_by_age)
+    ]
     return {
         "d": digest,
-        "zone": str(digest.tz),
+        "words": words,
+        "zone": str(zone) if words.language == "en" else _offset(digest.now.astimezone(zone)),
+        "zone_tz": zone,
+        "rules": words.rules_name(digest.rules),
+        "no_reason": words.no_reason,
         "amounts": amounts,
+        "backlog": backlog,
+        "backlog_total": sum(bucket.count for bucket in digest.backlog_by_age),
+        "base_url": base_url,
         "chart_cid": chart_cid,
-        "chart_alt": CHART_ALT,
+        "chart_alt": words.chart_alt(digest.backlog_by_age),
     }

@@ -425,3 +425,22 @@ def test_escalations_are_grouped_by_reason_with_at_most_five_claims_each(gathere
     assert section.count("CLM-2024-") == 5 + 2 + 1
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert html.split("Escalated</h2>")[1].split("Quarantined")[0].count("<li>") == 8
+
+
+def test_the_new_figures_on_the_seven_claims(built: Built, gathered: digest.Digest) -> None:
+    # Assessed, not offered: K's one order (Bob's best price), its offer never sent.
+    assert gathered.assessed == {"USD": D("26.60")}
+    # Resolved in [14 March 08:30, 15 March 08:30): R, rejected at 18:00 on the 14th; A settled on the 12th.
+    assert gathered.resolved == {"settled": 0, "rejected": 1}
+    # Resolution: R in 9 h 30 min, A in 10 d 5 h; nearest rank of two: the first, then the second.
+    assert gathered.resolution == digest.Spread(
+        2, timedelta(hours=9, minutes=30), timedelta(days=10, hours=5)
+    )
+    assert gathered.first_response == digest.Spread(0, None, None)  # no reply was sent
+    # Business days after the day of receipt up to Friday 15 March: K (14 March) 1; C (Wed 6 March)
+    # 7; W (Sat 2 March) 10; E (Wed 28 Feb) 12; B (Tue 20 Feb) 18.
+    assert [b.count for b in gathered.backlog_by_age] == [0, 1, 0, 3, 1]
+    # The approvals recorded were moved to each claim's creation, none in the period.
+    assert gathered.approvals == []
+    assert gathered.oldest_quarantined is not None and gathered.oldest_quarantined.received_at == hk(3, 9)
+    assert [c.claim_id for c in gathered.late] == [built.claims[label] for label in ("B", "E", "W")]
