@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.claims import moves
 from bot.claims.lifecycle import State
+from bot.config import Settings
 from bot.pipeline import process_message
 from bot.reports.report import claim_summaries
 from bot.storage import database, store
@@ -20,8 +21,10 @@ from tests.conftest import make_settings
 from tests.messages import eml
 
 
-def ingest(engine: Engine, tmp_path: Path, raw: bytes, uid: int = 1) -> InboundMessage:
-    settings = make_settings(tmp_path / "book")
+def ingest(
+    engine: Engine, tmp_path: Path, raw: bytes, uid: int = 1, settings: Settings | None = None
+) -> InboundMessage:
+    settings = settings or make_settings(tmp_path / "book")
     with database.session_scope(engine) as session:
         inbound = process_message(
             raw, session=session, settings=settings, folder="INBOX", uidvalidity=1, uid=uid
@@ -175,16 +178,8 @@ def test_an_offer_ready_at_once_is_the_claims_only_letter_unless_it_waits_for_a_
     settings = make_settings(
         tmp_path / "book", letters={"fold_acknowledgement": True}, approval={"four_eyes_amount": four_eyes}
     )
+    inbound = ingest(book_engine, tmp_path, eml("zh-hans-gbk-under-gb2312-label.eml"), settings=settings)
     with database.session_scope(book_engine) as session:
-        inbound = process_message(
-            eml("zh-hans-gbk-under-gb2312-label.eml"),
-            session=session,
-            settings=settings,
-            folder="INBOX",
-            uidvalidity=1,
-            uid=1,
-        )
-        assert inbound is not None and inbound.claim_id is not None
         drafted = session.exec(
             select(Reply).where(Reply.claim_id == inbound.claim_id).order_by(Reply.id)
         ).all()
