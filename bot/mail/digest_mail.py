@@ -123,7 +123,8 @@ def send(settings: Settings, engine: Engine, *, now: datetime, scheduled: bool) 
     key = f"{'scheduled' if scheduled else 'manual'}:{slot:%Y-%m-%dT%H:%M:%S}Z"
     message, figures = compose(settings, engine, now=now)
     with database.session_scope(engine) as session:
-        run_id = runs.claim_digest(session, key=key, period_start=figures.since, period_end=slot)
+        # The next digest counts from where these figures stop, so nothing is counted twice.
+        run_id = runs.claim_digest(session, key=key, period_start=figures.since, period_end=figures.now)
     if run_id is None:
         return Outcome(False, f"digest {key} was already sent")
     try:

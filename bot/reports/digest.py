@@ -22,8 +22,9 @@ What the figures mean (the **period** is ``[since, now)``; ``since``: the previo
     of those states), the larger of the remedies offered for it: the most the broker has put on
     the table. A claim rejected or escalated after its offer still counts; consented and
     settled claims count here too.
-  - **consented**: the chosen remedy's amount for each order of claims in state consented:
-    agreed with the client, not yet carried out.
+  - **consented**: the chosen remedy's amount for each order with a remedy chosen, of a claim
+    neither settled nor rejected (in state consented, or escalated since): agreed with the
+    client, not yet carried out.
   - **settled**: the chosen remedy's amount for each order of settled claims.
 
 - **time to first response**: from a claim's ``created_at`` (when the bot read the message) to the
@@ -66,6 +67,7 @@ be exact. Times are aware UTC; days are local days in the broker's zone (``tz``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -180,7 +182,7 @@ class Digest:
         first, each with its ``ESCALATED_SHOWN`` oldest: a manager reads causes, not a list."""
         groups: dict[str, list[EscalatedClaim]] = {}
         for claim in self.escalated:
-            groups.setdefault(" ".join(claim.reason.split())[:200] or "(no reason given)", []).append(claim)
+            groups.setdefault(one_line(claim.reason, 200) or "(no reason given)", []).append(claim)
         never = datetime.max.replace(tzinfo=UTC)
         return [
             EscalationGroup(
@@ -292,7 +294,24 @@ def gather(
 
 
 def _held(message: InboundMessage) -> HeldMessage:
-    return HeldMessage(message.received_at, message.sender, message.subject, message.reason)
+    return HeldMessage(
+        message.received_at,
+        one_line(message.sender),
+        one_line(message.subject),
+        one_line(message.reason, 200),
+    )
+
+
+# Control and bidirectional formatting characters: a stored subject could draw a fake line of
+# figures, or turn the text after it around.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def one_line(text: str, limit: int = 120) -> str:
+    """Stored text (a sender's subject, a reason) as one printable line of at most ``limit``
+    characters, so that no message can lay out the digest."""
+    line = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _late(

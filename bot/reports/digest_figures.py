@@ -130,10 +130,12 @@ def exposure(session: Session) -> Exposure:
         elif amounts and state not in CLOSED:
             steps["assessed"][currency] += max(amounts)
         chosen = remedies.get(chosen_remedy or "")
-        if chosen is not None and state == State.CONSENTED:
-            steps["consented"][currency] += chosen
         if chosen is not None and state == State.SETTLED:
             steps["settled"][currency] += chosen
+        elif chosen is not None and state != State.REJECTED:
+            # Agreed with the client and not carried out, wherever the claim went since (an
+            # escalation after consent still owes the client the chosen remedy).
+            steps["consented"][currency] += chosen
     return Exposure(**{name: dict(amounts) for name, amounts in steps.items()})
 
 

@@ -88,8 +88,16 @@ def compose_digest(
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    """``1,234.50 USD``: thousands separators, the currency's own decimals, its ISO code."""
-    return format_currency(amount, currency, format="#,##0.00 ¤¤", locale="en_US", currency_digits=True)
+    """``1,234.50 USD``: thousands separators, at least the currency's own decimals (more where
+    the exact sum has them: ``7,814.5 JPY``), its ISO code."""
+    return format_currency(
+        amount,
+        currency,
+        format="#,##0.00 ¤¤",
+        locale="en_US",
+        currency_digits=True,
+        decimal_quantization=False,
+    )
 
 
 def _number(value: int) -> str:
@@ -207,6 +215,8 @@ def _context(digest: Digest, words: Words, chart_cid: str, base_url: str, zone: 
         "words": words,
         "zone": str(zone) if words.language == "en" else _offset(digest.now.astimezone(zone)),
         "zone_tz": zone,
+        # Business days are counted in the deadlines' zone, which may not be the one times are shown in.
+        "days_zone": str(digest.tz) if words.language == "en" else _offset(digest.now.astimezone(digest.tz)),
         "rules": words.rules_name(digest.rules),
         "no_reason": words.no_reason,
         "amounts": amounts,

@@ -23,7 +23,7 @@ from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.mail import digest_mail
 from bot.pipeline import process_message
-from bot.storage import database, schema, store
+from bot.storage import database, runs, schema, store
 from bot.storage.tables import utcnow
 from tests import ROOT
 from tests.conftest import approve_all, make_settings
@@ -104,9 +104,14 @@ def test_digest_send_arrives_with_the_chart_and_a_scheduled_one_goes_once(
     assert png.get_content().startswith(b"\x89PNG")
 
     engine = schema.open_engine(settings)
-    first = digest_mail.send(settings, engine, now=utcnow(), scheduled=True)
-    again = digest_mail.send(settings, engine, now=utcnow() + timedelta(seconds=5), scheduled=True)
+    at = utcnow()
+    first = digest_mail.send(settings, engine, now=at, scheduled=True)
+    again = digest_mail.send(settings, engine, now=at + timedelta(seconds=5), scheduled=True)
     assert first.sent and not again.sent and "already sent" in again.detail
+    with database.session_scope(engine) as session:
+        last = runs.last_digest(session)
+        # The next digest counts from where this one's figures stopped, not from its slot.
+        assert last is not None and last.period_end == at
     assert len(smtp_sink.deliveries) == 2
     # That digest counted new claims from the one sent by hand: none since.
     second = email.message_from_bytes(smtp_sink.deliveries[1].content, policy=default)
