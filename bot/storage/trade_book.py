@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import String, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 from bot.config import IncidentSettings
 from bot.stages.assess import Conversion, Quote, WindowPrices, window_prices
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
+from bot.storage.types import UTCDateTime
 
 
 class TradeBook:
@@ -79,16 +81,10 @@ class TradeBook:
                 return cached
             self._session.delete(cached)
             self._session.flush()
-        start, end = incident.start, incident.end
-        rows = self._session.execute(
-            sa_select(Tick.time, Tick.bid, Tick.ask)
-            .where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
-            .execution_options(yield_per=10_000)
-        )
-        prices = window_prices((t, b, a) for t, b, a in rows)
+        prices = self._extremes(symbol, incident.start, incident.end)
         last = self._session.execute(
             sa_select(Tick.time, Tick.bid, Tick.ask)
-            .where(Tick.symbol == symbol, Tick.time <= end)
+            .where(Tick.symbol == symbol, Tick.time <= incident.end)
             .order_by(Tick.time.desc())  # type: ignore[attr-defined]
             .limit(1)
         ).first()
@@ -110,6 +106,31 @@ class TradeBook:
             assert stored is not None
             return stored
         return quote
+
+    def _extremes(self, symbol: str, start: datetime, end: datetime) -> WindowPrices | None:
+        """The window's extremes in one pass over its ticks as the database stores them: the
+        columns' own conversions (a UTC datetime, a Decimal per value) cost more than the search,
+        so times stay as stored (SQLite's fixed-width text sorts as the moments do) and only the
+        winners are converted."""
+        raw = (type_coerce(Tick.time, String), type_coerce(Tick.bid, String), type_coerce(Tick.ask, String))
+        rows = self._session.execute(
+            sa_select(*raw)
+            .where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
+            .execution_options(yield_per=10_000)
+        )
+        found = window_prices((t, Decimal(b), Decimal(a)) for t, b, a in rows)
+        if found is None:
+            return None
+        moment = UTCDateTime().process_result_value
+        dialect = self._session.get_bind().dialect
+
+        def stored(quote: Quote) -> Quote:
+            at = quote.time if isinstance(quote.time, datetime) else datetime.fromisoformat(str(quote.time))
+            return Quote(quote.price, moment(at, dialect))  # type: ignore[arg-type]
+
+        return WindowPrices(
+            *(stored(q) for q in (found.low_bid, found.high_bid, found.low_ask, found.high_ask))
+        )
 
     def conversion(self, incident: IncidentSettings, source: str, target: str) -> Conversion | None:
         """Rate from ``source`` to ``target`` at the last reference mid at or before the window end."""

@@ -1,0 +1,42 @@
+"""The trade book's window extremes, read from the ticks as stored, against the pure stage's
+``window_prices`` over the same ticks read as Decimal and UTC datetimes: equal on SQLite and on
+PostgreSQL, ties included (the earliest tick of an extreme price is the one cited)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import IncidentSettings
+from bot.stages.assess import window_prices
+from bot.storage import database, schema, trade_book
+from bot.storage.tables import Tick
+from tests.conftest import make_settings
+
+START = datetime(2019, 6, 26, 10, 58, tzinfo=UTC)
+END = datetime(2019, 6, 26, 21, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_window_extremes_from_stored_ticks_equal_the_stages_own(tmp_path: Path, database_url: str) -> None:
+    engine = schema.open_engine(make_settings(tmp_path / "d", database_url=database_url))
+    rng = random.Random(5)
+    ticks = []
+    for n in range(3000):
+        moment = START - timedelta(hours=1) + timedelta(seconds=17 * n, microseconds=rng.randrange(1000))
+        # Few distinct prices, so that every extreme is reached by several ticks.
+        bid = Decimal("1.13") + Decimal(rng.randrange(-9, 10)) / 1000
+        ticks.append(Tick(symbol="EURUSD", time=moment, bid=bid, ask=bid + Decimal("0.00012")))
+    rng.shuffle(ticks)
+    with database.session_scope(engine) as session:
+        session.add_all(ticks)
+    incident = IncidentSettings(name="i", start=START, end=END)
+    expected = window_prices((t.time, t.bid, t.ask) for t in ticks if START <= t.time <= END)
+    with database.session_scope(engine) as session:
+        found = trade_book.window_from_quote(trade_book.TradeBook(session).window(incident, "EURUSD"))
+    assert expected is not None and found == expected
+    assert found.low_bid.time.tzinfo is not None
