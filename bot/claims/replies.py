@@ -22,8 +22,9 @@ from bot.config import IncidentSettings, Settings
 from bot.stages.assess import Workings
 from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals
 from bot.stages.parse import msg_ids
+from bot.stages.records import OrderRecord
 from bot.storage import store, trade_book
-from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, TradeOrder, utcnow
+from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 
 REMEDY_NUMBER = {"best_price": 1, "restore": 2}
 
@@ -103,7 +104,7 @@ def incident_window(incident: IncidentSettings) -> str:
 
 
 def offered_orders(
-    rows: list[ClaimOrder], records: Mapping[str, TradeOrder | None], zone: tzinfo
+    rows: list[ClaimOrder], records: Mapping[str, OrderRecord | None], zone: tzinfo
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The offer's orders, from the claim's stored rows and the orders' trade records: each
     eligible one with its remedies and their workings (moments in ``zone``), and the others

@@ -161,20 +161,30 @@ class Assessment:
 
 
 def window_prices(ticks: Iterable[tuple[datetime, Decimal, Decimal]]) -> WindowPrices | None:
-    """Extremes of (time, bid, ask) ticks; ties go to the earliest tick, so import order never matters."""
-    low_bid = high_bid = low_ask = high_ask = None
-    for time, bid, ask in ticks:
-        if low_bid is None or (bid, time) < (low_bid.price, low_bid.time):
-            low_bid = Quote(bid, time)
-        if high_bid is None or (bid > high_bid.price or (bid == high_bid.price and time < high_bid.time)):
-            high_bid = Quote(bid, time)
-        if low_ask is None or (ask, time) < (low_ask.price, low_ask.time):
-            low_ask = Quote(ask, time)
-        if high_ask is None or (ask > high_ask.price or (ask == high_ask.price and time < high_ask.time)):
-            high_ask = Quote(ask, time)
-    if low_bid is None or high_bid is None or low_ask is None or high_ask is None:
+    """Extremes of (time, bid, ask) ticks; ties go to the earliest tick, so import order never
+    matters. One pass with the four leaders in locals: it runs over every tick of the window."""
+    rows = iter(ticks)
+    first = next(rows, None)
+    if first is None:
         return None
-    return WindowPrices(low_bid, high_bid, low_ask, high_ask)
+    time, bid, ask = first
+    low_bid, low_bid_at, high_bid, high_bid_at = bid, time, bid, time
+    low_ask, low_ask_at, high_ask, high_ask_at = ask, time, ask, time
+    for time, bid, ask in rows:
+        if bid < low_bid or (bid == low_bid and time < low_bid_at):
+            low_bid, low_bid_at = bid, time
+        if bid > high_bid or (bid == high_bid and time < high_bid_at):
+            high_bid, high_bid_at = bid, time
+        if ask < low_ask or (ask == low_ask and time < low_ask_at):
+            low_ask, low_ask_at = ask, time
+        if ask > high_ask or (ask == high_ask and time < high_ask_at):
+            high_ask, high_ask_at = ask, time
+    return WindowPrices(
+        Quote(low_bid, low_bid_at),
+        Quote(high_bid, high_bid_at),
+        Quote(low_ask, low_ask_at),
+        Quote(high_ask, high_ask_at),
+    )
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -6,19 +6,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import String, func, type_coerce
+from sqlalchemy import String, bindparam, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.config import IncidentSettings
 from bot.stages.assess import Conversion, Quote, WindowPrices, window_prices
+from bot.stages.records import AccountRecord, OrderRecord
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
 from bot.storage.types import UTCDateTime
 
+_ORDERS, _ACCOUNTS = TradeOrder.__table__, Account.__table__  # type: ignore[attr-defined]
+_ORDER = sa_select(_ORDERS).where(_ORDERS.c.ticket == bindparam("ticket"))
+_ACCOUNT = sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login == bindparam("login"))
+
 
 class TradeBook:
-    """Read access to the broker's trade records, as the match and assess stages need it."""
+    """Read access to the broker's trade records, as the match and assess stages need it.
+
+    An order or an account is read as a row of its table (its columns as attributes, already
+    Decimal and UTC), not as an ORM object: loading one through the identity map costs about
+    three times as much, and nothing downstream writes to the records."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -27,11 +36,11 @@ class TradeBook:
         self._symbols: dict[str, Symbol | None] = {}
         self._windows: dict[tuple[str, str], WindowQuote] = {}
 
-    def account(self, login: str) -> Account | None:
-        return self._session.get(Account, login)
+    def account(self, login: str) -> AccountRecord | None:
+        return self._session.execute(_ACCOUNT, {"login": login}).first()
 
-    def order(self, ticket: str) -> TradeOrder | None:
-        return self._session.get(TradeOrder, ticket)
+    def order(self, ticket: str) -> OrderRecord | None:
+        return self._session.execute(_ORDER, {"ticket": ticket}).first()
 
     def symbol(self, name: str) -> Symbol | None:
         if name not in self._symbols:
@@ -48,19 +57,19 @@ class TradeBook:
         stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)
         return self._session.exec(stmt).all()
 
-    def resolve(self, number: str, *, login: str) -> tuple[TradeOrder | None, str]:
+    def resolve(self, number: str, *, login: str) -> tuple[OrderRecord | None, str]:
         """The position a client's number names (ticket, MT5 position, order or deal), and which it was.
 
         Only the claimed account's records count: a number of another account is reported as
         ``foreign`` so that nothing about it is disclosed.
         """
-        order = self._session.get(TradeOrder, number)
+        order = self.order(number)
         if order is not None:
             return (order, "ticket") if order.login == login else (None, "foreign")
         aliases = self._session.exec(select(TicketAlias).where(TicketAlias.alias == number)).all()
         for alias in aliases:
             if alias.login == login:
-                return self._session.get(TradeOrder, alias.ticket), alias.kind
+                return self.order(alias.ticket), alias.kind
         return None, "foreign" if aliases else "unknown"
 
     def already_claimed(self, ticket: str) -> bool:

@@ -196,3 +196,14 @@ def test_window_extremes_do_not_depend_on_the_order_ticks_were_imported(
     shuffled = list(ticks)
     shuffler.shuffle(shuffled)
     assert window_prices(ticks) == window_prices(shuffled)
+    # Each extreme is the earliest tick at the extreme price.
+    low_bid = min(ticks, key=lambda t: (t[1], t[0]))
+    high_bid = min(ticks, key=lambda t: (-t[1], t[0]))
+    low_ask = min(ticks, key=lambda t: (t[2], t[0]))
+    high_ask = min(ticks, key=lambda t: (-t[2], t[0]))
+    assert window_prices(shuffled) == WindowPrices(
+        Quote(low_bid[1], low_bid[0]),
+        Quote(high_bid[1], high_bid[0]),
+        Quote(low_ask[2], low_ask[0]),
+        Quote(high_ask[2], high_ask[0]),
+    )
