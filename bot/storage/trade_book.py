@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import String, bindparam, func, type_coerce
+from sqlalchemy import Float, bindparam, cast, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.config import IncidentSettings
-from bot.stages.assess import Conversion, Quote, WindowPrices, window_prices
+from bot.stages.assess import Conversion, Quote, WindowPrices
 from bot.stages.records import AccountRecord, OrderRecord
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
-from bot.storage.types import UTCDateTime
 
 _ORDERS, _ACCOUNTS = TradeOrder.__table__, Account.__table__  # type: ignore[attr-defined]
 _ORDER = sa_select(_ORDERS).where(_ORDERS.c.ticket == bindparam("ticket"))
@@ -117,28 +117,31 @@ class TradeBook:
         return quote
 
     def _extremes(self, symbol: str, start: datetime, end: datetime) -> WindowPrices | None:
-        """The window's extremes in one pass over its ticks as the database stores them: the
-        columns' own conversions (a UTC datetime, a Decimal per value) cost more than the search,
-        so times stay as stored (SQLite's fixed-width text sorts as the moments do) and only the
-        winners are converted."""
-        raw = (type_coerce(Tick.time, String), type_coerce(Tick.bid, String), type_coerce(Tick.ask, String))
-        rows = self._session.execute(
-            sa_select(*raw)
-            .where(Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
-            .execution_options(yield_per=10_000)
-        )
-        found = window_prices((t, Decimal(b), Decimal(a)) for t, b, a in rows)
-        if found is None:
+        """The window's extremes, found by the database: the least and greatest of each price as
+        a float, then, among the few ticks at that float, the exact extreme as Decimal and its
+        earliest tick. Exact, because rounding to a float never reverses an order: the true
+        extreme is always among the ticks whose float is the extreme float (SQLite keeps money as
+        text, so its own MIN would compare strings)."""
+        inside = (Tick.symbol == symbol, Tick.time >= start, Tick.time <= end)
+        bid, ask = cast(Tick.bid, Float), cast(Tick.ask, Float)
+        floats = self._session.execute(
+            sa_select(func.min(bid), func.max(bid), func.min(ask), func.max(ask)).where(*inside)
+        ).one()
+        if floats[0] is None:
             return None
-        moment = UTCDateTime().process_result_value
-        dialect = self._session.get_bind().dialect
 
-        def stored(quote: Quote) -> Quote:
-            at = quote.time if isinstance(quote.time, datetime) else datetime.fromisoformat(str(quote.time))
-            return Quote(quote.price, moment(at, dialect))  # type: ignore[arg-type]
+        def extreme(column: Any, as_float: Any, value: float, lowest: bool) -> Quote:
+            ticks = self._session.execute(
+                sa_select(Tick.time, column).where(*inside, as_float == value)
+            ).all()
+            price = min(p for _, p in ticks) if lowest else max(p for _, p in ticks)
+            return Quote(price, min(t for t, p in ticks if p == price))
 
         return WindowPrices(
-            *(stored(q) for q in (found.low_bid, found.high_bid, found.low_ask, found.high_ask))
+            extreme(Tick.bid, bid, floats[0], lowest=True),
+            extreme(Tick.bid, bid, floats[1], lowest=False),
+            extreme(Tick.ask, ask, floats[2], lowest=True),
+            extreme(Tick.ask, ask, floats[3], lowest=False),
         )
 
     def conversion(self, incident: IncidentSettings, source: str, target: str) -> Conversion | None:
