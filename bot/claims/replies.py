@@ -20,7 +20,7 @@ from sqlmodel import Session
 from bot.claims.deadlines import end_of_day, local_day
 from bot.config import IncidentSettings, Settings
 from bot.stages.assess import Workings
-from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals
+from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals, utc_offset
 from bot.stages.parse import msg_ids
 from bot.stages.records import OrderRecord
 from bot.storage import store, trade_book
@@ -99,8 +99,7 @@ def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
 
 def incident_window(incident: IncidentSettings) -> str:
     """The outage as the broker's notice gave it: ``2019-06-26 18:58 to 2019-06-27 05:30 (UTC+08:00)``."""
-    offset = incident.start.strftime("%z")
-    return f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    return f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} ({utc_offset(incident.start)})"
 
 
 def offered_orders(

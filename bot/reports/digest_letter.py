@@ -25,7 +25,7 @@ from bot.config import DEFAULT_TEMPLATES
 from bot.reports.digest import Digest
 from bot.reports.digest_chart import chart_png
 from bot.reports.digest_words import ENGLISH, Words, words_for
-from bot.stages.draft import sandboxed
+from bot.stages.draft import sandboxed, utc_offset
 
 __all__ = ["CLAIM_PATH", "chart_png", "compose_digest", "template_names"]
 
@@ -182,14 +182,6 @@ def _render(templates_dir: Path, name: str, context: dict[str, Any]) -> str:
     return _environment(templates_dir.resolve()).get_template(name).render(**context)
 
 
-def _offset(moment: datetime) -> str:
-    """``UTC+08:00``: the zone as a Chinese reader is shown it, with no English place name."""
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _context(digest: Digest, words: Words, chart_cid: str, base_url: str, zone: tzinfo) -> dict[str, Any]:
     zero = Decimal(0)
     amounts = [
@@ -210,13 +202,18 @@ def _context(digest: Digest, words: Words, chart_cid: str, base_url: str, zone: 
         }
         for index, bucket in enumerate(digest.backlog_by_age)
     ]
+
+    def named(tz: tzinfo) -> str:
+        """A zone by its name in English; by its offset in Chinese, with no English place name."""
+        return str(tz) if words.language == "en" else utc_offset(digest.now.astimezone(tz))
+
     return {
         "d": digest,
         "words": words,
-        "zone": str(zone) if words.language == "en" else _offset(digest.now.astimezone(zone)),
+        "zone": named(zone),
         "zone_tz": zone,
         # Business days are counted in the deadlines' zone, which may not be the one times are shown in.
-        "days_zone": str(digest.tz) if words.language == "en" else _offset(digest.now.astimezone(digest.tz)),
+        "days_zone": named(digest.tz),
         "rules": words.rules_name(digest.rules),
         "no_reason": words.no_reason,
         "amounts": amounts,

@@ -12,7 +12,7 @@ dates are formatted for the language with Babel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -142,6 +142,14 @@ def _date(context: Context, value: date | datetime) -> str:
     return format_date(value, format="long", locale=LOCALES[context["language"]])
 
 
+def utc_offset(moment: datetime) -> str:
+    """``UTC+08:00``: a moment's zone as an offset, the same in every language."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 @pass_context
 def _moment(context: Context, value: date | datetime, inline: bool = False) -> str:
     """A moment with its day, time and zone: ``July 27, 2019, 23:59 Hong Kong Standard Time
@@ -152,8 +160,7 @@ def _moment(context: Context, value: date | datetime, inline: bool = False) -> s
         return _date(context, value)
     locale = LOCALES[context["language"]]
     day = format_date(value, format="long", locale=locale)
-    offset = value.strftime("%z")
-    utc = f"UTC{offset[:3]}:{offset[3:]}"
+    utc = utc_offset(value)
     named = isinstance(value.tzinfo, ZoneInfo)
     zone = get_timezone_name(value, width="long", locale=locale) if named else ""
     if inline:
