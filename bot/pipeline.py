@@ -73,6 +73,7 @@ def process_message(
         uidvalidity=uidvalidity,
         uid=uid,
         content_hash=content_hash,
+        envelope=False,
     )
     inbound.message_id = message_id
     return _read(session, settings, inbound, raw)
@@ -96,7 +97,8 @@ def _read(session: Session, settings: Settings, inbound: InboundMessage, raw: by
         parsed = parse(raw)
     except Unreadable as exc:
         inbound.reason = str(exc)
-        log.info("quarantined: %s", exc, extra={"message_id": inbound.message_id})
+        log.debug("quarantined: %s", exc, extra={"message_id": inbound.message_id})
+        inbound.sender, inbound.subject = intake.envelope_hint(raw) if raw else ("", "")
         return inbound
     inbound.sender, inbound.subject = parsed.sender, parsed.subject[:500]
     verdict = classify(
@@ -277,7 +279,7 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
             return
         store.record_event(session, claim_id=claim.id, actor="bot", event="needs_a_person", detail=why)
     moves.move(session, claim, State.ASSESSED, actor="bot", reason=f"{len(assessments)} orders assessed")
-    offer = replies.offer(session, claim, settings)
+    offer = replies.offer(session, claim, settings, records)
     amount, _ = replies.stated_amount("offer", offer)
     waits = amount is not None and amount > settings.approval.four_eyes_amount
     if waits or not settings.letters.fold_acknowledgement:

@@ -42,7 +42,7 @@ def attach(
     """File the message under its claim and say so in the claim's history."""
     assert claim.id is not None
     inbound.status, inbound.claim_id = status, claim.id
-    log.info(event, extra={"claim": claim.reference, "message_id": inbound.message_id})
+    log.debug(event, extra={"claim": claim.reference, "message_id": inbound.message_id})
     store.record_event(
         session,
         claim_id=claim.id,

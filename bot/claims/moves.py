@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from bot.claims.lifecycle import CLOSED, IllegalTransition, transition
@@ -51,7 +52,9 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
             to_state=step.after,
         )
     )
-    session.refresh(claim)
+    # The row now holds what the update wrote: said to the object as loaded, not read back.
+    for name, value in values.items():
+        set_committed_value(claim, name, value)
 
 
 def after_sent(session: Session, reply: Reply, *, consent_days: int) -> None:

@@ -67,11 +67,14 @@ def acknowledgement(
     }
 
 
-def offer(session: Session, claim: Claim, settings: Settings) -> dict[str, Any]:
-    """Per eligible order: what happened and each remedy with its amount and how it was computed."""
+def offer(
+    session: Session, claim: Claim, settings: Settings, book: trade_book.TradeBook | None = None
+) -> dict[str, Any]:
+    """Per eligible order: what happened and each remedy with its amount and how it was computed
+    (``book``: the trade records already open in this session, with what they have read)."""
     assert claim.id is not None
     rows = list(store.claim_orders(session, claim_id=claim.id))
-    book = trade_book.TradeBook(session)
+    book = book or trade_book.TradeBook(session)
     incident = next((i for i in settings.incidents if i.name == claim.incident), settings.incidents[0])
     # The letter's times are the incident's, in the zone its notice gave them.
     zone = incident.start.tzinfo or UTC

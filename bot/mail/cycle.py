@@ -149,6 +149,7 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             with database.session_scope(engine) as session:
                 store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid, by=RUN)
             duplicates: list[int] = []
+            before = dict(report.outcomes)
             for index, fetched in enumerate(batch):
                 # Whatever stores this message says which one is in hand next, in the same commit.
                 following = batch[index + 1].uid if index + 1 < len(batch) else None
@@ -168,6 +169,20 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             with database.session_scope(engine) as session:
                 store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             archive_pending(engine, mailbox, settings, duplicates=duplicates)
+            log.info(
+                "batch of %d messages (uid %d to %d): %d already stored; %s",
+                len(batch),
+                batch[0].uid,
+                batch[-1].uid,
+                len(duplicates),
+                _outcomes(report, before),
+            )
+
+
+def _outcomes(report: CycleReport, before: dict[str, int]) -> str:
+    """What a batch became: the report's outcomes less those counted ``before`` it."""
+    counts = {k: v - before.get(k, 0) for k, v in sorted(report.outcomes.items())}
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
 
 
 def _process_after_death(

@@ -53,11 +53,14 @@ def hold_for_staff(
     uid: int,
     archived: bool = False,
     content_hash: str | None = None,
+    envelope: bool = True,
 ) -> InboundMessage:
-    """Keep a message the pipeline could not handle, with the reason, for a person to look at."""
+    """Keep a message the pipeline could not handle, with the reason, for a person to look at.
+    ``envelope``: read its sender and subject for the staff's list (False when the pipeline is
+    about to read them properly; the quick reading costs a header parse of its own)."""
     content_hash = content_hash or hashlib.sha256(raw).hexdigest()
     stored_raw, raw_path = _keep(raw, content_hash, settings)
-    sender, subject = envelope_hint(raw) if raw else ("", "")
+    sender, subject = envelope_hint(raw) if raw and envelope else ("", "")
     inbound = InboundMessage(
         content_hash=content_hash,
         raw=stored_raw,
