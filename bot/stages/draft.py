@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, get_timezone_name
 from babel.numbers import format_currency, format_decimal
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, meta, pass_context, select_autoescape
@@ -95,6 +96,8 @@ PARTS = ("subject", "txt", "html")
 SEPARATOR = "\n\n" + "-" * 60 + "\nEnglish version\n" + "-" * 60 + "\n\n"
 HTML_SEPARATOR = '\n<hr>\n<p lang="en"><em>English version</em></p>\n'
 LOCALES = {"en": "en_US", "zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK"}
+# Parsed once: Babel parses a locale given by name on every call, most of a letter's cost.
+_LOCALE = {language: Locale.parse(name) for language, name in LOCALES.items()}
 # How a letter addresses a client whose name the bot does not know, in each language.
 DEFAULT_NAMES = {"en": "client", "zh-Hans": "客户", "zh-Hant": "客戶"}
 
@@ -123,10 +126,26 @@ def _money(context: Context, amount: Decimal, currency: str, exact: bool = False
     ``1,179.00美元``. Named, not a symbol: "$" is ambiguous to clients of AUD, HKD or SGD accounts.
     ``exact``: a figure of a computation, with every digit it has (``-7,814.4日元``,
     ``72.605美元``), so that the terms a letter adds up are the ones the bot added."""
+    if isinstance(amount, Decimal):
+        # Keyed by the digits: Decimal("1.0") == Decimal("1.00"), but an exact figure shows both.
+        return _named_amount(str(amount), currency, context["language"], exact)
     return format_currency(
         amount,
         currency,
-        locale=LOCALES[context["language"]],
+        locale=_LOCALE[context["language"]],
+        format_type="name",
+        decimal_quantization=not exact,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _named_amount(digits: str, currency: str, language: str, exact: bool) -> str:
+    """Babel's long currency name is its slowest format, and a letter repeats each amount in
+    its text, its HTML and its English copy."""
+    return format_currency(
+        Decimal(digits),
+        currency,
+        locale=_LOCALE[language],
         format_type="name",
         decimal_quantization=not exact,
     )
@@ -134,12 +153,12 @@ def _money(context: Context, amount: Decimal, currency: str, exact: bool = False
 
 @pass_context
 def _number(context: Context, value: Decimal) -> str:
-    return format_decimal(value, locale=LOCALES[context["language"]], decimal_quantization=False)
+    return format_decimal(value, locale=_LOCALE[context["language"]], decimal_quantization=False)
 
 
 @pass_context
 def _date(context: Context, value: date | datetime) -> str:
-    return format_date(value, format="long", locale=LOCALES[context["language"]])
+    return format_date(value, format="long", locale=_LOCALE[context["language"]])
 
 
 def utc_offset(moment: datetime) -> str:
@@ -158,14 +177,20 @@ def _moment(context: Context, value: date | datetime, inline: bool = False) -> s
     brackets: no zone name and no brackets, ``2019年6月26日 20:42 UTC+08:00``. A bare date is its day."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         return _date(context, value)
-    locale = LOCALES[context["language"]]
+    # The zone is part of the key: moments equal in UTC are written differently in two zones.
+    return _moment_text(value, value.tzinfo, context["language"], inline)
+
+
+@lru_cache(maxsize=4096)
+def _moment_text(value: datetime, zone_key: object, language: str, inline: bool) -> str:
+    locale = _LOCALE[language]
     day = format_date(value, format="long", locale=locale)
     utc = utc_offset(value)
     named = isinstance(value.tzinfo, ZoneInfo)
     zone = get_timezone_name(value, width="long", locale=locale) if named else ""
     if inline:
-        return f"{day}, {value:%H:%M} {utc}" if context["language"] == "en" else f"{day} {value:%H:%M} {utc}"
-    if context["language"] == "en":
+        return f"{day}, {value:%H:%M} {utc}" if language == "en" else f"{day} {value:%H:%M} {utc}"
+    if language == "en":
         return f"{day}, {value:%H:%M} {zone} ({utc})" if zone else f"{day}, {value:%H:%M} ({utc})"
     return f"{day} {value:%H:%M}（{zone}，{utc}）" if zone else f"{day} {value:%H:%M}（{utc}）"
 
