@@ -2,21 +2,28 @@
 
 Fills a throwaway Dovecot mailbox with N generated complaints (English, Simplified Chinese in
 GBK under a gb2312 label, Traditional Chinese in Big5, HTML-only), loads a trade book of at
-least 100,000 orders with `claimsbot import`, then measures:
+least 100,000 orders with `claimsbot import` into SQLite or (``--database postgresql``) a
+PostgreSQL server started as the tests start one, then measures:
 
   (a) the floor: imapclient FETCH BODY.PEEK[] of every message + mail-parser parse, nothing else;
-  (b) `claimsbot run --once` over the same messages into claims and drafted replies;
+  (b) `claimsbot run --once` over the same messages into claims and drafted replies (``--workers``
+      of them at once, each its own process);
 
-and prints both rates, their ratio and peak memory; then one 25 MB message through
-`run --once`; then the cost of an empty poll with 100 and with 100,000 messages already seen.
+and prints both rates, their ratio, peak memory, SQL statements per message and where the
+worker's time went (fetch, parse, stages, write, archive, other: each wrapped function's own
+time, less what it calls of the others); then one 25 MB message through `run --once`; then
+the cost of an empty poll with 100 and with 100,000 messages already seen.
 
-Run: .venv/bin/python bench/ingest.py [--messages N] [--orders N]   (needs dovecot-imapd)
+Run: .venv/bin/python bench/ingest.py [--messages N] [--orders N] [--database sqlite|postgresql]
+     [--workers N]   (needs dovecot-imapd, and PostgreSQL's server for --database postgresql)
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import json
 import os
 import platform
 import random
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from email.header import Header
 from pathlib import Path
 
@@ -42,6 +50,7 @@ from bot.records.importer import import_file  # noqa: E402
 from bot.storage import database, schema  # noqa: E402
 from bot.storage.tables import InboundMessage, MailboxCursor, MessageStatus, utcnow  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
+from tests.servers.postgres import PostgresServer  # noqa: E402
 
 
 def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
@@ -79,10 +88,10 @@ def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
     ).encode()
 
 
-def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
+def config_for(folder: Path, server: DovecotServer, database: Path, database_url: str = "") -> Path:
     path = folder / "bench.toml"
     path.write_text(
-        f'data_dir = "{database}"\n'
+        f'data_dir = "{database}"\ndatabase_url = "{database_url}"\n'
         "[claims]\nmax_replies_per_sender_per_day = 1000000\nmax_replies_per_sender = 1000000\n"
         f'[imap]\nhost = "{server.host}"\nport = {server.port}\nssl = false\nusername = "{server.username}"\n'
         f'password = "{server.password}"\nidle = false\n'
@@ -91,22 +100,53 @@ def config_for(folder: Path, server: DovecotServer, database: Path) -> Path:
     return path
 
 
-def child_run(config: Path) -> tuple[float, float, str]:
-    """`claimsbot run --once` in its own process; returns seconds, its peak RSS in MiB, its summary."""
+@dataclass
+class Run:
+    seconds: float
+    rss_mib: float
+    summary: str
+    statements: int = 0
+    shares: dict[str, float] = field(default_factory=dict)
+
+
+def child_run(config: Path, workers: int = 1) -> Run:
+    """`claimsbot run --once` in ``workers`` processes at once; the seconds until the last ends,
+    the largest peak RSS in MiB, the reading worker's summary, SQL statements and time shares
+    summed over the workers."""
     code = (
-        "import sys, time; from bot.cli import main; t = time.perf_counter(); "
+        "import json, sys, time; from bench.probe import Probe; probe = Probe(); "
+        "from bot.cli import main; t = time.perf_counter(); "
         f"rc = main(['run', '--once', '--config', {str(config)!r}]); "
         # VmHWM, not ru_maxrss: after fork and exec, ru_maxrss still counts the parent's pages.
         "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024; "
-        "print('RSS', rss, 'T', time.perf_counter() - t); "
+        "print('RSS', rss, 'T', time.perf_counter() - t); print('PROBE', json.dumps(probe.report())); "
         "sys.exit(rc)"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    last = [line for line in done.stdout.splitlines() if line.startswith("RSS")][-1].split()
-    summary = next(
-        (line for line in done.stdout.splitlines() if line.startswith("cycle:")), done.stderr[-300:]
-    )
-    return float(last[3]), float(last[1]), summary
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(workers)
+    ]
+    outputs = [child.communicate() for child in children]
+    run = Run(time.perf_counter() - started, 0.0, "")
+    for stdout, stderr in outputs:
+        lines = stdout.splitlines()
+        rss = [line for line in lines if line.startswith("RSS")]
+        if not rss:
+            raise SystemExit(f"the worker failed: {stderr[-2000:]}")
+        run.rss_mib = max(run.rss_mib, float(rss[-1].split()[1]))
+        probe = json.loads(next(line for line in lines if line.startswith("PROBE")).split(" ", 1)[1])
+        run.statements += probe["statements"]
+        for name, spent in probe["seconds"].items():
+            run.shares[name] = run.shares.get(name, 0.0) + spent
+        summary = next((line for line in lines if line.startswith("cycle:")), stderr[-300:])
+        if not run.summary or " 0 fetched" in run.summary:
+            run.summary = summary
+    if workers == 1:
+        run.seconds = float(rss[-1].split()[3])
+    return run
 
 
 def append_all(server: DovecotServer, messages: list[bytes], folder: str = "INBOX") -> None:
@@ -177,13 +217,29 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--seen", type=int, default=100_000, help="messages already seen, for the empty poll")
     parser.add_argument("--big-mb", type=int, default=25)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="`run --once` processes started at once")
+    parser.add_argument("--skip-extras", action="store_true", help="only the storm: no big message, no polls")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        database_url = ""
+        if args.database == "postgresql":
+            database_url = stack.enter_context(PostgresServer()).new_database()
+        storm(args, database_url)
+    if not args.skip_extras:
+        extras(args)
+
+
+def storm(args: argparse.Namespace, database_url: str) -> None:
     rng = random.Random(3)
     folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-"))
-    settings = settings_from_mapping({"data_dir": str(folder / "data")}, source="bench")
+    settings = settings_from_mapping(
+        {"data_dir": str(folder / "data"), "database_url": database_url}, source="bench"
+    )
     engine = schema.open_engine(settings)
     for path in generate(folder, args.orders, 200_000):
         import_file(engine, path, settings.trade_server.tz)
+    engine.dispose()
     accounts = max(1, args.orders // 10)
     messages = [complaint(i, accounts, rng) for i in range(args.messages)]
     with DovecotServer() as server:
@@ -191,20 +247,31 @@ def main() -> None:
         server.fill(messages)
         appended = time.perf_counter() - started
         floor_s, floor_n = raw_floor(server)
-        run_s, run_rss, summary = child_run(config_for(folder, server, folder / "data"))
-    floor_rate, run_rate = floor_n / floor_s, args.messages / run_s
+        run = child_run(config_for(folder, server, folder / "data", database_url), args.workers)
+    floor_rate, run_rate = floor_n / floor_s, args.messages / run.seconds
+    where = "PostgreSQL" if database_url else "SQLite"
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-        f"Dovecot, SQLite; book {args.orders:,} orders"
+        f"Dovecot, {where}, {args.workers} worker(s); book {args.orders:,} orders"
     )
     print(f"maildir filled with {args.messages:,} messages in {appended:.1f} s")
     print(f"(a) raw FETCH + mail-parser: {floor_rate:,.0f} msg/s ({floor_s:.1f} s)")
-    print(f"(b) claimsbot run --once:    {run_rate:,.0f} msg/s ({run_s:.1f} s), peak RSS {run_rss:.0f} MiB")
-    print(f"    {summary}")
+    print(
+        f"(b) claimsbot run --once:    {run_rate:,.0f} msg/s ({run.seconds:.1f} s), "
+        f"peak RSS {run.rss_mib:.0f} MiB"
+    )
+    print(f"    {run.summary}")
     print(f"ratio (b)/(a): {run_rate / floor_rate:.2f}")
+    print(f"SQL statements per message: {run.statements / args.messages:.2f}")
+    spent = sum(run.shares.values()) or 1.0
+    print("time shares: " + ", ".join(f"{k} {v / spent:.0%}" for k, v in sorted(run.shares.items())))
+
+
+def extras(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-extras-"))
 
     attachment = base64.encodebytes(os.urandom(args.big_mb * 1024 * 1024 * 3 // 4))
-    big = (
+    raw = (
         b"From: Client 1 <client1@example.com>\r\nTo: complaint@broker.example\r\nSubject: claim\r\n"
         b"Message-ID: <big@example.com>\r\nMIME-Version: 1.0\r\n"
         b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
@@ -214,11 +281,14 @@ def main() -> None:
         + b"--b--\r\n"
     )
     with DovecotServer() as server:
-        append_all(server, [big])
+        append_all(server, [raw])
         big_folder = folder / "big"
         big_folder.mkdir()
-        big_s, big_rss, big_summary = child_run(config_for(big_folder, server, big_folder / "data"))
-    print(f"one {len(big) / 1e6:.1f} MB message: {big_s:.1f} s, peak RSS {big_rss:.0f} MiB ({big_summary})")
+        big = child_run(config_for(big_folder, server, big_folder / "data"))
+    print(
+        f"one {len(raw) / 1e6:.1f} MB message: {big.seconds:.1f} s, "
+        f"peak RSS {big.rss_mib:.0f} MiB ({big.summary})"
+    )
 
     polls = {}
     for seen in (100, args.seen):

@@ -15,22 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session
 
 from bot.claims import followups, moves, replies
+from bot.claims.batch import Batch
 from bot.claims.followups import Voice
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.stages.assess import Assessment, assess
 from bot.stages.attachments import read_attachments
 from bot.stages.authenticity import vouched_for
-from bot.stages.classify import Kind, Verdict, classify
+from bot.stages.classify import Kind, Verdict
 from bot.stages.consent import bare_yes, confirms
 from bot.stages.extract import Extraction, extract
 from bot.stages.match import Match, Outcome, Problem, match
-from bot.stages.parse import ParsedMessage, Unreadable, parse
-from bot.storage import intake, store, trade_book
+from bot.stages.parse import ParsedMessage, msg_ids
+from bot.stages.reading import Complaint, Reading, read
+from bot.storage import ids, intake, store, trade_book
 from bot.storage.tables import (
     Claim,
     ClaimAccount,
@@ -46,37 +50,76 @@ def process_message(
     raw: bytes, *, session: Session, settings: Settings, folder: str, uidvalidity: int, uid: int
 ) -> InboundMessage | None:
     """Store one message and everything it leads to; None if it was already stored."""
-    content_hash = hashlib.sha256(raw).hexdigest()
-    message_id = intake.message_id(raw)
-    earlier = store.find_duplicate(session, message_id=message_id, content_hash=content_hash)
+    return process_batch(
+        [(uid, raw)], session=session, settings=settings, folder=folder, uidvalidity=uidvalidity
+    )[0]
+
+
+def process_batch(
+    messages: Sequence[tuple[int, bytes]],
+    *,
+    session: Session,
+    settings: Settings,
+    folder: str,
+    uidvalidity: int,
+) -> list[InboundMessage | None]:
+    """Store messages (UID, bytes) and everything they lead to in the caller's transaction; None
+    for each that was already stored. All are read first, what they name is looked up for all
+    at once (``Batch``), then each is stored in turn as it would be alone."""
+    found = [_reading(settings, raw) for _, raw in messages]
+    keys = [(hashlib.sha256(raw).hexdigest(), intake.message_id(raw)) for _, raw in messages]
+    batch = Batch(session, settings, keys, found)
+    try:
+        stored = [
+            _store(
+                session, settings, batch, raw, reading, key, folder=folder, uidvalidity=uidvalidity, uid=uid
+            )
+            for (uid, raw), reading, key in zip(messages, found, keys, strict=True)
+        ]
+        # Written while the batch's ids are at hand: each table's rows in one statement.
+        session.flush()
+        return stored
+    finally:
+        batch.close()
+
+
+def _reading(settings: Settings, raw: bytes) -> Reading:
+    own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
+    return read(raw, own_addresses=own, reference_prefix=settings.claims.reference_prefix)
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    batch: Batch,
+    raw: bytes,
+    reading: Reading,
+    key: tuple[str, str | None],
+    **where: Any,
+) -> InboundMessage | None:
+    content_hash, message_id = key
+    earlier = batch.earlier(content_hash, message_id)
     if earlier is not None:
         if earlier.content_hash == content_hash or intake.same_message(earlier, raw):
             return None
         reason = f"Message-ID {message_id} was already used by message #{earlier.id} with other content"
-        return intake.hold_for_staff(
+        held = intake.hold_for_staff(
             session,
             settings,
             raw,
             reason=f"{reason}; check it is not a forgery",
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=uid,
             content_hash=content_hash,
+            **where,
         )
+        batch.keep(held)
+        return held
     # Held for staff until a stage below gives it a verdict.
     inbound = intake.hold_for_staff(
-        session,
-        settings,
-        raw,
-        reason="",
-        folder=folder,
-        uidvalidity=uidvalidity,
-        uid=uid,
-        content_hash=content_hash,
-        envelope=False,
+        session, settings, raw, reason="", content_hash=content_hash, envelope=False, **where
     )
     inbound.message_id = message_id
-    return _read(session, settings, inbound, raw)
+    batch.keep(inbound)
+    return _read(session, settings, inbound, raw, reading, batch)
 
 
 def release(session: Session, settings: Settings, inbound: InboundMessage, *, by: str) -> InboundMessage:
@@ -86,26 +129,28 @@ def release(session: Session, settings: Settings, inbound: InboundMessage, *, by
         raise ValueError(f"message #{inbound.id} is {inbound.status}, not quarantined")
     before = inbound.reason
     inbound.reason = ""
-    _read(session, settings, inbound, intake.stored_bytes(inbound))
+    raw = intake.stored_bytes(inbound)
+    reading = _reading(settings, raw)
+    batch = Batch(session, settings, [(inbound.content_hash, inbound.message_id)], [reading])
+    try:
+        _read(session, settings, inbound, raw, reading, batch)
+    finally:
+        batch.close()
     inbound.reason = f"released by {by} (was: {before[:300]}); {inbound.reason}"[:2000]
     return inbound
 
 
-def _read(session: Session, settings: Settings, inbound: InboundMessage, raw: bytes) -> InboundMessage:
-    """The stages, from parse on, for a message already kept (``inbound``)."""
-    try:
-        parsed = parse(raw)
-    except Unreadable as exc:
-        inbound.reason = str(exc)
-        log.debug("quarantined: %s", exc, extra={"message_id": inbound.message_id})
+def _read(
+    session: Session, settings: Settings, inbound: InboundMessage, raw: bytes, reading: Reading, batch: Batch
+) -> InboundMessage:
+    """The stages, from what was read on, for a message already kept (``inbound``)."""
+    parsed, verdict = reading.parsed, reading.verdict
+    if parsed is None or verdict is None:
+        inbound.reason = reading.problem
+        log.debug("quarantined: %s", reading.problem, extra={"message_id": inbound.message_id})
         inbound.sender, inbound.subject = intake.envelope_hint(raw) if raw else ("", "")
         return inbound
     inbound.sender, inbound.subject = parsed.sender, parsed.subject[:500]
-    verdict = classify(
-        parsed,
-        own_addresses=frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()}),
-        reference_prefix=settings.claims.reference_prefix,
-    )
     inbound.reason = verdict.reason
     if parsed.defects:
         inbound.reason += "; repaired: " + "; ".join(parsed.defects)
@@ -119,7 +164,7 @@ def _read(session: Session, settings: Settings, inbound: InboundMessage, raw: by
         # address is registered): a stranger learns the same whether the reference exists or not.
     if verdict.kind in (Kind.COMPLAINT, Kind.NOT_COMPLAINT) and not verdict.other_topic:
         # "I agree", in a new email naming nothing, from a client whose one offer waits.
-        waiting = followups.awaiting_answer(session, parsed.sender)
+        waiting = batch.awaiting_answer(parsed.sender)
         answer = _as_an_answer(parsed) if waiting is not None else None
         if (
             waiting is not None
@@ -134,7 +179,11 @@ def _read(session: Session, settings: Settings, inbound: InboundMessage, raw: by
             # A person answers it: the accounts it names are marked for them.
             inbound.evidence = json.dumps(extract(parsed).evidence(), ensure_ascii=False)
         return inbound
-    _open_claim(session, settings, inbound, parsed)
+    complaint = reading.complaint
+    if complaint is None:
+        attached = read_attachments(parsed)
+        complaint = Complaint(attached, extract(parsed, attachments=attached))
+    _open_claim(session, settings, inbound, parsed, complaint, batch.book)
     return inbound
 
 
@@ -195,13 +244,18 @@ def _vouched(settings: Settings, parsed: ParsedMessage) -> tuple[bool, str]:
     return vouched_for(parsed.auth_results, parsed.sender, authserv_id)
 
 
-def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, parsed: ParsedMessage) -> None:
-    attached = read_attachments(parsed)
+def _open_claim(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    parsed: ParsedMessage,
+    complaint: Complaint,
+    records: trade_book.TradeBook,
+) -> None:
+    attached, extraction = complaint.attached, complaint.extraction
     unread = [f"{a.name or a.kind} {a.note}" for a in attached if a.note]
     if unread:
         inbound.reason += "; attachment " + "; ".join(unread)
-    extraction = extract(parsed, attachments=attached)
-    records = trade_book.TradeBook(session)
     result = match(
         extraction,
         sender=parsed.sender,
@@ -223,8 +277,11 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
         request=extraction.request,
         created_at=utcnow(),
     )
+    taken = ids.of(session)
+    claim.id = taken.next(Claim) if taken is not None else None
     session.add(claim)
-    session.flush()
+    if claim.id is None:
+        session.flush()
     assert claim.id is not None
     claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
@@ -234,16 +291,23 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
     if result.by_email:
         detail = f"no number in the message names {', '.join(result.by_email)}; registered to {parsed.sender}"
         store.record_event(session, claim_id=claim.id, actor="bot", event="account_by_email", detail=detail)
+    rows = []
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
-        session.add(store.assessed_order(claim.id, order_match, found))
-    session.flush()
+        rows.append(store.assessed_order(claim.id, order_match, found))
+        session.add(rows[-1])
+        if order_match.outcome is Outcome.ELIGIBLE:
+            records.note_claimed(order_match.ticket)
+    covered = list(
+        dict.fromkeys([*filter(None, [claim.account_login]), *sorted(a.login for a in result.accounts)])
+    )
+    thread = list(msg_ids(inbound.message_id or ""))
     context = replies.common(claim, settings)
     if result.problem is Problem.UNVERIFIED_SENDER:
         moves.move(
             session, claim, State.NEEDS_INFORMATION, actor="bot", reason="sender is not the registered email"
         )
-        replies.queue(session, settings, claim, "unverified_sender", context)
+        replies.queue(session, settings, claim, "unverified_sender", context, thread=thread)
         return
     unknown = [m.claimed_as or m.ticket for m in result.orders if m.outcome in _UNKNOWN]
     missing = ["account"] if result.problem is Problem.NO_ACCOUNT else ["orders"] if not result.orders else []
@@ -261,32 +325,31 @@ def _open_claim(session: Session, settings: Settings, inbound: InboundMessage, p
             claim,
             "needs_information",
             {**context, "missing": missing, "unknown_tickets": unknown},
+            thread=thread,
         )
         return
-    rows = list(store.claim_orders(session, claim_id=claim.id))
     moves.move(session, claim, State.ACKNOWLEDGED, actor="bot", reason="claim registered")
-    covered = store.claim_accounts(session, claim_id=claim.id)
     acknowledgement = replies.acknowledgement(claim, settings, rows, covered)
     if unassessable or not assessments:
         why = "; ".join(f"{ticket}: {reason}" for ticket, reason in unassessable) or "; ".join(
             f"{m.ticket}: {m.outcome.value}" for m in result.orders
         )
         if not assessments:
-            replies.queue(session, settings, claim, "acknowledgement", acknowledgement)
+            replies.queue(session, settings, claim, "acknowledgement", acknowledgement, thread=thread)
             moves.move(
                 session, claim, State.ESCALATED, actor="bot", reason=f"no order can be assessed: {why}"
             )
             return
         store.record_event(session, claim_id=claim.id, actor="bot", event="needs_a_person", detail=why)
     moves.move(session, claim, State.ASSESSED, actor="bot", reason=f"{len(assessments)} orders assessed")
-    offer = replies.offer(session, claim, settings, records)
+    offer = replies.offer(session, claim, settings, records, written=(rows, covered))
     amount, _ = replies.stated_amount("offer", offer)
     waits = amount is not None and amount > settings.approval.four_eyes_amount
     if waits or not settings.letters.fold_acknowledgement:
         # An offer waiting for a manager's second approval: the client hears now that we have it.
-        replies.queue(session, settings, claim, "acknowledgement", acknowledgement)
+        replies.queue(session, settings, claim, "acknowledgement", acknowledgement, thread=thread)
     # Otherwise the offer, which says when the claim was received, is the acknowledgement.
-    replies.queue(session, settings, claim, "offer", offer)
+    replies.queue(session, settings, claim, "offer", offer, thread=thread)
 
 
 _UNKNOWN = (Outcome.UNKNOWN_ORDER, Outcome.NOT_YOUR_ORDER)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -25,6 +25,11 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
     assert claim.id is not None
     step = transition(claim.status, to, actor=actor, reason=reason)
     values: dict[str, Any] = {"status": step.after}
+    if inspect(claim).pending and step.after not in CLOSED:
+        # Not yet written, so no one else can be moving it: the state is set as it will be inserted.
+        claim.status = step.after
+        session.add(_history(claim.id, step.before, step.after, actor=actor, reason=reason))
+        return
     if step.after in CLOSED:
         values["closed_at"] = utcnow()
         # Drafts written for the claim as it was (an offer, a reminder) must not go out now.
@@ -41,20 +46,22 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
     )
     if result.rowcount != 1:
         raise IllegalTransition(f"claim {claim.reference} changed meanwhile; reload it and try again")
-    session.add(
-        ClaimEvent(
-            claim_id=claim.id,
-            at=utcnow(),
-            actor=actor,
-            event="transition",
-            detail=reason,
-            from_state=step.before,
-            to_state=step.after,
-        )
-    )
+    session.add(_history(claim.id, step.before, step.after, actor=actor, reason=reason))
     # The row now holds what the update wrote: said to the object as loaded, not read back.
     for name, value in values.items():
         set_committed_value(claim, name, value)
+
+
+def _history(claim_id: int, before: State, after: State, *, actor: str, reason: str) -> ClaimEvent:
+    return ClaimEvent(
+        claim_id=claim_id,
+        at=utcnow(),
+        actor=actor,
+        event="transition",
+        detail=reason,
+        from_state=before,
+        to_state=after,
+    )
 
 
 def after_sent(session: Session, reply: Reply, *, consent_days: int) -> None:

@@ -23,7 +23,7 @@ from bot.stages.assess import Workings
 from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals, utc_offset
 from bot.stages.parse import msg_ids
 from bot.stages.records import OrderRecord
-from bot.storage import store, trade_book
+from bot.storage import ids, store, trade_book
 from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 
 REMEDY_NUMBER = {"best_price": 1, "restore": 2}
@@ -68,12 +68,21 @@ def acknowledgement(
 
 
 def offer(
-    session: Session, claim: Claim, settings: Settings, book: trade_book.TradeBook | None = None
+    session: Session,
+    claim: Claim,
+    settings: Settings,
+    book: trade_book.TradeBook | None = None,
+    *,
+    written: tuple[list[ClaimOrder], list[str]] | None = None,
 ) -> dict[str, Any]:
     """Per eligible order: what happened and each remedy with its amount and how it was computed
-    (``book``: the trade records already open in this session, with what they have read)."""
+    (``book``: the trade records already open in this session, with what they have read;
+    ``written``: the claim's order rows and accounts, when they were just written and are known)."""
     assert claim.id is not None
-    rows = list(store.claim_orders(session, claim_id=claim.id))
+    rows, accounts = written or (
+        list(store.claim_orders(session, claim_id=claim.id)),
+        store.claim_accounts(session, claim_id=claim.id),
+    )
     book = book or trade_book.TradeBook(session)
     incident = next((i for i in settings.incidents if i.name == claim.incident), settings.incidents[0])
     # The letter's times are the incident's, in the zone its notice gave them.
@@ -89,7 +98,7 @@ def offer(
         **common(claim, settings),
         "received_on": local_day(claim.created_at, settings.deadlines.tz),
         "account": claim.account_login or "",
-        "accounts": store.claim_accounts(session, claim_id=claim.id),
+        "accounts": accounts,
         "incident_window": incident_window(incident),
         "orders": orders,
         "ineligible": ineligible,
@@ -201,12 +210,45 @@ def stated_amount(kind: str, context: dict[str, Any]) -> tuple[Decimal | None, s
 def _held_for_a_person(session: Session, settings: Settings, address: str) -> str:
     """Why no more letters go to ``address`` without a person ("" when they may): a day's share,
     or, for a sender whose auto-responder answers every letter, the share of all time."""
+    tally = session.info.get(Tally.KEY) or Tally(session, [], keep=False)
+    recent, ever = tally.counts(session, address)
     limits = settings.claims
-    recent = store.replies_to(session, address=address, since=utcnow() - timedelta(days=1))
     if recent >= limits.max_replies_per_sender_per_day:
         return f"{recent} replies to this sender in 24 hours"
-    ever = store.replies_to(session, address=address)
     return f"{ever} replies to this sender in all" if ever >= limits.max_replies_per_sender else ""
+
+
+class Tally:
+    """Replies drafted to each address in the last day and ever, counted for a batch of messages
+    in one query and then kept as the batch drafts (kept in ``session.info`` for its transaction).
+    The day is the one before the batch began: a batch lasts seconds."""
+
+    KEY = "claimsbot.reply_tally"
+
+    def __init__(self, session: Session, addresses: list[str], *, keep: bool = True) -> None:
+        self._since = utcnow() - timedelta(days=1)
+        self._counts: dict[str, list[int]] = {}
+        self._counts.update(store.replies_to_each(session, addresses=addresses, since=self._since))
+        for address in addresses:
+            self._counts.setdefault(address, [0, 0])
+        if keep:
+            session.info[self.KEY] = self
+
+    def counts(self, session: Session, address: str) -> tuple[int, int]:
+        if address not in self._counts:
+            self._counts.update(store.replies_to_each(session, addresses=[address], since=self._since))
+            self._counts.setdefault(address, [0, 0])
+        recent, ever = self._counts[address]
+        return recent, ever
+
+    def drafted(self, address: str) -> None:
+        if address in self._counts:
+            self._counts[address][0] += 1
+            self._counts[address][1] += 1
+
+    @classmethod
+    def close(cls, session: Session) -> None:
+        session.info.pop(cls.KEY, None)
 
 
 def new_message_id(domain: str) -> str:
@@ -224,9 +266,11 @@ def queue(
     *,
     actor: str = "bot",
     to: str | None = None,
+    thread: list[str] | None = None,
 ) -> Reply | None:
     """Draft a reply into the approval queue, unless this address already had the day's share
-    of replies (the last guard against a loop with an auto-responder)."""
+    of replies (the last guard against a loop with an auto-responder). ``thread``: the
+    Message-IDs of the claim's messages, oldest first, when the caller has them."""
     assert claim.id is not None
     if not claim.sender_verified and kind != "unverified_sender":
         # Nothing about an account goes to an address that is not its registered email.
@@ -250,9 +294,10 @@ def queue(
         )
         return None
     drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir)
-    thread = [
-        i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
-    ]
+    if thread is None:
+        thread = [
+            i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
+        ]
     amount, currency = stated_amount(kind, context)
     reply = Reply(
         claim_id=claim.id,
@@ -271,8 +316,15 @@ def queue(
         created_at=utcnow(),
         drafted_by=actor,
     )
+    taken = ids.of(session)
+    if taken is not None:
+        reply.id = taken.next(Reply)
     session.add(reply)
-    session.flush()
+    if reply.id is None:
+        session.flush()
+    tally = session.info.get(Tally.KEY)
+    if tally is not None:
+        tally.drafted(address)
     store.record_event(
         session, claim_id=claim.id, actor=actor, event="reply_drafted", detail=f"{kind} {reply.id}"
     )

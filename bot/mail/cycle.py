@@ -1,9 +1,10 @@
 """One worker cycle: the I/O around the pipeline.
 
-Read new mail from IMAP (or local files), run each message through ``pipeline.process_message``
-in its own transaction, archive what was committed, then send the approved replies. The order
-is what makes a crash at any moment harmless: a message is archived only after its transaction
-committed, and one found stored but not archived is only archived.
+Read new mail from IMAP (or local files), store each batch through ``pipeline.process_batch`` in
+one transaction (``bot.mail.intake``: each message alone when the batch fails or a run died with
+it), archive what was committed, then send the approved replies. The order is what makes a crash
+at any moment harmless: a message is archived only after its transaction committed, and one
+found stored but not archived is only archived.
 
 Several workers may run cycles at once: the mailbox is read only by the worker holding its
 lock (``bot.storage.locks``), and the others skip reading for this cycle (the report says so) but
@@ -12,30 +13,23 @@ still send approved replies if the ``outbox`` lock is theirs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mailbox as local_mailbox
-import os
-import socket
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from bot.config import ImapSettings, Settings
+from bot.mail.intake import RUN, process_after_death, process_safely, record_oversized, store_batch
 from bot.mail.mailbox import Fetched, Mailbox, MailboxError
 from bot.mail.outbox import SendReport, send_approved
-from bot.pipeline import process_message
-from bot.stages.draft import TemplateProblem
 from bot.storage import database, locks, store
-from bot.storage.intake import hold_for_staff
-from bot.storage.tables import InboundMessage, IntakeAttempt, MessageStatus, utcnow
+from bot.storage.tables import InboundMessage, MessageStatus
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
 PROGRESS_FROM = 50
@@ -124,10 +118,6 @@ def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
     return ""
 
 
-# This run of this worker: the mark of the message in hand names it.
-RUN = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
-
-
 def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> None:
     folder = settings.imap.folder
     with Mailbox(settings.imap) as mailbox:
@@ -137,8 +127,10 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             cursor = store.cursor_for(session, folder=folder)
             same = cursor is not None and cursor.uidvalidity == uidvalidity
             after = cursor.last_uid if cursor and same else 0
-            # Still set by another run, that run died with this message in hand.
-            died_with = cursor.in_hand_uid if cursor and same and cursor.in_hand_by != RUN else None
+            # Still set by another run, that run died with this message (or batch) in hand.
+            died = cursor is not None and same and cursor.in_hand_by != RUN
+            died_with = cursor.in_hand_uid if died and cursor and cursor.in_hand_through is None else None
+            died_in = (cursor.in_hand_uid or 0, cursor.in_hand_through or 0) if died and cursor else (0, 0)
             if cursor and not same:
                 # Old UIDs mean nothing now: what is still in the folder is read again and
                 # recognised by Message-ID or content, then filed as a duplicate.
@@ -146,17 +138,29 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
         for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
             if not batch:  # every message of the batch was expunged meanwhile
                 continue
+            before = dict(report.outcomes)
+            # A batch a run died with is read one message at a time, to find the one that killed it.
+            alone = any(
+                f.raw is None or f.uid == died_with or died_in[0] <= f.uid <= died_in[1] for f in batch
+            )
+            outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch)
+            if outcomes is not None:
+                for outcome in outcomes:
+                    report.count(outcome)
+                duplicates = [f.uid for f, outcome in zip(batch, outcomes, strict=True) if outcome is None]
+                archive_pending(engine, mailbox, settings, duplicates=duplicates)
+                _log_batch(batch, duplicates, report, before)
+                continue
             with database.session_scope(engine) as session:
                 store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid, by=RUN)
-            duplicates: list[int] = []
-            before = dict(report.outcomes)
+            duplicates = []
             for index, fetched in enumerate(batch):
                 # Whatever stores this message says which one is in hand next, in the same commit.
                 following = batch[index + 1].uid if index + 1 < len(batch) else None
                 if fetched.raw is None:
-                    outcome = _record_oversized(engine, settings, uidvalidity, fetched, following)
+                    outcome = record_oversized(engine, settings, uidvalidity, fetched, following)
                 elif fetched.uid == died_with:
-                    outcome = _process_after_death(engine, settings, fetched, uidvalidity, following)
+                    outcome = process_after_death(engine, settings, fetched, uidvalidity, following)
                 else:
                     outcome = process_safely(
                         engine, settings, fetched.raw, folder, uidvalidity, fetched.uid, hand_on=following
@@ -169,152 +173,26 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             with database.session_scope(engine) as session:
                 store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             archive_pending(engine, mailbox, settings, duplicates=duplicates)
-            log.info(
-                "batch of %d messages (uid %d to %d): %d already stored; %s",
-                len(batch),
-                batch[0].uid,
-                batch[-1].uid,
-                len(duplicates),
-                _outcomes(report, before),
-            )
+            _log_batch(batch, duplicates, report, before)
+
+
+def _log_batch(
+    batch: list[Fetched], duplicates: list[int], report: CycleReport, before: dict[str, int]
+) -> None:
+    log.info(
+        "batch of %d messages (uid %d to %d): %d already stored; %s",
+        len(batch),
+        batch[0].uid,
+        batch[-1].uid,
+        len(duplicates),
+        _outcomes(report, before),
+    )
 
 
 def _outcomes(report: CycleReport, before: dict[str, int]) -> str:
     """What a batch became: the report's outcomes less those counted ``before`` it."""
     counts = {k: v - before.get(k, 0) for k, v in sorted(report.outcomes.items())}
     return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
-
-
-def _process_after_death(
-    engine: Engine, settings: Settings, fetched: Fetched, uidvalidity: int, following: int | None
-) -> str | None:
-    """The previous run died with this message in hand: count that death, committed before the
-    message is read again; one that has killed ``[intake] max_kills`` runs is kept for a person
-    without being read a further time."""
-    assert fetched.raw is not None
-    raw, folder, uid = fetched.raw, settings.imap.folder, fetched.uid
-    content_hash = hashlib.sha256(raw).hexdigest()
-    with database.session_scope(engine) as session:
-        if store.find_duplicate(session, message_id=None, content_hash=content_hash):
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following, by=RUN)
-            return None
-        stored = session.get(IntakeAttempt, content_hash)
-        attempt = stored or IntakeAttempt(
-            content_hash=content_hash, folder=folder, uid=uid, started_at=utcnow()
-        )
-        attempt.deaths += 1
-        if attempt.deaths >= settings.intake.max_kills:
-            log.error("message uid %s stopped the worker %s times; kept unread", uid, attempt.deaths)
-            if stored is not None:
-                session.delete(stored)
-            hold_for_staff(
-                session,
-                settings,
-                raw,
-                reason=f"reading this message stopped the worker {attempt.deaths} times (killed or "
-                "stuck); it was not read again",
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                content_hash=content_hash,
-            )
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=following, by=RUN)
-            return str(MessageStatus.QUARANTINED)
-        attempt.started_at = utcnow()
-        session.add(attempt)
-    outcome = process_safely(engine, settings, raw, folder, uidvalidity, uid, hand_on=following)
-    with database.session_scope(engine) as session:
-        survived = session.get(IntakeAttempt, content_hash)
-        if survived is not None:
-            session.delete(survived)
-    return outcome
-
-
-def process_safely(
-    engine: Engine,
-    settings: Settings,
-    raw: bytes,
-    folder: str,
-    uidvalidity: int,
-    uid: int,
-    *,
-    on_server: bool = True,
-    hand_on: int | None = None,
-) -> str | None:
-    """Process in one transaction; if our own code fails on this message, keep it for a person.
-
-    Failures of the environment (database, templates) are not the message's fault: they end
-    the cycle and the message is read again next time. A message from the mailbox's folder
-    passes the mark of the message in hand to ``hand_on`` (the next UID, or None at the end of
-    the batch) in the commit that stores it.
-    """
-    try:
-        with database.session_scope(engine) as session:
-            inbound = process_message(
-                raw, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity, uid=uid
-            )
-            if inbound is not None and not on_server:
-                inbound.archived = True
-            if on_server:
-                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
-            return str(inbound.status) if inbound else None
-    except TemplateProblem:
-        raise
-    except OperationalError as exc:
-        raise database.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
-    except Exception as exc:
-        log.error(
-            "message uid %s could not be processed: %s (run with -v for the traceback)",
-            uid,
-            exc.__class__.__name__,
-        )
-        log.debug("traceback", exc_info=True)
-    content_hash = hashlib.sha256(raw).hexdigest()
-    with database.session_scope(engine) as session:
-        if on_server:
-            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
-        if store.find_duplicate(session, message_id=None, content_hash=content_hash):
-            return None
-        hold_for_staff(
-            session,
-            settings,
-            raw,
-            reason="internal error while processing; see the worker log",
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            archived=not on_server,
-            content_hash=content_hash,
-        )
-    return str(MessageStatus.QUARANTINED)
-
-
-def _record_oversized(
-    engine: Engine, settings: Settings, uidvalidity: int, fetched: Fetched, hand_on: int | None
-) -> str | None:
-    """Too large to read safely: listed for staff and left where it is on the server."""
-    folder = settings.imap.folder
-    marker = f"oversized:{folder}:{uidvalidity}:{fetched.uid}"
-    limit = settings.imap.max_message_bytes
-    with database.session_scope(engine) as session:
-        store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
-        if store.find_duplicate(session, message_id=None, content_hash=marker):
-            return None
-        hold_for_staff(
-            session,
-            settings,
-            b"",
-            content_hash=marker,
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=fetched.uid,
-            archived=True,
-            reason=(
-                f"message of {fetched.size:,} bytes is over the {limit:,}-byte limit "
-                f"([imap] max_message_bytes); left in {folder} on the server"
-            ),
-        )
-    return str(MessageStatus.QUARANTINED)
 
 
 def archive_pending(

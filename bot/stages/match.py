@@ -169,9 +169,13 @@ def _own_accounts(
     sender: str, records: TradeRecords, aliases: Mapping[str, Sequence[str]]
 ) -> list[AccountRecord]:
     """The accounts registered to the sender's address, or to an address it is an alias of."""
+    return list(records.accounts_of(addresses_of(sender, aliases)))
+
+
+def addresses_of(sender: str, aliases: Mapping[str, Sequence[str]]) -> list[str]:
+    """The sender's address and every registered address it is configured as an alias of."""
     sender = sender.strip().lower()
-    emails = [sender, *(r for r, others in aliases.items() if sender in (a.strip().lower() for a in others))]
-    return list(records.accounts_of(emails))
+    return [sender, *(r for r, others in aliases.items() if sender in (a.strip().lower() for a in others))]
 
 
 def _incident_for(orders: Sequence[OrderRecord], incidents: Sequence[IncidentSettings]) -> IncidentSettings:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -59,6 +59,33 @@ def find_duplicate(session: Session, *, message_id: str | None, content_hash: st
     return next((m for m in found if m.content_hash == content_hash), found[0] if found else None)
 
 
+def stored_copies(
+    session: Session, *, content_hashes: Sequence[str], message_ids: Sequence[str]
+) -> Sequence[InboundMessage]:
+    """The stored messages with any of these contents or Message-IDs (``find_duplicate`` for a batch)."""
+    found: dict[int | None, InboundMessage] = {}
+    for column, values in (
+        (InboundMessage.content_hash, content_hashes),
+        (InboundMessage.message_id, message_ids),
+    ):
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), 900):
+            stmt = select(InboundMessage).where(column.in_(wanted[start : start + 900]))  # type: ignore[union-attr]
+            found.update((m.id, m) for m in session.exec(stmt))
+    return list(found.values())
+
+
+def senders_in_state(session: Session, *, senders: Sequence[str], state: str) -> set[str]:
+    """Which of these senders have a claim in ``state``."""
+    wanted, found = sorted(set(senders)), set()
+    for start in range(0, len(wanted), 900):
+        stmt = select(Claim.sender).where(
+            Claim.sender.in_(wanted[start : start + 900]), Claim.status == state
+        )  # type: ignore[attr-defined]
+        found.update(session.exec(stmt))
+    return found
+
+
 def cursor_for(session: Session, *, folder: str) -> MailboxCursor | None:
     return session.exec(select(MailboxCursor).where(MailboxCursor.folder == folder)).first()
 
@@ -69,22 +96,25 @@ def _cursor(session: Session, *, folder: str, uidvalidity: int) -> MailboxCursor
         cursor = cursor or MailboxCursor(folder=folder, uidvalidity=uidvalidity)
         cursor.uidvalidity = uidvalidity
         cursor.last_uid = 0
-        cursor.in_hand_uid = None
+        cursor.in_hand_uid = cursor.in_hand_through = None
     return cursor
 
 
-def hand_on(session: Session, *, folder: str, uidvalidity: int, uid: int | None, by: str) -> None:
+def hand_on(
+    session: Session, *, folder: str, uidvalidity: int, uid: int | None, by: str, through: int | None = None
+) -> None:
     """Mark which message run ``by`` has in hand (None: none), in the commit that stores the one
-    before it: a run that dies while reading a message leaves its UID here."""
+    before it: a run that dies while reading a message leaves its UID here. ``through``: the
+    last UID of a batch in hand from ``uid``, all to be stored in one commit."""
     cursor = _cursor(session, folder=folder, uidvalidity=uidvalidity)
-    cursor.in_hand_uid, cursor.in_hand_by = uid, by
+    cursor.in_hand_uid, cursor.in_hand_by, cursor.in_hand_through = uid, by, through
     session.add(cursor)
 
 
 def advance_cursor(session: Session, *, folder: str, uidvalidity: int, uid: int) -> None:
     cursor = _cursor(session, folder=folder, uidvalidity=uidvalidity)
     cursor.last_uid = max(cursor.last_uid, uid)
-    cursor.in_hand_uid = None
+    cursor.in_hand_uid = cursor.in_hand_through = None
     session.add(cursor)
 
 
@@ -167,6 +197,24 @@ def replies_to(session: Session, *, address: str, since: datetime | None = None)
     if since is not None:
         stmt = stmt.where(Reply.created_at >= since)
     return int(session.exec(stmt).one())
+
+
+def replies_to_each(session: Session, *, addresses: Sequence[str], since: datetime) -> dict[str, list[int]]:
+    """Per address that has any: replies drafted to it since ``since`` and ever, in one query."""
+    found: dict[str, list[int]] = {}
+    wanted = sorted(set(addresses))
+    for start in range(0, len(wanted), 900):
+        stmt = (
+            select(
+                Reply.to_address,
+                func.sum(case((Reply.created_at >= since, 1), else_=0)),  # type: ignore[operator]
+                func.count(Reply.id),
+            )
+            .where(Reply.to_address.in_(wanted[start : start + 900]))  # type: ignore[attr-defined]
+            .group_by(Reply.to_address)
+        )
+        found.update({address: [int(recent), int(ever)] for address, recent, ever in session.exec(stmt)})
+    return found
 
 
 def claims(session: Session) -> Sequence[Claim]:

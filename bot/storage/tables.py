@@ -84,6 +84,10 @@ class MailboxCursor(SQLModel, table=True):
     # Which run of which worker set it: the same run finding it after an error of its own
     # (a database or template failure) did not die.
     in_hand_by: str = ""
+    # Set when a whole batch was in hand (UIDs ``in_hand_uid`` to this one, stored in one
+    # commit): a run that died then is not known to have been killed by the first of them, so
+    # the next reads that batch one message at a time, and the message in hand then is named.
+    in_hand_through: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class IntakeAttempt(SQLModel, table=True):

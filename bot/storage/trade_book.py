@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,8 @@ from bot.stages.records import AccountRecord, OrderRecord
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
 
 _ORDERS, _ACCOUNTS = TradeOrder.__table__, Account.__table__  # type: ignore[attr-defined]
+# Values per IN list: well under SQLite's limit of bound parameters.
+_CHUNK = 900
 _ORDER = sa_select(_ORDERS).where(_ORDERS.c.ticket == bindparam("ticket"))
 _ACCOUNT = sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login == bindparam("login"))
 
@@ -35,11 +37,62 @@ class TradeBook:
         # (the session's identity map holds objects only weakly).
         self._symbols: dict[str, Symbol | None] = {}
         self._windows: dict[tuple[str, str], WindowQuote] = {}
+        # What ``prefetch`` read ahead for a batch: a key present is answered from here.
+        self._accounts: dict[str, AccountRecord | None] = {}
+        self._orders: dict[str, OrderRecord | None] = {}
+        self._aliases: dict[str, list[TicketAlias]] = {}
+        self._by_email: dict[str, list[AccountRecord]] = {}
+        self._claimed: dict[str, bool] = {}
+
+    def prefetch(self, numbers: Collection[str], emails: Collection[str]) -> None:
+        """Read ahead, in a few queries for a whole batch, what matching messages that name
+        ``numbers`` and come from ``emails`` will ask: accounts and orders by number, ticket
+        aliases, accounts by address and which orders already have an eligible claim."""
+        wanted = sorted(set(numbers) - self._orders.keys())
+        for part in _chunks(wanted):
+            self._accounts.update(dict.fromkeys(part))
+            self._orders.update(dict.fromkeys(part))
+            self._aliases.update({n: [] for n in part})
+            for row in self._session.execute(sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login.in_(part))):
+                self._accounts[row.login] = row
+            for row in self._session.execute(sa_select(_ORDERS).where(_ORDERS.c.ticket.in_(part))):
+                self._orders[row.ticket] = row
+            for alias in self._session.exec(select(TicketAlias).where(TicketAlias.alias.in_(part))):  # type: ignore[attr-defined]
+                self._aliases[alias.alias].append(alias)
+        behind = sorted({a.ticket for n in wanted for a in self._aliases[n]} - self._orders.keys())
+        for part in _chunks(behind):
+            self._orders.update(dict.fromkeys(part))
+            for row in self._session.execute(sa_select(_ORDERS).where(_ORDERS.c.ticket.in_(part))):
+                self._orders[row.ticket] = row
+        tickets = sorted({o.ticket for o in self._orders.values() if o is not None} - self._claimed.keys())
+        for part in _chunks(tickets):
+            self._claimed.update(dict.fromkeys(part, False))
+            stmt = sa_select(ClaimOrder.ticket).where(
+                ClaimOrder.ticket.in_(part),  # type: ignore[attr-defined]
+                ClaimOrder.outcome == "eligible",
+            )
+            self._claimed.update(dict.fromkeys(self._session.execute(stmt).scalars(), True))
+        addresses = sorted({e.strip().lower() for e in emails} - self._by_email.keys())
+        for part in _chunks(addresses):
+            self._by_email.update({e: [] for e in part})
+            stmt = sa_select(_ACCOUNTS).where(func.lower(_ACCOUNTS.c.email).in_(part))
+            for row in self._session.execute(stmt):
+                self._by_email[row.email.strip().lower()].append(row)
+
+    def note_claimed(self, ticket: str) -> None:
+        """An eligible claim on ``ticket`` was written in this transaction: later messages of
+        the batch see it claimed, as they would have read it from the database one by one."""
+        if ticket in self._claimed:
+            self._claimed[ticket] = True
 
     def account(self, login: str) -> AccountRecord | None:
+        if login in self._accounts:
+            return self._accounts[login]
         return self._session.execute(_ACCOUNT, {"login": login}).first()
 
     def order(self, ticket: str) -> OrderRecord | None:
+        if ticket in self._orders:
+            return self._orders[ticket]
         return self._session.execute(_ORDER, {"ticket": ticket}).first()
 
     def symbol(self, name: str) -> Symbol | None:
@@ -47,11 +100,16 @@ class TradeBook:
             self._symbols[name] = self._session.get(Symbol, name)
         return self._symbols[name]
 
-    def accounts_of(self, emails: Sequence[str]) -> Sequence[Account]:
+    def accounts_of(self, emails: Sequence[str]) -> Sequence[AccountRecord]:
         """The accounts registered to any of these addresses (compared without case)."""
         wanted = [e.strip().lower() for e in emails]
-        stmt = select(Account).where(func.lower(Account.email).in_(wanted)).order_by(Account.login)
-        return self._session.exec(stmt).all()
+        if all(e in self._by_email for e in wanted):
+            found = {a.login: a for e in wanted for a in self._by_email[e]}
+            return [found[login] for login in sorted(found)]
+        stmt = (
+            sa_select(_ACCOUNTS).where(func.lower(_ACCOUNTS.c.email).in_(wanted)).order_by(_ACCOUNTS.c.login)
+        )
+        return self._session.execute(stmt).all()
 
     def orders_of(self, login: str) -> Sequence[TradeOrder]:
         stmt = select(TradeOrder).where(TradeOrder.login == login).order_by(TradeOrder.open_time)
@@ -66,13 +124,17 @@ class TradeBook:
         order = self.order(number)
         if order is not None:
             return (order, "ticket") if order.login == login else (None, "foreign")
-        aliases = self._session.exec(select(TicketAlias).where(TicketAlias.alias == number)).all()
+        aliases = self._aliases.get(number)
+        if aliases is None:
+            aliases = list(self._session.exec(select(TicketAlias).where(TicketAlias.alias == number)))
         for alias in aliases:
             if alias.login == login:
                 return self.order(alias.ticket), alias.kind
         return None, "foreign" if aliases else "unknown"
 
     def already_claimed(self, ticket: str) -> bool:
+        if ticket in self._claimed:
+            return self._claimed[ticket]
         stmt = select(ClaimOrder.id).where(ClaimOrder.ticket == ticket, ClaimOrder.outcome == "eligible")
         return self._session.exec(stmt).first() is not None
 
@@ -165,3 +227,8 @@ def window_from_quote(quote: WindowQuote) -> WindowPrices | None:
         Quote(quote.low_ask, quote.low_ask_time),  # type: ignore[arg-type]
         Quote(quote.high_ask, quote.high_ask_time),  # type: ignore[arg-type]
     )
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]

@@ -135,6 +135,34 @@ def test_a_message_delivered_twice_opens_one_claim(settings: Settings, engine: E
     assert folder_count(settings, "INBOX") == 0
 
 
+def test_a_message_that_breaks_the_batch_costs_only_itself(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.pipeline
+    from bot.mail.cycle import run_cycle
+
+    poison = eml("zh-hant-big5.eml")
+    poisoner = email.utils.parseaddr(email.message_from_bytes(poison)["From"])[1].lower()
+    real = bot.pipeline.match
+
+    def match(*args: object, sender: str, **kwargs: object) -> object:
+        if sender == poisoner:
+            raise RuntimeError("a bug that only this message finds")
+        return real(*args, sender=sender, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.pipeline, "match", match)
+    deliver(settings, [(ENGLISH, eml(ENGLISH)), ("poison", poison), (CHINESE_GBK, eml(CHINESE_GBK))])
+    report = run_cycle(settings, engine)
+
+    assert report.outcomes == {"claim": 2, "quarantined": 1}
+    with database.session_scope(engine) as session:
+        messages = session.exec(select(InboundMessage).order_by(InboundMessage.uid)).all()
+        assert [m.status for m in messages] == ["claim", "quarantined", "claim"]
+        assert messages[1].raw == poison and "internal error" in messages[1].reason
+        assert len(session.exec(select(Claim)).all()) == 2
+    assert folder_count(settings, "INBOX") == 0
+
+
 def test_malformed_message_is_kept_for_staff_and_the_cycle_goes_on(
     settings: Settings, engine: Engine, config_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

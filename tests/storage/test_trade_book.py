@@ -1,6 +1,7 @@
-"""The trade book's window extremes, read from the ticks as stored, against the pure stage's
-``window_prices`` over the same ticks read as Decimal and UTC datetimes: equal on SQLite and on
-PostgreSQL, ties included (the earliest tick of an extreme price is the one cited)."""
+"""The trade book's lookups read ahead for a batch, against the same lookups one by one; and
+its window extremes, read from the ticks as stored, against the pure stage's ``window_prices``
+over the same ticks read as Decimal and UTC datetimes: equal on SQLite and on PostgreSQL, ties
+included (the earliest tick of an extreme price is the one cited)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from bot.config import IncidentSettings
+from bot.demo.book import load_sample_book
 from bot.stages.assess import window_prices
 from bot.storage import database, schema, trade_book
-from bot.storage.tables import Tick
+from bot.storage.tables import Account, Claim, ClaimOrder, State, Tick, TicketAlias, TradeOrder, utcnow
 from tests.conftest import make_settings
 
 START = datetime(2019, 6, 26, 10, 58, tzinfo=UTC)
@@ -40,3 +43,46 @@ def test_window_extremes_from_stored_ticks_equal_the_stages_own(tmp_path: Path, 
         found = trade_book.window_from_quote(trade_book.TradeBook(session).window(incident, "EURUSD"))
     assert expected is not None and found == expected
     assert found.low_bid.time.tzinfo is not None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_what_a_batch_reads_ahead_answers_as_the_records_would_one_by_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path / "d", database_url=database_url)
+    engine = schema.open_engine(settings)
+    load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
+    with database.session_scope(engine) as session:
+        accounts = session.exec(select(Account)).all()
+        orders = session.exec(select(TradeOrder)).all()
+        aliases = session.exec(select(TicketAlias)).all()
+        claimed = orders[0]
+        claim = Claim(incident="i", status=State.ASSESSED, sender="a@example.com", created_at=utcnow())
+        session.add(claim)
+        session.flush()
+        assert claim.id is not None
+        session.add(ClaimOrder(claim_id=claim.id, ticket=claimed.ticket, outcome="eligible"))
+    numbers = [a.login for a in accounts] + [o.ticket for o in orders] + [a.alias for a in aliases]
+    numbers += ["99999999", "12"]
+    emails = [*sorted({a.email.upper() for a in accounts}), "nobody@example.com"]
+    with database.session_scope(engine) as session:
+        live = trade_book.TradeBook(session)
+        ahead = trade_book.TradeBook(session)
+        ahead.prefetch(numbers, emails)
+        for number in numbers:
+            assert ahead.account(number) == live.account(number), number
+            assert ahead.order(number) == live.order(number), number
+            for account in accounts:
+                assert ahead.resolve(number, login=account.login) == live.resolve(number, login=account.login)
+        for email in emails:
+            assert [a.login for a in ahead.accounts_of([email])] == [
+                a.login for a in live.accounts_of([email])
+            ]
+        for order in orders:
+            assert (
+                ahead.already_claimed(order.ticket)
+                == live.already_claimed(order.ticket)
+                == (order is claimed)
+            )
+        ahead.note_claimed(orders[1].ticket)
+        assert ahead.already_claimed(orders[1].ticket)

@@ -1,0 +1,59 @@
+"""Where a worker's time goes, for ``bench/ingest.py``: each wrapped function's own seconds (less
+what it calls of the other wrapped ones) and the SQL statements every engine runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+
+class Probe:
+    def __init__(self) -> None:
+        import imapclient
+
+        import bot.mail.cycle
+        import bot.mail.intake
+        import bot.pipeline
+
+        self.statements = 0
+        self.seconds: dict[str, float] = {}
+        self._inner: list[float] = []
+        event.listen(Engine, "before_cursor_execute", self._count)
+        self._wrap(imapclient.IMAPClient, "fetch", "fetch")
+        self._wrap(bot.pipeline, "_reading", "parse")
+        self._wrap(bot.pipeline, "process_batch", "stages")
+        self._wrap(bot.mail.intake, "process_batch", "stages")
+        self._wrap(bot.mail.intake, "process_safely", "stages")
+        self._wrap(Session, "flush", "write")
+        self._wrap(Session, "commit", "write")
+        self._wrap(bot.mail.cycle, "archive_pending", "archive")
+        self._started = time.perf_counter()
+
+    def report(self) -> dict[str, Any]:
+        seconds = dict(self.seconds)
+        seconds["other"] = max(0.0, time.perf_counter() - self._started - sum(seconds.values()))
+        return {"statements": self.statements, "seconds": seconds}
+
+    def _count(self, *args: Any) -> None:
+        self.statements += 1
+
+    def _wrap(self, owner: Any, name: str, label: str) -> None:
+        real: Callable[..., Any] = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            self._inner.append(0.0)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                spent = time.perf_counter() - started
+                inner = self._inner.pop()
+                self.seconds[label] = self.seconds.get(label, 0.0) + spent - inner
+                if self._inner:
+                    self._inner[-1] += spent
+
+        setattr(owner, name, timed)

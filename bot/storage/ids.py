@@ -1,0 +1,74 @@
+"""Row ids taken before the rows are written, so that a batch of claims can name its claims and
+replies (a reference, a history line) without a round trip per row, and the session writes each
+table's new rows in one statement: given their ids, the ORM inserts many rows at once, where
+for ids the database makes it needs one statement per row on SQLite.
+
+PostgreSQL hands them out from the table's own sequence, as an insert would. SQLite has no
+sequence: the next ids are the table's largest plus one, read after the transaction has taken
+the database's write lock (so no other writer can take them meanwhile).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, func, select, text
+from sqlmodel import Session, SQLModel
+
+from bot.storage.tables import Claim, ClaimEvent, ClaimOrder, InboundMessage, Reply
+
+KEY = "claimsbot.ids"
+# The tables a batch of messages adds rows to, by name.
+TABLES = {m.__tablename__: m for m in (InboundMessage, Claim, ClaimOrder, ClaimEvent, Reply)}  # type: ignore[attr-defined]
+
+
+def of(session: Session) -> Ids | None:
+    """The ids taken ahead for this session's transaction, if a batch is being stored in it."""
+    return session.info.get(KEY)
+
+
+class Ids:
+    """Kept in ``session.info`` until ``close``; every new row of ``TABLES`` the session
+    flushes without an id is given the next one."""
+
+    def __init__(self, session: Session, *, block: int = 100) -> None:
+        self._session = session
+        self._block = max(1, block)
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
+        self._taken: dict[str, list[int]] = {}
+        self._next: dict[str, int] = {}
+        if self._sqlite:
+            # A write that changes nothing: pysqlite begins the transaction and SQLite takes
+            # the write lock, held to the commit, before any largest id is read.
+            session.connection().execute(text("UPDATE claim SET id = id WHERE 1 = 0"))
+        session.info[KEY] = self
+        event.listen(session, "before_flush", self._number)
+
+    def next(self, model: type[SQLModel]) -> int:
+        table = model.__tablename__  # type: ignore[attr-defined]
+        connection = self._session.connection()
+        if self._sqlite:
+            if table not in self._next:
+                column = model.__table__.c.id  # type: ignore[attr-defined]
+                self._next[table] = int(connection.execute(select(func.max(column))).scalar() or 0) + 1
+            taken = self._next[table]
+            self._next[table] = taken + 1
+            return taken
+        waiting = self._taken.setdefault(table, [])
+        if not waiting:
+            rows = connection.execute(
+                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                {"table": table, "n": self._block},
+            )
+            waiting.extend(sorted((int(r[0]) for r in rows), reverse=True))
+        return waiting.pop()
+
+    def close(self) -> None:
+        self._session.info.pop(KEY, None)
+        event.remove(self._session, "before_flush", self._number)
+
+    def _number(self, session: Session, context: Any, instances: Any) -> None:
+        for row in session.new:
+            model = TABLES.get(getattr(row, "__tablename__", ""))
+            if model is not None and row.id is None:
+                row.id = self.next(model)
