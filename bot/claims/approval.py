@@ -172,12 +172,12 @@ def _han(numerals: str) -> Decimal:
 def approve(
     session: Session, settings: Settings, user: StaffUser, reply_id: int, *, text: str | None = None
 ) -> Reply:
-    """Approve a draft (with the person's edits, if any) for the outbox, or record a first approval."""
+    """Approve a draft (with the person's edits, if any) for the outbox, or record a first
+    approval; its HTML part is drafted and kept then, from the context of the text approved."""
     reply = _draft(session, reply_id, statuses=(ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL))
     _fits_its_claim(session, reply)
-    edited = (
-        text is not None and text.strip() and text.replace("\r\n", "\n").strip() != reply.body_text.strip()
-    )
+    given = (text or "").replace("\r\n", "\n").strip()
+    edited = bool(given) and given != reply.body_text.strip()
     if edited and reply.status == ReplyStatus.SECOND_APPROVAL:
         raise NotAllowed("a reply waiting for its second approval cannot be edited: reject it and redraft")
     if edited and rank(user.role) < rank("supervisor"):
@@ -202,7 +202,7 @@ def approve(
         new_status = ReplyStatus.APPROVED
         values = {"decided_by": user.name, "decided_at": utcnow()}
         event = "reply_approved"
-    _update(session, reply, new_status, **values)
+    _update(session, reply, new_status, body_html=replies.html_of(reply, settings), **values)
     store.record_event(
         session,
         claim_id=reply.claim_id,

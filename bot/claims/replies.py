@@ -19,8 +19,9 @@ from sqlmodel import Session
 
 from bot.claims.deadlines import end_of_day, local_day
 from bot.config import IncidentSettings, Settings
+from bot.stages import letter_context
 from bot.stages.assess import Workings
-from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, option_totals, utc_offset
+from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, draft_html, option_totals, utc_offset
 from bot.stages.parse import msg_ids
 from bot.stages.records import OrderRecord
 from bot.storage import ids, store, trade_book
@@ -251,6 +252,15 @@ class Tally:
         session.info.pop(cls.KEY, None)
 
 
+def html_of(reply: Reply, settings: Settings) -> str:
+    """The reply's HTML part: as stored, or drafted now from the context its text was drafted
+    from ("" for a reply that has neither, which then goes as text alone)."""
+    if reply.body_html or not reply.context:
+        return reply.body_html
+    context = letter_context.decode(reply.context)
+    return draft_html(reply.kind, reply.language, context, templates_dir=settings.templates_dir)
+
+
 def new_message_id(domain: str) -> str:
     """128 random bits: a reply to one of our letters proves the writer saw it, so the id must
     not be guessable (``make_msgid`` has a clock, a process id and 64 random bits)."""
@@ -293,7 +303,7 @@ def queue(
             detail=f"{kind}: {held}; a person must answer",
         )
         return None
-    drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir)
+    drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir, html=False)
     if thread is None:
         thread = [
             i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
@@ -306,7 +316,7 @@ def queue(
         to_address=address,
         subject=drafted.subject,
         body_text=drafted.body,
-        body_html=drafted.html,
+        context=letter_context.encode(context),
         amount=amount,
         currency=currency,
         message_id=new_message_id(settings.smtp.message_id_domain),

@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import Engine, or_, update
 from sqlmodel import select
 
-from bot.claims import moves
+from bot.claims import moves, replies
 from bot.config import Settings, SmtpSettings
 from bot.mail import tokens
 from bot.mail.tokens import TokenError
@@ -184,6 +184,8 @@ def _send_one(
         reply = session.get(Reply, reply_id)
         assert reply is not None
         try:
+            # Approved before its HTML part was drafted (``claimsbot approve`` does it too).
+            reply.body_html = replies.html_of(reply, config)
             message = compose(reply, settings)
             data = bytes(message)  # an address or header that cannot be written fails here
             unsendable = ""

@@ -241,7 +241,11 @@ def check_templates(templates_dir: Path) -> None:
             )
 
 
-def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> DraftedReply:
+def draft(
+    kind: str, language: str, context: dict[str, Any], *, templates_dir: Path, html: bool = True
+) -> DraftedReply:
+    """The reply's subject, text and (unless ``html`` is False: drafted later, by ``draft_html``
+    from the same context, when a person previews or approves it) its HTML part."""
     if kind not in VARIABLES:
         raise TemplateProblem(f"unknown reply kind {kind!r}")
     missing = VARIABLES[kind] - {"language"} - context.keys()
@@ -251,18 +255,34 @@ def draft(kind: str, language: str, context: dict[str, Any], *, templates_dir: P
     values = _in_language(context, language)
     subject = _render(templates_dir, f"{kind}.{language}.subject.j2", values)
     text = _render(templates_dir, f"{kind}.{language}.txt.j2", values).strip() + "\n"
-    html = _render(templates_dir, f"{kind}.{language}.html.j2", values).strip() + "\n"
     if language != "en":
-        english = _in_language(context, "en")
-        if context.get("name") in DEFAULT_NAMES.values():
-            # "Dear 客户" is no English: the English copy says "Dear client".
-            english["name"] = DEFAULT_NAMES["en"]
-        text += SEPARATOR + _render(templates_dir, f"{kind}.en.txt.j2", english).strip() + "\n"
-        html += HTML_SEPARATOR + _render(templates_dir, f"{kind}.en.html.j2", english).strip() + "\n"
+        text += SEPARATOR + _render(templates_dir, f"{kind}.en.txt.j2", _english(context)).strip() + "\n"
     reference = context.get("reference")
     if reference and reference not in subject:
         raise TemplateProblem(f"{kind}.{language}.subject.j2 must contain the claim reference")
-    return DraftedReply(kind, language, " ".join(subject.split()), text, html)
+    body_html = draft_html(kind, language, context, templates_dir=templates_dir) if html else ""
+    return DraftedReply(kind, language, " ".join(subject.split()), text, body_html)
+
+
+def draft_html(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> str:
+    """The HTML part of a reply, the English copy below a Chinese one as in its text."""
+    language = language if language in LANGUAGES else "en"
+    html = (
+        _render(templates_dir, f"{kind}.{language}.html.j2", _in_language(context, language)).strip() + "\n"
+    )
+    if language != "en":
+        html += (
+            HTML_SEPARATOR + _render(templates_dir, f"{kind}.en.html.j2", _english(context)).strip() + "\n"
+        )
+    return html
+
+
+def _english(context: dict[str, Any]) -> dict[str, Any]:
+    english = _in_language(context, "en")
+    if context.get("name") in DEFAULT_NAMES.values():
+        # "Dear 客户" is no English: the English copy says "Dear client".
+        english["name"] = DEFAULT_NAMES["en"]
+    return english
 
 
 def _in_language(context: dict[str, Any], language: str) -> dict[str, Any]:

@@ -319,6 +319,9 @@ class Reply(SQLModel, table=True):
     subject: str = Field(sa_column=Column(Text, nullable=False))
     body_text: str = Field(sa_column=Column(Text, nullable=False))
     body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # What the letter was drafted from (``bot.stages.letter_context``, JSON): its HTML part is
+    # drafted from it when a person previews or approves it ("" for replies drafted whole).
+    context: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # The largest amount the reply states, for the approval rules and the queue's filter.
     amount: Decimal | None = _money(nullable=True)
     # ``amount`` in hundredths, rounded up: a number SQLite compares as one (it keeps money as text).

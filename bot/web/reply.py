@@ -41,7 +41,7 @@ class ReplyPages(Site):
                 "reply": reply,
                 "open": reply.status in (ReplyStatus.DRAFT, ReplyStatus.SECOND_APPROVAL),
                 "may_approve": approval.may_approve(user, reply),
-                "preview": show.preview(reply),
+                "preview": show.preview(reply, self.settings),
                 "amount": show.money(reply.amount, reply.currency),
                 "diff": show.edit_diff(reply),
                 "here": here,

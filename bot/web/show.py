@@ -18,9 +18,11 @@ from html import escape as html_escape
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
+from bot.claims import replies
 from bot.claims.deadlines import deadlines, status
 from bot.claims.lifecycle import CLOSED
-from bot.config import DeadlineSettings
+from bot.config import DeadlineSettings, Settings
+from bot.stages.draft import TemplateProblem
 from bot.stages.parse import Unreadable, parse
 from bot.storage.intake import stored_bytes
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
@@ -233,12 +235,17 @@ def message_view(message: InboundMessage) -> MessageView:
     )
 
 
-def preview(reply: Reply) -> str:
-    """The HTML part as a whole document, for a sandboxed ``srcdoc`` (escaped there as an attribute)."""
+def preview(reply: Reply, settings: Settings) -> str:
+    """The HTML part as a whole document, for a sandboxed ``srcdoc`` (escaped there as an
+    attribute); drafted now if it was not yet, from the context the text was drafted from."""
+    try:
+        body = replies.html_of(reply, settings)
+    except TemplateProblem as exc:
+        body = f"<p><strong>{html_escape(str(exc))}</strong></p>"
     return (
         f'<!DOCTYPE html><html lang="{html_escape(reply.language)}"><head><meta charset="utf-8">'
         f"<title>{html_escape(reply.subject)}</title></head>"
-        f'<body style="font-family: sans-serif; line-height: 1.5">{reply.body_html}</body></html>'
+        f'<body style="font-family: sans-serif; line-height: 1.5">{body}</body></html>'
     )
 
 

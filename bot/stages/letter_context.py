@@ -1,0 +1,79 @@
+"""A letter's context as JSON, so that the parts of a reply drafted later (its HTML, rendered
+when staff preview or approve it) come from the very values its text was drafted from.
+
+Every value a reply's context may hold is written with its type (Decimal digits, a moment with
+its zone's name, a day, the computation's dataclasses, a text per language, a tuple) and read
+back as the same value; anything else is refused when the reply is drafted, not when it is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.stages.assess import Conversion, Leg, Workings
+from bot.stages.draft import PerLanguage
+
+_FIGURES = {cls.__name__: cls for cls in (Workings, Leg, Conversion)}
+TAG = "__type"
+
+
+def encode(context: dict[str, Any]) -> str:
+    return json.dumps(_plain(context), ensure_ascii=False, sort_keys=True)
+
+
+def decode(text: str) -> dict[str, Any]:
+    found = json.loads(text, object_hook=_typed)
+    assert isinstance(found, dict)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return {TAG: "decimal", "v": str(value)}
+    if isinstance(value, datetime):
+        zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
+        return {TAG: "datetime", "v": value.isoformat(), "zone": zone}
+    if isinstance(value, date):
+        return {TAG: "date", "v": value.isoformat()}
+    if isinstance(value, PerLanguage):
+        return {TAG: "per_language", "v": {k: _plain(v) for k, v in value.items()}}
+    if isinstance(value, dict):
+        if TAG in value or not all(isinstance(k, str) for k in value):
+            raise TypeError(f"a letter's context cannot keep the mapping {sorted(map(str, value))[:5]}")
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return {TAG: "tuple", "v": [_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and type(value).__name__ in _FIGURES:
+        fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {TAG: type(value).__name__, "v": fields}
+    raise TypeError(f"a letter's context cannot keep a {type(value).__name__}")
+
+
+def _typed(data: dict[str, Any]) -> Any:
+    kind = data.get(TAG)
+    if kind is None:
+        return data
+    value = data["v"]
+    if kind == "decimal":
+        return Decimal(value)
+    if kind == "datetime":
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(ZoneInfo(data["zone"])) if data.get("zone") else moment
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "per_language":
+        return PerLanguage(value)
+    if kind == "tuple":
+        return tuple(value)
+    if kind in _FIGURES:
+        return _FIGURES[kind](**value)
+    raise ValueError(f"unknown value type {kind!r} in a letter's context")
