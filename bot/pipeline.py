@@ -68,19 +68,13 @@ def process_batch(
     at once (``Batch``), then each is stored in turn as it would be alone."""
     found = [_reading(settings, raw) for _, raw in messages]
     keys = [(hashlib.sha256(raw).hexdigest(), intake.message_id(raw)) for _, raw in messages]
-    batch = Batch(session, settings, keys, found)
-    try:
-        stored = [
+    with Batch(session, settings, keys, found) as batch:
+        return [
             _store(
                 session, settings, batch, raw, reading, key, folder=folder, uidvalidity=uidvalidity, uid=uid
             )
             for (uid, raw), reading, key in zip(messages, found, keys, strict=True)
         ]
-        # Written while the batch's ids are at hand: each table's rows in one statement.
-        session.flush()
-        return stored
-    finally:
-        batch.close()
 
 
 def _reading(settings: Settings, raw: bytes) -> Reading:
@@ -131,11 +125,8 @@ def release(session: Session, settings: Settings, inbound: InboundMessage, *, by
     inbound.reason = ""
     raw = intake.stored_bytes(inbound)
     reading = _reading(settings, raw)
-    batch = Batch(session, settings, [(inbound.content_hash, inbound.message_id)], [reading])
-    try:
+    with Batch(session, settings, [(inbound.content_hash, inbound.message_id)], [reading]) as batch:
         _read(session, settings, inbound, raw, reading, batch)
-    finally:
-        batch.close()
     inbound.reason = f"released by {by} (was: {before[:300]}); {inbound.reason}"[:2000]
     return inbound
 

@@ -45,7 +45,7 @@ class Batch:
             self.keep(message)
         self._waiting = store.senders_in_state(session, senders=senders, state=State.OFFER_SENT)
         self._tally = Tally(session, senders)
-        self._ids = ids.Ids(session, block=len(keys))
+        self._ids = ids.Ids(session, messages=len(keys))
 
     def earlier(self, content_hash: str, message_id: str | None) -> InboundMessage | None:
         """The message already stored (or stored earlier in this batch) with this content or
@@ -62,6 +62,15 @@ class Batch:
         """``followups.awaiting_answer``, asked only of senders known to have an offer waiting."""
         return followups.awaiting_answer(self._session, sender) if sender in self._waiting else None
 
-    def close(self) -> None:
-        Tally.close(self._session)
-        self._ids.close()
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        """Write what the batch added while its ids are at hand (each table's rows in one
+        statement), then forget what it read ahead."""
+        try:
+            if kind is None:
+                self._session.flush()
+        finally:
+            Tally.close(self._session)
+            self._ids.close()

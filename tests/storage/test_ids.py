@@ -32,7 +32,7 @@ def test_a_batch_writes_each_table_in_one_statement_with_ids_no_one_else_gets(
         lambda conn, cursor, statement, *rest: inserts.append(statement) if "INSERT" in statement else None,
     )
     with database.session_scope(engine) as session:
-        taken = ids.Ids(session, block=10)
+        taken = ids.Ids(session, messages=2)
         assert ids.of(session) is taken
         claim = _claim()
         claim.id = taken.next(Claim)
