@@ -28,6 +28,8 @@ from bot.config import ImapSettings, Settings
 from bot.mail.intake import RUN, process_after_death, process_safely, record_oversized, store_batch
 from bot.mail.mailbox import Fetched, Mailbox, MailboxError
 from bot.mail.outbox import SendReport, send_approved
+from bot.mail.readers import ReadAhead
+from bot.stages.reading import Reading
 from bot.storage import database, locks, store
 from bot.storage.tables import InboundMessage, MessageStatus
 
@@ -135,45 +137,75 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 # Old UIDs mean nothing now: what is still in the folder is read again and
                 # recognised by Message-ID or content, then filed as a duplicate.
                 store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
-        for batch in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes):
-            if not batch:  # every message of the batch was expunged meanwhile
-                continue
-            before = dict(report.outcomes)
-            # A batch a run died with is read one message at a time, to find the one that killed it.
-            alone = any(
-                f.raw is None or f.uid == died_with or died_in[0] <= f.uid <= died_in[1] for f in batch
-            )
-            outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch)
-            if outcomes is not None:
-                for outcome in outcomes:
-                    report.count(outcome)
-                duplicates = [f.uid for f, outcome in zip(batch, outcomes, strict=True) if outcome is None]
-                archive_pending(engine, mailbox, settings, duplicates=duplicates)
-                _log_batch(batch, duplicates, report, before)
-                continue
-            with database.session_scope(engine) as session:
-                store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid, by=RUN)
-            duplicates = []
-            for index, fetched in enumerate(batch):
-                # Whatever stores this message says which one is in hand next, in the same commit.
-                following = batch[index + 1].uid if index + 1 < len(batch) else None
-                if fetched.raw is None:
-                    outcome = record_oversized(engine, settings, uidvalidity, fetched, following)
-                elif fetched.uid == died_with:
-                    outcome = process_after_death(engine, settings, fetched, uidvalidity, following)
-                else:
-                    outcome = process_safely(
-                        engine, settings, fetched.raw, folder, uidvalidity, fetched.uid, hand_on=following
-                    )
+        batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
+        ahead, stored = ReadAhead(settings), Stored(engine, settings, mailbox, uidvalidity, report)
+        try:
+            current = next(batches, None)
+            reading = ahead.start(current)
+            while current is not None:
+                # The next batch is fetched and read elsewhere while this one is stored.
+                following = next(batches, None)
+                upcoming = ahead.start(following)
+                stored.batch(current, ahead.result(reading), died_with=died_with, died_in=died_in)
+                current, reading = following, upcoming
+        finally:
+            ahead.close()
+
+
+@dataclass
+class Stored:
+    """Where one cycle stores the batches it reads, and the report it counts them in."""
+
+    engine: Engine
+    settings: Settings
+    mailbox: Mailbox
+    uidvalidity: int
+    report: CycleReport
+
+    def batch(
+        self,
+        batch: list[Fetched],
+        readings: list[Reading] | None,
+        *,
+        died_with: int | None,
+        died_in: tuple[int, int],
+    ) -> None:
+        engine, settings, uidvalidity, report = self.engine, self.settings, self.uidvalidity, self.report
+        folder = settings.imap.folder
+        before = dict(report.outcomes)
+        # A batch a run died with is read one message at a time, to find the one that killed it.
+        alone = any(f.raw is None or f.uid == died_with or died_in[0] <= f.uid <= died_in[1] for f in batch)
+        outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch, readings)
+        if outcomes is not None:
+            for outcome in outcomes:
                 report.count(outcome)
-                if outcome is None and fetched.raw is not None:
-                    duplicates.append(fetched.uid)
-            # The cursor only saves work: a crash before this line re-reads the batch, and
-            # every message in it is then recognised as stored.
-            with database.session_scope(engine) as session:
-                store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
-            archive_pending(engine, mailbox, settings, duplicates=duplicates)
+            duplicates = [f.uid for f, outcome in zip(batch, outcomes, strict=True) if outcome is None]
+            archive_pending(engine, self.mailbox, settings, duplicates=duplicates)
             _log_batch(batch, duplicates, report, before)
+            return
+        with database.session_scope(engine) as session:
+            store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=batch[0].uid, by=RUN)
+        duplicates = []
+        for index, fetched in enumerate(batch):
+            # Whatever stores this message says which one is in hand next, in the same commit.
+            following = batch[index + 1].uid if index + 1 < len(batch) else None
+            if fetched.raw is None:
+                outcome = record_oversized(engine, settings, uidvalidity, fetched, following)
+            elif fetched.uid == died_with:
+                outcome = process_after_death(engine, settings, fetched, uidvalidity, following)
+            else:
+                outcome = process_safely(
+                    engine, settings, fetched.raw, folder, uidvalidity, fetched.uid, hand_on=following
+                )
+            report.count(outcome)
+            if outcome is None and fetched.raw is not None:
+                duplicates.append(fetched.uid)
+        # The cursor only saves work: a crash before this line re-reads the batch, and
+        # every message in it is then recognised as stored.
+        with database.session_scope(engine) as session:
+            store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
+        archive_pending(engine, self.mailbox, settings, duplicates=duplicates)
+        _log_batch(batch, duplicates, report, before)
 
 
 def _log_batch(

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.mail.mailbox import Fetched
 from bot.pipeline import process_batch, process_message
 from bot.stages.draft import TemplateProblem
+from bot.stages.reading import Reading
 from bot.storage import database, store
 from bot.storage.intake import hold_for_staff
 from bot.storage.tables import IntakeAttempt, MessageStatus, utcnow
@@ -28,7 +29,11 @@ RUN = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
 
 
 def store_batch(
-    engine: Engine, settings: Settings, uidvalidity: int, batch: list[Fetched]
+    engine: Engine,
+    settings: Settings,
+    uidvalidity: int,
+    batch: list[Fetched],
+    readings: list[Reading] | None = None,
 ) -> list[str | None] | None:
     """Store a whole batch in one commit, which also moves the cursor past it; each message's
     outcome, or None if the batch failed on some message (the caller then stores each alone,
@@ -43,7 +48,12 @@ def store_batch(
     try:
         with database.session_scope(engine) as session:
             stored = process_batch(
-                messages, session=session, settings=settings, folder=folder, uidvalidity=uidvalidity
+                messages,
+                session=session,
+                settings=settings,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                readings=readings,
             )
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             return [str(inbound.status) if inbound else None for inbound in stored]
