@@ -57,11 +57,8 @@ def store_batch(
             )
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             return [str(inbound.status) if inbound else None for inbound in stored]
-    except TemplateProblem:
-        raise
-    except OperationalError as exc:
-        raise database.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
     except Exception as exc:
+        _unless_the_environment(exc)
         log.warning(
             "batch of uid %d to %d failed (%s); storing its messages one at a time",
             batch[0].uid,
@@ -70,6 +67,15 @@ def store_batch(
         )
         log.debug("traceback", exc_info=True)
         return None
+
+
+def _unless_the_environment(exc: Exception) -> None:
+    """Failures of the environment (templates, the database) are not the message's fault: they
+    end the cycle, and the message is read again next time."""
+    if isinstance(exc, TemplateProblem):
+        raise exc
+    if isinstance(exc, OperationalError):
+        raise database.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
 
 
 def process_after_death(
@@ -145,11 +151,8 @@ def process_safely(
             if on_server:
                 store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
             return str(inbound.status) if inbound else None
-    except TemplateProblem:
-        raise
-    except OperationalError as exc:
-        raise database.StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
     except Exception as exc:
+        _unless_the_environment(exc)
         log.error(
             "message uid %s could not be processed: %s (run with -v for the traceback)",
             uid,
