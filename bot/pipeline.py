@@ -79,9 +79,13 @@ def process_batch(
         ]
 
 
+def own_addresses(settings: Settings) -> frozenset[str]:
+    """The addresses the bot writes from and reads at: mail from them is never a complaint."""
+    return frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
+
+
 def _reading(settings: Settings, raw: bytes) -> Reading:
-    own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
-    return read(raw, own_addresses=own, reference_prefix=settings.claims.reference_prefix)
+    return read(raw, own_addresses=own_addresses(settings), reference_prefix=settings.claims.reference_prefix)
 
 
 def _store(

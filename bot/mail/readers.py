@@ -18,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from bot.config import Settings
 from bot.mail.mailbox import Fetched
+from bot.pipeline import own_addresses
 from bot.stages.reading import Reading, read
 from bot.storage.intake import LARGE_MESSAGE
 
@@ -31,7 +32,7 @@ def read_all(raws: Sequence[bytes], own_addresses: frozenset[str], reference_pre
 
 class ReadAhead:
     def __init__(self, settings: Settings) -> None:
-        self._own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
+        self._own = own_addresses(settings)
         self._prefix = settings.claims.reference_prefix
         self._pool: ProcessPoolExecutor | None = None
 

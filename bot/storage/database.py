@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,6 +10,16 @@ from sqlalchemy import Engine, event, make_url
 from sqlmodel import Session, create_engine
 
 from bot.config import Settings
+
+# Values per IN list: well under SQLite's limit of bound parameters.
+IN_LIST = 900
+
+
+def chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    """The distinct values, sorted, a query's IN list at a time."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), IN_LIST):
+        yield wanted[start : start + IN_LIST]
 
 
 class StoreError(Exception):

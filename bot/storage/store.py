@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from bot.stages.assess import Assessment
 from bot.stages.match import OrderMatch
+from bot.storage.database import chunks
 from bot.storage.tables import (
     Claim,
     ClaimAccount,
@@ -68,20 +69,17 @@ def stored_copies(
         (InboundMessage.content_hash, content_hashes),
         (InboundMessage.message_id, message_ids),
     ):
-        wanted = sorted(set(values))
-        for start in range(0, len(wanted), 900):
-            stmt = select(InboundMessage).where(column.in_(wanted[start : start + 900]))  # type: ignore[union-attr]
+        for part in chunks(values):
+            stmt = select(InboundMessage).where(column.in_(part))  # type: ignore[union-attr]
             found.update((m.id, m) for m in session.exec(stmt))
     return list(found.values())
 
 
 def senders_in_state(session: Session, *, senders: Sequence[str], state: str) -> set[str]:
     """Which of these senders have a claim in ``state``."""
-    wanted, found = sorted(set(senders)), set()
-    for start in range(0, len(wanted), 900):
-        stmt = select(Claim.sender).where(
-            Claim.sender.in_(wanted[start : start + 900]), Claim.status == state
-        )  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for part in chunks(senders):
+        stmt = select(Claim.sender).where(Claim.sender.in_(part), Claim.status == state)  # type: ignore[attr-defined]
         found.update(session.exec(stmt))
     return found
 
@@ -202,15 +200,14 @@ def replies_to(session: Session, *, address: str, since: datetime | None = None)
 def replies_to_each(session: Session, *, addresses: Sequence[str], since: datetime) -> dict[str, list[int]]:
     """Per address that has any: replies drafted to it since ``since`` and ever, in one query."""
     found: dict[str, list[int]] = {}
-    wanted = sorted(set(addresses))
-    for start in range(0, len(wanted), 900):
+    for part in chunks(addresses):
         stmt = (
             select(
                 Reply.to_address,
                 func.sum(case((Reply.created_at >= since, 1), else_=0)),  # type: ignore[operator]
                 func.count(Reply.id),
             )
-            .where(Reply.to_address.in_(wanted[start : start + 900]))  # type: ignore[attr-defined]
+            .where(Reply.to_address.in_(part))  # type: ignore[attr-defined]
             .group_by(Reply.to_address)
         )
         found.update({address: [int(recent), int(ever)] for address, recent, ever in session.exec(stmt)})

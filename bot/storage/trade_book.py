@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,11 +15,10 @@ from sqlmodel import Session, select
 from bot.config import IncidentSettings
 from bot.stages.assess import Conversion, Quote, WindowPrices
 from bot.stages.records import AccountRecord, OrderRecord
+from bot.storage.database import chunks
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
 
 _ORDERS, _ACCOUNTS = TradeOrder.__table__, Account.__table__  # type: ignore[attr-defined]
-# Values per IN list: well under SQLite's limit of bound parameters.
-_CHUNK = 900
 _ORDER = sa_select(_ORDERS).where(_ORDERS.c.ticket == bindparam("ticket"))
 _ACCOUNT = sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login == bindparam("login"))
 
@@ -49,7 +48,7 @@ class TradeBook:
         ``numbers`` and come from ``emails`` will ask: accounts and orders by number, ticket
         aliases, accounts by address and which orders already have an eligible claim."""
         wanted = sorted(set(numbers) - self._orders.keys())
-        for part in _chunks(wanted):
+        for part in chunks(wanted):
             self._accounts.update(dict.fromkeys(part))
             self._orders.update(dict.fromkeys(part))
             self._aliases.update({n: [] for n in part})
@@ -60,12 +59,12 @@ class TradeBook:
             for alias in self._session.exec(select(TicketAlias).where(TicketAlias.alias.in_(part))):  # type: ignore[attr-defined]
                 self._aliases[alias.alias].append(alias)
         behind = sorted({a.ticket for n in wanted for a in self._aliases[n]} - self._orders.keys())
-        for part in _chunks(behind):
+        for part in chunks(behind):
             self._orders.update(dict.fromkeys(part))
             for row in self._session.execute(sa_select(_ORDERS).where(_ORDERS.c.ticket.in_(part))):
                 self._orders[row.ticket] = row
         tickets = sorted({o.ticket for o in self._orders.values() if o is not None} - self._claimed.keys())
-        for part in _chunks(tickets):
+        for part in chunks(tickets):
             self._claimed.update(dict.fromkeys(part, False))
             stmt = sa_select(ClaimOrder.ticket).where(
                 ClaimOrder.ticket.in_(part),  # type: ignore[attr-defined]
@@ -73,7 +72,7 @@ class TradeBook:
             )
             self._claimed.update(dict.fromkeys(self._session.execute(stmt).scalars(), True))
         addresses = sorted({e.strip().lower() for e in emails} - self._by_email.keys())
-        for part in _chunks(addresses):
+        for part in chunks(addresses):
             self._by_email.update({e: [] for e in part})
             stmt = sa_select(_ACCOUNTS).where(func.lower(_ACCOUNTS.c.email).in_(part))
             for row in self._session.execute(stmt):
@@ -227,8 +226,3 @@ def window_from_quote(quote: WindowQuote) -> WindowPrices | None:
         Quote(quote.low_ask, quote.low_ask_time),  # type: ignore[arg-type]
         Quote(quote.high_ask, quote.high_ask_time),  # type: ignore[arg-type]
     )
-
-
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
