@@ -3,11 +3,13 @@
     fetch (mailbox) -> parse -> classify -> attachments -> extract -> match -> assess -> draft
         -> approval queue (reply rows) -> send (outbox) -> archive (mailbox)
 
-``process_message`` is the whole path of one message from raw bytes to a stored outcome: the
-worker, ``claimsbot ingest``, the tests and the demo all call it. The stages are
-``bot.stages``; the message is kept by ``bot.storage.intake``, a follow-up filed by
-``bot.claims.followups``, the claim moved by ``bot.claims.moves`` and its replies drafted by
-``bot.claims.replies``. ``bot.mail.cycle`` adds the I/O edges (mailbox, outbox, archive).
+``process_batch`` is the whole path of a batch of messages from raw bytes to stored outcomes,
+in one transaction: the worker calls it for each batch it fetches, and ``process_message`` (a
+batch of one) for a message stored alone, as ``claimsbot ingest``, the tests and the demo do.
+The stages are ``bot.stages`` (``reading`` first, for the whole batch); what the batch names is
+read ahead by ``bot.claims.batch``; the message is kept by ``bot.storage.intake``, a follow-up
+filed by ``bot.claims.followups``, the claim moved by ``bot.claims.moves`` and its replies
+drafted by ``bot.claims.replies``. ``bot.mail.cycle`` adds the I/O edges (mailbox, outbox, archive).
 """
 
 from __future__ import annotations
