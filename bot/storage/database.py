@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, make_url
 from sqlmodel import Session, create_engine
@@ -13,9 +13,10 @@ from bot.config import Settings
 
 # Values per IN list: well under SQLite's limit of bound parameters.
 IN_LIST = 900
+Key = TypeVar("Key", str, int)
 
 
-def chunks(values: Sequence[str]) -> Iterator[list[str]]:
+def chunks(values: Sequence[Key]) -> Iterator[list[Key]]:
     """The distinct values, sorted, a query's IN list at a time."""
     wanted = sorted(set(values))
     for start in range(0, len(wanted), IN_LIST):

@@ -173,6 +173,19 @@ def staff_user(session: Session, *, name: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(StaffUser.name == name)).first()
 
 
+def load_replies(session: Session, *, reply_ids: Sequence[int]) -> list[Reply | Claim]:
+    """These replies and their claims, a query per IN list, so that an action on a thousand of
+    them finds each in the session, not in the database, while the caller holds the list (the
+    session keeps only weak references)."""
+    loaded: list[Reply | Claim] = []
+    for chunk in chunks(reply_ids):
+        loaded += session.exec(select(Reply).where(Reply.id.in_(chunk))).all()  # type: ignore[union-attr]
+    claim_ids = [row.claim_id for row in loaded if isinstance(row, Reply)]
+    for chunk in chunks(claim_ids):
+        loaded += session.exec(select(Claim).where(Claim.id.in_(chunk))).all()  # type: ignore[union-attr]
+    return loaded
+
+
 def replies(session: Session, *, statuses: Sequence[ReplyStatus] | None = None) -> Sequence[Reply]:
     stmt = select(Reply).order_by(Reply.id)
     if statuses:

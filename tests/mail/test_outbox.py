@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.claims import moves
+from bot.claims import approval, moves, staff
 from bot.config import Settings
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
 from bot.mail.cycle import run_cycle
 from bot.mail.outbox import send_approved
+from bot.stages import letter_context
+from bot.stages.draft import draft_html
 from bot.storage import database, store
 from bot.storage.tables import Claim, Reply, ReplyStatus, utcnow
 from tests.conftest import approve_all, make_settings
@@ -192,3 +194,27 @@ def test_a_message_refused_after_its_data_is_failed_not_marked_sent(
         with database.session_scope(engine) as session:
             failed = session.exec(select(Reply).where(Reply.status == ReplyStatus.FAILED)).all()
         assert {r.failure[:3] for r in failed} == {"554"}
+
+
+def test_an_acknowledgement_approved_in_bulk_goes_with_the_html_drafted_from_its_context(
+    settings: Settings, engine: Engine, smtp_sink: SmtpSink
+) -> None:
+    drafted_reply(settings, engine)
+    with database.session_scope(engine) as session:
+        ann = staff.add_user(session, name="ann", role="agent", password="correct horse battery")
+        ack = session.exec(select(Reply).where(Reply.kind == "acknowledgement")).one()
+        expected = draft_html(
+            ack.kind, ack.language, letter_context.decode(ack.context), templates_dir=settings.templates_dir
+        )
+        done, refused = approval.bulk_approve(session, settings, ann, [ack.id or 0])
+        assert (len(done), refused) == (1, [])
+    with database.session_scope(engine) as session:
+        kept = session.get(Reply, ack.id)
+        assert kept is not None and kept.status == ReplyStatus.APPROVED
+        assert kept.body_html == "", "a bulk approval leaves the HTML part to the outbox"
+
+    assert [r.id for r in send_approved(engine, settings).sent] == [ack.id]
+    (delivery,) = smtp_sink.deliveries
+    html = email.message_from_bytes(delivery.content, policy=policy.default).get_body(("html",))
+    assert html is not None and expected in html.get_content().replace("\r\n", "\n")
+    assert "Alice" in expected
