@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, get_timezone_name
 from babel.numbers import format_currency, format_decimal
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, meta, pass_context, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    meta,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -197,9 +205,12 @@ def _moment_text(value: datetime, zone_key: object, language: str, inline: bool)
 
 def sandboxed(templates_dir: Path) -> SandboxedEnvironment:
     """The environment every template the bot renders runs in: sandboxed (templates are
-    configuration, editable by staff), strict about missing values, escaping ``.html.j2``."""
+    configuration, editable by staff), strict about missing values, escaping ``.html.j2``.
+    A template is read once per process: the ones checked at start are the ones used, and no
+    letter pays for a look at the file's time."""
     return SandboxedEnvironment(
         loader=FileSystemLoader(str(templates_dir)),
+        auto_reload=False,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         keep_trailing_newline=True,
@@ -213,6 +224,11 @@ def _environment(templates_dir: Path) -> SandboxedEnvironment:
     env = sandboxed(templates_dir)
     env.filters.update(money=_money, number=_number, date=_date, deadline=_moment, moment=_moment)
     return env
+
+
+@lru_cache(maxsize=512)
+def _template(templates_dir: Path, name: str) -> Template:
+    return _environment(templates_dir.resolve()).get_template(name)
 
 
 def check_templates(templates_dir: Path) -> None:
@@ -292,6 +308,6 @@ def _in_language(context: dict[str, Any], language: str) -> dict[str, Any]:
 
 def _render(templates_dir: Path, name: str, context: dict[str, Any]) -> str:
     try:
-        return _environment(templates_dir.resolve()).get_template(name).render(**context)
+        return _template(templates_dir, name).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(f"{templates_dir / name}: {exc.__class__.__name__}: {exc}") from exc
