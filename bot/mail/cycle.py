@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import mailbox as local_mailbox
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +26,19 @@ from sqlalchemy import Engine, update
 from tqdm import tqdm
 
 from bot.config import ImapSettings, Settings
+from bot.mail import shared
 from bot.mail.intake import RUN, process_after_death, process_safely, record_oversized, store_batch
 from bot.mail.mailbox import Fetched, Mailbox, MailboxError
 from bot.mail.outbox import SendReport, send_approved
 from bot.mail.readers import ReadAhead
 from bot.stages.reading import Reading
-from bot.storage import database, locks, store
+from bot.storage import backlog, database, locks, store
 from bot.storage.tables import InboundMessage, MessageStatus
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
 PROGRESS_FROM = 50
+# Seconds a worker sharing the stage work waits for the mailbox's reader to add a batch.
+WAIT_FOR_READER = 0.2
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +50,8 @@ class CycleReport:
     sent: int = 0
     failed: int = 0
     uncertain: int = 0
+    # Messages this worker fetched into the shared intake (PostgreSQL), for any worker to store.
+    queued: int = 0
     problems: list[str] = field(default_factory=list)
     # Work another worker was doing at the time, so this cycle left it alone (not a failure).
     skipped: list[str] = field(default_factory=list)
@@ -102,8 +108,29 @@ def read_if_free(settings: Settings, engine: Engine, report: CycleReport) -> Non
     with locks.exclusive(engine, mailbox_lock(settings.imap)) as held:
         if held:
             read_mailbox(settings, engine, report)
-        else:
-            report.skipped.append(f"{settings.imap.folder}: another worker is reading it")
+            return
+        report.skipped.append(f"{settings.imap.folder}: another worker is reading it")
+    take_share(settings, engine, report)
+
+
+def take_share(settings: Settings, engine: Engine, report: CycleReport) -> None:
+    """Store what the shared intake holds (PostgreSQL) for as long as another worker is reading
+    the mailbox into it, then what it left."""
+    if not shared.sharing(settings, engine):
+        return
+    work, reading = shared.Shared(engine, settings), mailbox_lock(settings.imap)
+    try:
+        while True:
+            if work.step():
+                continue
+            if not locks.held_anywhere(engine, reading):
+                break
+            time.sleep(WAIT_FOR_READER)
+        # What the reader added between this worker's last look and the end of its reading.
+        work.drain()
+    finally:
+        work.close()
+        _count(report, work)
 
 
 def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
@@ -138,6 +165,9 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 # recognised by Message-ID or content, then filed as a duplicate.
                 store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
         batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
+        if shared.sharing(settings, engine):
+            share(engine, settings, mailbox, uidvalidity, batches, report)
+            return
         ahead, stored = ReadAhead(settings), Stored(engine, settings, mailbox, uidvalidity, report)
         try:
             current = next(batches, None)
@@ -150,6 +180,48 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 current, reading = following, upcoming
         finally:
             ahead.close()
+
+
+def share(
+    engine: Engine,
+    settings: Settings,
+    mailbox: Mailbox,
+    uidvalidity: int,
+    batches: Iterator[list[Fetched]],
+    report: CycleReport,
+) -> None:
+    """Add each batch to the shared intake, storing one from there after each, then store what
+    is left; archive what any worker stored as it goes."""
+    work = shared.Shared(engine, settings)
+    try:
+        for index, batch in enumerate(batches):
+            for outcome in shared.enqueue(engine, settings, uidvalidity, batch):
+                report.count(outcome)
+            report.queued += len(batch)
+            if index:
+                # One batch ahead in the intake, so that the next is read while one is stored.
+                work.step()
+                archive_shared(engine, mailbox, settings)
+        work.drain()
+        archive_shared(engine, mailbox, settings)
+    finally:
+        work.close()
+        _count(report, work)
+
+
+def archive_shared(engine: Engine, mailbox: Mailbox, settings: Settings) -> None:
+    """Archive what the workers stored, and the messages they found already stored."""
+    with database.session_scope(engine) as session:
+        found = backlog.duplicates(session, folder=settings.imap.folder, uidvalidity=mailbox.uidvalidity)
+    archive_pending(engine, mailbox, settings, duplicates=[uid for _, uid in found])
+    with database.session_scope(engine) as session:
+        backlog.done(session, [row_id for row_id, _ in found])
+
+
+def _count(report: CycleReport, work: shared.Shared) -> None:
+    for outcome in work.outcomes:
+        report.count(outcome)
+    work.outcomes.clear()
 
 
 @dataclass

@@ -58,7 +58,7 @@ def store_batch(
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             return [str(inbound.status) if inbound else None for inbound in stored]
     except Exception as exc:
-        _unless_the_environment(exc)
+        unless_the_environment(exc)
         log.warning(
             "batch of uid %d to %d failed (%s); storing its messages one at a time",
             batch[0].uid,
@@ -69,7 +69,7 @@ def store_batch(
         return None
 
 
-def _unless_the_environment(exc: Exception) -> None:
+def unless_the_environment(exc: Exception) -> None:
     """Failures of the environment (templates, the database) are not the message's fault: they
     end the cycle, and the message is read again next time."""
     if isinstance(exc, TemplateProblem):
@@ -104,8 +104,7 @@ def process_after_death(
                 session,
                 settings,
                 raw,
-                reason=f"reading this message stopped the worker {attempt.deaths} times (killed or "
-                "stuck); it was not read again",
+                reason=stopped_reason(attempt.deaths),
                 folder=folder,
                 uidvalidity=uidvalidity,
                 uid=uid,
@@ -152,7 +151,7 @@ def process_safely(
                 store.hand_on(session, folder=folder, uidvalidity=uidvalidity, uid=hand_on, by=RUN)
             return str(inbound.status) if inbound else None
     except Exception as exc:
-        _unless_the_environment(exc)
+        unless_the_environment(exc)
         log.error(
             "message uid %s could not be processed: %s (run with -v for the traceback)",
             uid,
@@ -177,6 +176,11 @@ def process_safely(
             content_hash=content_hash,
         )
     return str(MessageStatus.QUARANTINED)
+
+
+def stopped_reason(deaths: int) -> str:
+    """What staff read about a message kept unread because reading it kept stopping the worker."""
+    return f"reading this message stopped the worker {deaths} times (killed or stuck); it was not read again"
 
 
 def record_oversized(

@@ -43,9 +43,10 @@ from sqlalchemy import Engine, inspect
 
 from bot.claims import reminders
 from bot.config import Settings
-from bot.mail.cycle import keep_sent_copies
+from bot.mail.cycle import CycleReport, keep_sent_copies, take_share
 from bot.mail.outbox import send_approved
-from bot.mail.worker import Worker, poll_mailbox
+from bot.mail.shared import sharing
+from bot.mail.worker import Worker, describe, poll_mailbox
 from bot.storage import database, locks, runs
 from bot.storage.tables import utcnow
 
@@ -90,6 +91,8 @@ def run_now(runner: Runner, name: str) -> str:
     """Run one job now (under its lock) and return what it did."""
     with locks.exclusive(runner.engine, f"job:{name}") as held:
         if not held:
+            if name == "poll" and sharing(runner.settings, runner.engine):
+                return share(runner)
             log.info("job %s is running elsewhere; skipped", name, extra={"job": name})
             return "running elsewhere"
         with database.session_scope(runner.engine) as session:
@@ -104,6 +107,20 @@ def run_now(runner: Runner, name: str) -> str:
         with database.session_scope(runner.engine) as session:
             runs.finished(session, name=name, ok=ok, detail=detail)
         return detail
+
+
+def share(runner: Runner) -> str:
+    """While another worker polls, store this worker's share of what it fetched (PostgreSQL)."""
+    report = CycleReport()
+    try:
+        take_share(runner.settings, runner.engine, report)
+    except Exception as exc:
+        log.error("shared stage work failed: %s", exc.__class__.__name__, extra={"job": "poll"})
+        log.debug("details", exc_info=True)
+        return "shared stage work failed"
+    if report.fetched:
+        log.info(describe(report), extra={"job": "poll"})
+    return f"{report.fetched} stored from the shared intake"
 
 
 def poll(runner: Runner) -> tuple[bool, str]:

@@ -42,6 +42,7 @@ def describe(report: CycleReport) -> str:
     return (
         f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
         f"outcomes: {outcomes}; {report.sent} replies sent{held}"
+        + (f"; {report.queued} added to the shared intake" if report.queued else "")
     )
 
 

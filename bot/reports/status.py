@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.reports import digest
 from bot.stages import attachments
-from bot.storage import database, runs
+from bot.storage import backlog, database, runs
 from bot.storage.tables import Reply, ReplyStatus
 
 
@@ -28,10 +28,15 @@ class Status:
     last_digest: runs.DigestRun | None
     # Whether screenshots can be read (Tesseract and its models), as attachments reports it.
     ocr: str = ""
+    # The shared intake on PostgreSQL: messages fetched and waiting, and of them being read.
+    intake: tuple[int, int] | None = None
 
 
 def gather(settings: Settings, engine: Engine, *, now: datetime) -> Status:
     runs.ensure_tables(engine)
+    sharing = engine.dialect.name == "postgresql" and settings.intake.share_stage_work
+    if sharing:
+        backlog.ensure(engine)
     deadline = settings.deadlines
     with database.session_scope(engine) as session:
         counts = dict(session.exec(select(Reply.status, func.count()).group_by(Reply.status)).all())
@@ -52,6 +57,7 @@ def gather(settings: Settings, engine: Engine, *, now: datetime) -> Status:
             figures=figures,
             last_digest=runs.last_digest(session),
             ocr=attachments.ocr_state(),
+            intake=backlog.count(session) if sharing else None,
         )
 
 
@@ -78,6 +84,9 @@ def lines(status: Status, tz: tzinfo) -> list[str]:
     if poll is not None and not poll.ok:
         polled += f", failed: {poll.detail}"
     out = [f"last poll:        {polled}"]
+    if status.intake is not None:
+        waiting, taken = status.intake
+        out.append(f"shared intake:    {waiting} messages fetched and waiting, {taken} of them being read")
     for name in ("outbox", "reminders", "deadlines", "digest"):
         run = status.jobs.get(name)
         if run is not None:

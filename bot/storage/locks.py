@@ -20,11 +20,11 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.storage.database import StoreError
@@ -38,6 +38,38 @@ def key(name: str) -> int:
     """A stable signed 64-bit number for ``name``: the key of its PostgreSQL advisory lock."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def held(connection: Connection, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` some worker holds now in this database (PostgreSQL): a name whose
+    holder was killed is free again as soon as its connection closes."""
+    wanted = {key(name): name for name in names}
+    if not wanted:
+        return set()
+    found = connection.execute(
+        text(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+            "AND granted AND objsubid = 1 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    )
+    # An advisory lock on a 64-bit key is listed as its high and low 32 bits, unsigned.
+    keys = {
+        int.from_bytes(((high << 32) | low).to_bytes(8, "big"), "big", signed=True) for high, low in found
+    }
+    return {name for lock_key, name in wanted.items() if lock_key in keys}
+
+
+def held_anywhere(engine: Engine, name: str) -> bool:
+    """Whether some worker holds ``name`` now (PostgreSQL only; False elsewhere)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    try:
+        with engine.connect() as connection:
+            return name in held(connection, [name])
+    except OperationalError as exc:
+        why = f"database unavailable while looking at lock {name}: {exc.__class__.__name__}"
+        raise StoreError(why) from exc
 
 
 @contextmanager

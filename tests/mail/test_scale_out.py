@@ -26,7 +26,7 @@ from bot.storage import database, locks, schema
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus
 from tests.conftest import approve_all
 from tests.mail.test_worker import start_worker, wait_for, worker_config
-from tests.messages import variants
+from tests.messages import from_each, variants
 from tests.servers.dovecot import DovecotServer
 
 COMPLAINTS = [
@@ -62,16 +62,25 @@ def lock_holder(engine: Engine, name: str) -> str | None:
         )
 
 
+def stored_some(log: Path) -> bool:
+    """Whether the worker writing ``log`` has stored messages taken from the shared intake."""
+    return bool(re.search(r"stored [1-9]\d* messages from the shared intake", log.read_text()))
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("imap_server", ["dovecot"], indirect=True)
-def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_though_one_is_killed(
+def test_three_workers_share_the_stage_work_store_each_complaint_once_and_send_nothing_twice_though_one_dies(
     settings: Settings, imap_server: DovecotServer, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    messages = [raw for name in COMPLAINTS for _, raw in variants(name, 75)]
+    # Most from clients of their own, as in a storm: two workers never read one sender's
+    # messages at once, so a handful of senders would leave only one of them working.
+    messages = [raw for name in COMPLAINTS for _, raw in variants(name, 25)]
+    messages += [raw for _, raw in from_each("en-unverified-sender.eml", 200)]
     random.Random(7).shuffle(messages)
     imap_server.fill(messages)
     shared = worker_config(settings, tmp_path / "shared.toml", batch_size=10)
-    shared.write_text(shared.read_text() + "[jobs]\noutbox_seconds = 1\n")
+    # What the killed worker had taken is taken by another within seconds.
+    shared.write_text(shared.read_text() + "[jobs]\noutbox_seconds = 1\n[intake]\nretake_after_seconds = 2\n")
     assert main(["db", "upgrade", "--config", str(shared)]) == 0
     engine = schema.open_engine(settings)
     load_sample_book(engine, tmp_path / "book", settings.trade_server.tz)
@@ -89,8 +98,11 @@ def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_tho
     reader = mailbox_lock(settings.imap)
     try:
         assert wait_for(lambda: progress(engine)[0] >= 100, 60), "the workers made no progress"
-        victim, until = None, time.monotonic() + 10
-        while victim not in workers and time.monotonic() < until:
+        # Killed once it has stored some itself: the reader takes its share of the stage work.
+        victim, until = None, time.monotonic() + 20
+        while (
+            not (victim in workers and stored_some(tmp_path / f"{victim}.log")) and time.monotonic() < until
+        ):
             victim = lock_holder(engine, reader)
             time.sleep(0.05)
         assert victim is not None and victim in workers, "one worker must be reading the mailbox"
@@ -116,8 +128,10 @@ def test_three_workers_make_each_complaint_one_claim_and_send_no_reply_twice_tho
         f"--- {name}\n{log[-1500:]}" for name, log in logs.items()
     )
     assert stored_at_kill < len(messages), "the kill must come while there is mail left to read"
-    readers = [name for name in workers if re.search(r"cycle: [1-9]\d* fetched", logs[name])]
+    readers = [name for name in workers if re.search(r"[1-9]\d* added to the shared intake", logs[name])]
     assert set(readers) - {victim}, "another worker must have carried on reading"
+    storing = [name for name in workers if stored_some(tmp_path / f"{name}.log")]
+    assert sorted(storing) == sorted(workers), "every worker, not only the reader, does stage work"
 
     with database.session_scope(engine) as session:
         stored = session.exec(select(InboundMessage)).all()

@@ -83,7 +83,11 @@ def wait_for(condition: Any, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("imap_server", "database_url"),
+    [("pymap", "sqlite"), ("dovecot", "sqlite"), ("dovecot", "postgres")],
+    indirect=True,
+)
 def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_reply_sent_twice(
     settings: Settings, engine: Engine, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -126,6 +130,9 @@ def test_sigkill_at_random_moments_leaves_every_message_processed_once_and_no_re
     run_until_done(approve=True)
 
     assert kills >= 3, "the test must actually kill the worker mid-run"
+    if engine.dialect.name == "postgresql":
+        logs = "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
+        assert "from the shared intake" in logs, "on PostgreSQL the stage work goes through the intake"
     with database.session_scope(engine) as session:
         stored = session.exec(select(InboundMessage)).all()
         replies = session.exec(select(Reply)).all()
