@@ -111,8 +111,8 @@ class Run:
 
 def child_run(config: Path, workers: int = 1) -> Run:
     """`claimsbot run --once` in ``workers`` processes at once; the seconds until the last ends,
-    the largest peak RSS in MiB, the reading worker's summary, SQL statements and time shares
-    summed over the workers."""
+    the largest peak RSS in MiB, each worker's summary, SQL statements and time shares summed
+    over the workers."""
     code = (
         "import json, sys, time; from bench.probe import Probe; probe = Probe(); "
         "from bot.cli import main; t = time.perf_counter(); "
@@ -142,8 +142,7 @@ def child_run(config: Path, workers: int = 1) -> Run:
         for name, spent in probe["seconds"].items():
             run.shares[name] = run.shares.get(name, 0.0) + spent
         summary = next((line for line in lines if line.startswith("cycle:")), stderr[-300:])
-        if not run.summary or " 0 fetched" in run.summary:
-            run.summary = summary
+        run.summary = f"{run.summary}\n    {summary}" if run.summary else summary
     if workers == 1:
         run.seconds = float(rss[-1].split()[3])
     return run

@@ -17,7 +17,9 @@ class Probe:
 
         import bot.mail.cycle
         import bot.mail.intake
+        import bot.mail.shared
         import bot.pipeline
+        import bot.storage.backlog
 
         self.statements = 0
         self.seconds: dict[str, float] = {}
@@ -28,6 +30,11 @@ class Probe:
         self._wrap(bot.pipeline, "process_batch", "stages")
         self._wrap(bot.mail.intake, "process_batch", "stages")
         self._wrap(bot.mail.intake, "process_safely", "stages")
+        self._wrap(bot.mail.shared, "process_batch", "stages")
+        self._wrap(bot.mail.shared, "read_all", "parse")
+        self._wrap(bot.mail.shared, "enqueue", "share")
+        self._wrap(bot.storage.backlog, "take", "share")
+        self._wrap(bot.storage.backlog, "name_locks", "share")
         self._wrap(Session, "flush", "write")
         self._wrap(Session, "commit", "write")
         self._wrap(bot.mail.cycle, "archive_pending", "archive")

@@ -39,6 +39,10 @@ from bot.storage.tables import InboundMessage, MessageStatus
 PROGRESS_FROM = 50
 # Seconds a worker sharing the stage work waits for the mailbox's reader to add a batch.
 WAIT_FOR_READER = 0.2
+# Batches the mailbox's reader keeps waiting in the shared intake for the other workers before it
+# stores one itself: enough that a worker finishing a batch finds the next, few enough that the
+# reader's archive keeps pace.
+SHARED_AHEAD = 3
 log = logging.getLogger(__name__)
 
 
@@ -190,17 +194,16 @@ def share(
     batches: Iterator[list[Fetched]],
     report: CycleReport,
 ) -> None:
-    """Add each batch to the shared intake, storing one from there after each, then store what
-    is left; archive what any worker stored as it goes."""
+    """Add each batch to the shared intake, storing from there whenever the other workers leave
+    more than ``SHARED_AHEAD`` batches waiting, then store what is left; archive what any worker
+    stored as it goes."""
     work = shared.Shared(engine, settings)
     try:
-        for index, batch in enumerate(batches):
+        for batch in batches:
             for outcome in shared.enqueue(engine, settings, uidvalidity, batch):
                 report.count(outcome)
             report.queued += len(batch)
-            if index:
-                # One batch ahead in the intake, so that the next is read while one is stored.
-                work.step()
+            while shared.waiting(engine) > SHARED_AHEAD * settings.imap.batch_size and work.step():
                 archive_shared(engine, mailbox, settings)
         work.drain()
         archive_shared(engine, mailbox, settings)

@@ -59,6 +59,13 @@ def enqueue(engine: Engine, settings: Settings, uidvalidity: int, batch: list[Fe
     return oversized
 
 
+def waiting(engine: Engine) -> int:
+    """Messages in the shared intake that no worker has taken."""
+    with database.session_scope(engine) as session:
+        total, taken = backlog.count(session)
+    return total - taken
+
+
 @dataclass
 class Shared:
     """One worker's share of the stage work in one cycle; ``outcomes`` of what it stored
