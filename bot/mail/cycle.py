@@ -56,6 +56,8 @@ class CycleReport:
     uncertain: int = 0
     # Messages this worker fetched into the shared intake (PostgreSQL), for any worker to store.
     queued: int = 0
+    # Of the messages counted, those this worker took from the shared intake and stored.
+    taken: int = 0
     problems: list[str] = field(default_factory=list)
     # Work another worker was doing at the time, so this cycle left it alone (not a failure).
     skipped: list[str] = field(default_factory=list)
@@ -224,6 +226,7 @@ def archive_shared(engine: Engine, mailbox: Mailbox, settings: Settings) -> None
 def _count(report: CycleReport, work: shared.Shared) -> None:
     for outcome in work.outcomes:
         report.count(outcome)
+    report.taken += len(work.outcomes)
     work.outcomes.clear()
 
 

@@ -39,8 +39,9 @@ def describe(report: CycleReport) -> str:
         if report.failed or report.uncertain
         else ""
     )
+    shared = f" ({report.taken} of them taken from the shared intake)" if report.taken else ""
     return (
-        f"cycle: {report.fetched} fetched, {report.duplicates} already stored, "
+        f"cycle: {report.fetched} fetched{shared}, {report.duplicates} already stored, "
         f"outcomes: {outcomes}; {report.sent} replies sent{held}"
         + (f"; {report.queued} added to the shared intake" if report.queued else "")
     )

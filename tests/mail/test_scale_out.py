@@ -132,6 +132,9 @@ def test_three_workers_share_the_stage_work_store_each_complaint_once_and_send_n
     assert set(readers) - {victim}, "another worker must have carried on reading"
     storing = [name for name in workers if stored_some(tmp_path / f"{name}.log")]
     assert sorted(storing) == sorted(workers), "every worker, not only the reader, does stage work"
+    assert any(
+        re.search(r"fetched \([1-9]\d* of them taken from the shared intake\)", log) for log in logs.values()
+    )
 
     with database.session_scope(engine) as session:
         stored = session.exec(select(InboundMessage)).all()
