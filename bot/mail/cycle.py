@@ -197,8 +197,8 @@ def share(
     report: CycleReport,
 ) -> None:
     """Add each batch to the shared intake, storing from there whenever the other workers leave
-    more than ``SHARED_AHEAD`` batches waiting, then store what is left; archive what any worker
-    stored as it goes."""
+    more than ``SHARED_AHEAD`` batches waiting, then store what is left; after each batch, archive
+    what any worker has stored."""
     work = shared.Shared(engine, settings)
     try:
         for batch in batches:
@@ -206,7 +206,8 @@ def share(
                 report.count(outcome)
             report.queued += len(batch)
             while shared.waiting(engine) > SHARED_AHEAD * settings.imap.batch_size and work.step():
-                archive_shared(engine, mailbox, settings)
+                pass
+            archive_shared(engine, mailbox, settings)
         work.drain()
         archive_shared(engine, mailbox, settings)
     finally:

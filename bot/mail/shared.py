@@ -37,9 +37,7 @@ from bot.storage.tables import MessageStatus
 log = logging.getLogger(__name__)
 
 
-def sharing(settings: Settings, engine: Engine) -> bool:
-    """Whether stage work goes through the shared backlog: on PostgreSQL, unless turned off."""
-    return engine.dialect.name == "postgresql" and settings.intake.share_stage_work
+sharing = backlog.in_use
 
 
 def enqueue(engine: Engine, settings: Settings, uidvalidity: int, batch: list[Fetched]) -> list[str | None]:

@@ -34,7 +34,7 @@ class Status:
 
 def gather(settings: Settings, engine: Engine, *, now: datetime) -> Status:
     runs.ensure_tables(engine)
-    sharing = engine.dialect.name == "postgresql" and settings.intake.share_stage_work
+    sharing = backlog.in_use(settings, engine)
     if sharing:
         backlog.ensure(engine)
     deadline = settings.deadlines

@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from bot.config import Settings
 from bot.storage import locks
 from bot.storage.tables import utcnow
 from bot.storage.types import UTCDateTime
@@ -90,6 +91,11 @@ class Waiting:
     raw: bytes
     retakes: int
     retaken: bool = False
+
+
+def in_use(settings: Settings, engine: Engine) -> bool:
+    """Whether stage work goes through the shared intake: on PostgreSQL, unless turned off."""
+    return engine.dialect.name == "postgresql" and settings.intake.share_stage_work
 
 
 def ensure(engine: Engine) -> None:
