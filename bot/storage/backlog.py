@@ -185,9 +185,9 @@ def take(
 def _unfinished(session: Session, taken_before: datetime) -> list[int]:
     """The first row whose taker died or stalled with it, locked, if any."""
     waiting = backlog.c.duplicate.is_(False)
-    takers = set(session.execute(select(backlog.c.taken_by).where(waiting).distinct()).scalars()) - {None}
-    alive = locks.held(session.connection(), {taker(t) for t in takers if t})
-    dead = [t for t in takers if t and taker(t) not in alive]
+    takers = {t for t in session.execute(select(backlog.c.taken_by).where(waiting).distinct()).scalars() if t}
+    alive = locks.held(session.connection(), {taker(t) for t in takers})
+    dead = [t for t in takers if taker(t) not in alive]
     found = session.execute(
         select(backlog.c.id)
         .where(waiting, (backlog.c.taken_at < taken_before) | backlog.c.taken_by.in_(dead))
