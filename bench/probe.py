@@ -15,6 +15,7 @@ class Probe:
     def __init__(self) -> None:
         import imapclient
 
+        import bot.claims.drafting
         import bot.mail.cycle
         import bot.mail.intake
         import bot.mail.shared
@@ -35,6 +36,8 @@ class Probe:
         self._wrap(bot.mail.shared, "enqueue", "share")
         self._wrap(bot.storage.backlog, "take", "share")
         self._wrap(bot.storage.backlog, "name_locks", "share")
+        # Waiting for the letters drafted in the other process (within a flush, or at the end).
+        self._wrap(bot.claims.drafting.DraftedElsewhere, "settle", "drafts")
         self._wrap(Session, "flush", "write")
         self._wrap(Session, "commit", "write")
         self._wrap(bot.mail.cycle, "archive_pending", "archive")

@@ -18,10 +18,19 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.claims.deadlines import end_of_day, local_day
+from bot.claims.drafting import DraftedElsewhere
 from bot.config import IncidentSettings, Settings
 from bot.stages import letter_context
 from bot.stages.assess import Workings
-from bot.stages.draft import DEFAULT_NAMES, MONEY_KINDS, draft, draft_html, option_totals, utc_offset
+from bot.stages.draft import (
+    DEFAULT_NAMES,
+    MONEY_KINDS,
+    draft,
+    draft_html,
+    draftable,
+    option_totals,
+    utc_offset,
+)
 from bot.stages.parse import msg_ids
 from bot.stages.records import OrderRecord
 from bot.storage import ids, store, trade_book
@@ -303,7 +312,13 @@ def queue(
             detail=f"{kind}: {held}; a person must answer",
         )
         return None
-    drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir, html=False)
+    encoded = letter_context.encode(context)
+    elsewhere = DraftedElsewhere.of(session)
+    if elsewhere is None:
+        drafted = draft(kind, claim.language, context, templates_dir=settings.templates_dir, html=False)
+        language, subject, body = drafted.language, drafted.subject, drafted.body
+    else:
+        language, subject, body = draftable(kind, claim.language, context), "", ""
     if thread is None:
         thread = [
             i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
@@ -312,11 +327,11 @@ def queue(
     reply = Reply(
         claim_id=claim.id,
         kind=kind,
-        language=drafted.language,
+        language=language,
         to_address=address,
-        subject=drafted.subject,
-        body_text=drafted.body,
-        context=letter_context.encode(context),
+        subject=subject,
+        body_text=body,
+        context=encoded,
         amount=amount,
         currency=currency,
         message_id=new_message_id(settings.smtp.message_id_domain),
@@ -330,6 +345,8 @@ def queue(
     if taken is not None:
         reply.id = taken.next(Reply)
     session.add(reply)
+    if elsewhere is not None:
+        elsewhere.add(reply, (kind, claim.language, encoded))
     if reply.id is None:
         session.flush()
     tally = session.info.get(Tally.KEY)

@@ -174,7 +174,8 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
         if shared.sharing(settings, engine):
             share(engine, settings, mailbox, uidvalidity, batches, report)
             return
-        ahead, stored = ReadAhead(settings), Stored(engine, settings, mailbox, uidvalidity, report)
+        ahead = ReadAhead(settings)
+        stored = Stored(engine, settings, mailbox, uidvalidity, report, ahead)
         try:
             current = next(batches, None)
             reading = ahead.start(current)
@@ -240,6 +241,7 @@ class Stored:
     mailbox: Mailbox
     uidvalidity: int
     report: CycleReport
+    ahead: ReadAhead | None = None
 
     def batch(
         self,
@@ -254,7 +256,7 @@ class Stored:
         before = dict(report.outcomes)
         # A batch a run died with is read one message at a time, to find the one that killed it.
         alone = any(f.raw is None or f.uid == died_with or died_in[0] <= f.uid <= died_in[1] for f in batch)
-        outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch, readings)
+        outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch, readings, self.ahead)
         if outcomes is not None:
             for outcome in outcomes:
                 report.count(outcome)

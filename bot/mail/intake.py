@@ -9,12 +9,14 @@ import logging
 import os
 import socket
 import time
+from contextlib import nullcontext
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.mail.mailbox import Fetched
+from bot.mail.readers import ReadAhead
 from bot.pipeline import process_batch, process_message
 from bot.stages.draft import TemplateProblem
 from bot.stages.reading import Reading
@@ -34,6 +36,7 @@ def store_batch(
     uidvalidity: int,
     batch: list[Fetched],
     readings: list[Reading] | None = None,
+    ahead: ReadAhead | None = None,
 ) -> list[str | None] | None:
     """Store a whole batch in one commit, which also moves the cursor past it; each message's
     outcome, or None if the batch failed on some message (the caller then stores each alone,
@@ -47,14 +50,15 @@ def store_batch(
     messages = [(f.uid, f.raw) for f in batch if f.raw is not None]
     try:
         with database.session_scope(engine) as session:
-            stored = process_batch(
-                messages,
-                session=session,
-                settings=settings,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                readings=readings,
-            )
+            with ahead.drafting(session, len(messages)) if ahead else nullcontext():
+                stored = process_batch(
+                    messages,
+                    session=session,
+                    settings=settings,
+                    folder=folder,
+                    uidvalidity=uidvalidity,
+                    readings=readings,
+                )
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             return [str(inbound.status) if inbound else None for inbound in stored]
     except Exception as exc:

@@ -186,14 +186,16 @@ class Shared:
             )
         backlog.name_locks(session, names(found))
         first = kept[0][0]
-        stored = process_batch(
-            [(w.uid, w.raw) for w, _ in kept],
-            session=session,
-            settings=self.settings,
-            folder=first.folder,
-            uidvalidity=first.uidvalidity,
-            readings=[r for r in found if r is not None],
-        )
+        assert self._ahead is not None
+        with self._ahead.drafting(session, len(kept)):
+            stored = process_batch(
+                [(w.uid, w.raw) for w, _ in kept],
+                session=session,
+                settings=self.settings,
+                folder=first.folder,
+                uidvalidity=first.uidvalidity,
+                readings=[r for r in found if r is not None],
+            )
         rows = [w.id for w, _ in kept]
         backlog.done(
             session, rows, duplicates=[i for i, inbound in zip(rows, stored, strict=True) if not inbound]

@@ -262,12 +262,7 @@ def draft(
 ) -> DraftedReply:
     """The reply's subject, text and (unless ``html`` is False: drafted later, by ``draft_html``
     from the same context, when a person previews or approves it) its HTML part."""
-    if kind not in VARIABLES:
-        raise TemplateProblem(f"unknown reply kind {kind!r}")
-    missing = VARIABLES[kind] - {"language"} - context.keys()
-    if missing:
-        raise TemplateProblem(f"{kind} reply drafted without {', '.join(sorted(missing))}")
-    language = language if language in LANGUAGES else "en"
+    language = draftable(kind, language, context)
     values = _in_language(context, language)
     subject = _render(templates_dir, f"{kind}.{language}.subject.j2", values)
     text = _render(templates_dir, f"{kind}.{language}.txt.j2", values).strip() + "\n"
@@ -278,6 +273,17 @@ def draft(
         raise TemplateProblem(f"{kind}.{language}.subject.j2 must contain the claim reference")
     body_html = draft_html(kind, language, context, templates_dir=templates_dir) if html else ""
     return DraftedReply(kind, language, " ".join(subject.split()), text, body_html)
+
+
+def draftable(kind: str, language: str, context: dict[str, Any]) -> str:
+    """The language a reply of this kind will be drafted in; TemplateProblem if it cannot be
+    drafted from this context (asked before its text is rendered, wherever that happens)."""
+    if kind not in VARIABLES:
+        raise TemplateProblem(f"unknown reply kind {kind!r}")
+    missing = VARIABLES[kind] - {"language"} - context.keys()
+    if missing:
+        raise TemplateProblem(f"{kind} reply drafted without {', '.join(sorted(missing))}")
+    return language if language in LANGUAGES else "en"
 
 
 def draft_html(kind: str, language: str, context: dict[str, Any], *, templates_dir: Path) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.stages.assess import Conversion, Leg, Workings
-from bot.stages.draft import PerLanguage
+from bot.stages.draft import PerLanguage, draft
 
 _FIGURES = {cls.__name__: cls for cls in (Workings, Leg, Conversion)}
 TAG = "__type"
@@ -24,6 +26,17 @@ TAG = "__type"
 
 def encode(context: dict[str, Any]) -> str:
     return json.dumps(_plain(context), ensure_ascii=False, sort_keys=True)
+
+
+def draft_texts(letters: Sequence[tuple[str, str, str]], templates_dir: Path) -> list[tuple[str, str]]:
+    """The subject and text of each letter (kind, language, its context as ``encode`` wrote it),
+    drafted from the context as stored: what another process renders is what the HTML part,
+    drafted later from the same JSON, will say."""
+    texts = []
+    for kind, language, context in letters:
+        drafted = draft(kind, language, decode(context), templates_dir=templates_dir, html=False)
+        texts.append((drafted.subject, drafted.body))
+    return texts
 
 
 def decode(text: str) -> dict[str, Any]:

@@ -96,7 +96,9 @@ class TradeBook:
 
     def symbol(self, name: str) -> Symbol | None:
         if name not in self._symbols:
-            self._symbols[name] = self._session.get(Symbol, name)
+            # What the batch has not yet written is no symbol: nothing to flush before asking.
+            with self._session.no_autoflush:
+                self._symbols[name] = self._session.get(Symbol, name)
         return self._symbols[name]
 
     def accounts_of(self, emails: Sequence[str]) -> Sequence[AccountRecord]:
@@ -145,7 +147,8 @@ class TradeBook:
         return self._windows[key]
 
     def _window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
-        cached = self._session.get(WindowQuote, (incident.name, symbol))
+        with self._session.no_autoflush:
+            cached = self._session.get(WindowQuote, (incident.name, symbol))
         if cached is not None:
             if (cached.window_start, cached.window_end) == (incident.start, incident.end):
                 return cached

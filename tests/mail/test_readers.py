@@ -3,6 +3,9 @@ worker stores a large batch through it, and what it does not take is read where 
 
 from __future__ import annotations
 
+import shutil
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +13,18 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.config import Settings
+from bot.claims import drafting, replies
+from bot.config import DEFAULT_TEMPLATES, Settings
 from bot.demo.run import deliver
 from bot.mail import readers
 from bot.mail.cycle import run_cycle
 from bot.mail.mailbox import Fetched
+from bot.pipeline import process_batch
+from bot.stages import letter_context
+from bot.stages.draft import TemplateProblem, draft
 from bot.storage import database
 from bot.storage.intake import LARGE_MESSAGE
-from bot.storage.tables import Claim, InboundMessage
+from bot.storage.tables import Claim, InboundMessage, Reply
 from tests.conftest import make_settings
 from tests.messages import eml, variants
 
@@ -69,3 +76,116 @@ def test_the_worker_stores_a_large_batch_read_in_another_process(
     with database.session_scope(engine) as session:
         assert len(session.exec(select(InboundMessage)).all()) == count
         assert len(session.exec(select(Claim)).all()) == count
+
+
+def _drafting_settings(tmp_path: Path, **extra: Any) -> Settings:
+    limits = {"max_replies_per_sender_per_day": 1000, "max_replies_per_sender": 1000}
+    return make_settings(tmp_path / "data", claims=limits, **extra)
+
+
+def _batch_of_claims() -> list[tuple[int, bytes]]:
+    raws = [raw for name in SAMPLES for _, raw in variants(name, readers.READ_AHEAD_FROM // 2)]
+    return list(enumerate(raws, start=1))
+
+
+def test_letters_drafted_in_another_process_say_what_drafting_here_says(
+    tmp_path: Path, engine_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _drafting_settings(tmp_path)
+    engine = engine_for(settings)
+    messages = _batch_of_claims()
+
+    def not_here(*args: Any) -> Any:
+        raise AssertionError("drafted in this process")
+
+    # The other process was spawned with its own copies of the modules: only this one refuses.
+    monkeypatch.setattr(letter_context, "draft", not_here)
+    monkeypatch.setattr(replies, "draft", not_here)
+    ahead = readers.ReadAhead(settings)
+    try:
+        with (
+            database.session_scope(engine) as session,
+            ahead.drafting(session, len(messages)) as elsewhere,
+        ):
+            assert isinstance(elsewhere, drafting.DraftedElsewhere)
+            process_batch(messages, session=session, settings=settings, folder="INBOX", uidvalidity=1)
+    finally:
+        ahead.close()
+
+    with database.session_scope(engine) as session:
+        drafted = session.exec(select(Reply).order_by(Reply.id)).all()  # type: ignore[arg-type]
+        assert len(drafted) > 2 * drafting.DraftedElsewhere.CHUNK, "letters went over in several chunks"
+        assert {r.language for r in drafted} == {"en", "zh-Hans", "zh-Hant"}
+        assert {"offer", "acknowledgement"} <= {r.kind for r in drafted}
+        for reply in drafted:
+            here = draft(
+                reply.kind,
+                reply.language,
+                letter_context.decode(reply.context),
+                templates_dir=settings.templates_dir,
+                html=False,
+            )
+            assert (reply.subject, reply.body_text) == (here.subject, here.body)
+            assert reply.claim_id
+
+
+def test_a_letter_that_cannot_be_drafted_over_there_fails_the_batch_and_stores_nothing(
+    tmp_path: Path, engine_for: Any
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES, templates)
+    offer = templates / "offer.en.txt.j2"
+    # Known to the check at start-up, refused only when rendered: the list has no such attribute.
+    offer.write_text(offer.read_text(encoding="utf-8") + "{{ orders.no_such_thing }}\n", encoding="utf-8")
+    settings = _drafting_settings(tmp_path, templates_dir=str(templates))
+    engine = engine_for(settings)
+    messages = _batch_of_claims()
+    ahead = readers.ReadAhead(settings)
+    try:
+        with (
+            pytest.raises(TemplateProblem, match=r"offer\.en\.txt\.j2"),
+            database.session_scope(engine) as session,
+            ahead.drafting(session, len(messages)),
+        ):
+            process_batch(messages, session=session, settings=settings, folder="INBOX", uidvalidity=1)
+    finally:
+        ahead.close()
+    with database.session_scope(engine) as session:
+        assert session.exec(select(InboundMessage)).all() == []
+        assert session.exec(select(Reply)).all() == []
+
+
+def test_letters_are_drafted_here_when_the_other_process_is_gone(tmp_path: Path, engine_for: Any) -> None:
+    settings = _drafting_settings(tmp_path)
+    engine = engine_for(settings)
+    calls: list[int] = []
+
+    def gone(letters: list[drafting.Letter]) -> Future[list[tuple[str, str]]]:
+        calls.append(len(letters))
+        future: Future[list[tuple[str, str]]] = Future()
+        future.set_exception(BrokenProcessPool("killed"))
+        return future
+
+    with (
+        database.session_scope(engine) as session,
+        drafting.DraftedElsewhere(session, gone, settings.templates_dir),
+    ):
+        process_batch(_batch_of_claims(), session=session, settings=settings, folder="INBOX", uidvalidity=1)
+    with database.session_scope(engine) as session:
+        drafted = session.exec(select(Reply)).all()
+    assert sum(calls) == len(drafted) > 0
+    assert all(r.subject and r.body_text.strip() for r in drafted)
+    assert all(r.claim_id for r in drafted)
+
+
+def test_small_batches_draft_their_letters_where_they_are_stored(tmp_path: Path, engine_for: Any) -> None:
+    settings = _drafting_settings(tmp_path)
+    engine = engine_for(settings)
+    ahead = readers.ReadAhead(settings)
+    with (
+        database.session_scope(engine) as session,
+        ahead.drafting(session, readers.READ_AHEAD_FROM - 1) as elsewhere,
+    ):
+        assert elsewhere is None
+        assert drafting.DraftedElsewhere.of(session) is None
+    ahead.close()
