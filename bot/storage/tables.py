@@ -6,6 +6,7 @@ decimal type) and timestamps are stored in UTC and always read back timezone-awa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -27,6 +28,34 @@ def _when(**kw: Any) -> Any:
 
 def _money(nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(Money(), nullable=nullable))
+
+
+# Per table: each field that has a default, with its default factory or its default.
+_DEFAULTS: dict[type, tuple[tuple[str, Callable[[], Any] | None, Any], ...]] = {}
+
+
+class Row:
+    """A table a batch writes about ten new rows of a message: a new row's values and defaults
+    are its state at once, from which the flush inserts it. SQLModel's constructor sets each
+    field through two layers of attribute hooks (27 µs a row against 16 µs); it validates nothing."""
+
+    def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        fields = cls.model_fields  # type: ignore[attr-defined]
+        defaults = _DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = tuple(
+                (n, f.default_factory, f.default) for n, f in fields.items() if not f.is_required()
+            )
+            _DEFAULTS[cls] = defaults
+        if unknown := values.keys() - fields.keys():
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        state = self.__dict__
+        for name, factory, default in defaults:
+            if name not in values:
+                state[name] = factory() if factory is not None else default
+        state.update(values)
+        object.__setattr__(self, "__pydantic_fields_set__", set(values))
 
 
 class MessageStatus(StrEnum):
@@ -101,7 +130,7 @@ class IntakeAttempt(SQLModel, table=True):
     started_at: datetime = _when(nullable=False)
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(Row, SQLModel, table=True):
     """Every message read from the mailbox, kept byte for byte whatever became of it."""
 
     __table_args__ = (Index("ix_inbound_pending_archive", "archived", "folder"),)
@@ -220,7 +249,7 @@ class Tick(SQLModel, table=True):
     ask: Decimal = _money()
 
 
-class Claim(SQLModel, table=True):
+class Claim(Row, SQLModel, table=True):
     # Named by hand: the automatic name would be claim_account's index on its login.
     __table_args__ = (Index("ix_claim_first_account", "account_login"),)
 
@@ -248,7 +277,7 @@ class Claim(SQLModel, table=True):
     owner: str = Field(default="", sa_column=Column(String(120), nullable=False, default="", index=True))
 
 
-class ClaimAccount(SQLModel, table=True):
+class ClaimAccount(Row, SQLModel, table=True):
     """An account a claim covers: the sender is its registered address (``claim.account_login``
     is the first of them, kept for one-account claims)."""
 
@@ -260,7 +289,7 @@ class ClaimAccount(SQLModel, table=True):
     by_email: bool = False
 
 
-class ClaimOrder(SQLModel, table=True):
+class ClaimOrder(Row, SQLModel, table=True):
     """One order a claim is about, with its outcome and the remedies offered."""
 
     __table_args__ = (UniqueConstraint("claim_id", "ticket"),)
@@ -287,7 +316,7 @@ class ClaimOrder(SQLModel, table=True):
     chosen_at: datetime | None = _when(nullable=True)
 
 
-class ClaimEvent(SQLModel, table=True):
+class ClaimEvent(Row, SQLModel, table=True):
     """Append-only history of a claim: who or what did what, when and why."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -301,7 +330,7 @@ class ClaimEvent(SQLModel, table=True):
     to_state: str | None = None
 
 
-class Reply(SQLModel, table=True):
+class Reply(Row, SQLModel, table=True):
     """A drafted reply in the outbox; it leaves only after a person approves it."""
 
     __table_args__ = (
