@@ -71,6 +71,7 @@ class Batch:
         try:
             if kind is None:
                 self._session.flush()
+                self._ids.finish()
         finally:
             Tally.close(self._session)
             self._ids.close()

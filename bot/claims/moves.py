@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot.claims.lifecycle import CLOSED, IllegalTransition, transition
 from bot.storage.store import record_event
-from bot.storage.tables import Claim, ClaimEvent, Reply, ReplyStatus, State, utcnow
+from bot.storage.tables import Claim, Reply, ReplyStatus, State, utcnow
 
 
 def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) -> None:
@@ -28,7 +28,7 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
     if inspect(claim).pending and step.after not in CLOSED:
         # Not yet written, so no one else can be moving it: the state is set as it will be inserted.
         claim.status = step.after
-        session.add(_history(claim.id, step.before, step.after, actor=actor, reason=reason))
+        _history(session, claim.id, step.before, step.after, actor=actor, reason=reason)
         return
     if step.after in CLOSED:
         values["closed_at"] = utcnow()
@@ -46,16 +46,18 @@ def move(session: Session, claim: Claim, to: State, *, actor: str, reason: str) 
     )
     if result.rowcount != 1:
         raise IllegalTransition(f"claim {claim.reference} changed meanwhile; reload it and try again")
-    session.add(_history(claim.id, step.before, step.after, actor=actor, reason=reason))
+    _history(session, claim.id, step.before, step.after, actor=actor, reason=reason)
     # The row now holds what the update wrote: said to the object as loaded, not read back.
     for name, value in values.items():
         set_committed_value(claim, name, value)
 
 
-def _history(claim_id: int, before: State, after: State, *, actor: str, reason: str) -> ClaimEvent:
-    return ClaimEvent(
+def _history(
+    session: Session, claim_id: int, before: State, after: State, *, actor: str, reason: str
+) -> None:
+    record_event(
+        session,
         claim_id=claim_id,
-        at=utcnow(),
         actor=actor,
         event="transition",
         detail=reason,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.storage.tables import Claim, ClaimEvent, ClaimOrder, InboundMessage, Reply
@@ -45,8 +45,11 @@ class Ids:
             # A write that changes nothing: pysqlite begins the transaction and SQLite takes
             # the write lock, held to the commit, before any largest id is read.
             session.connection().execute(text("UPDATE claim SET id = id WHERE 1 = 0"))
+        # Lines of claims' history, written after the rows they belong to (``add_event``).
+        self._events: list[dict[str, Any]] = []
         session.info[KEY] = self
         event.listen(session, "before_flush", self._number)
+        event.listen(session, "after_flush", self._write_events)
 
     def next(self, model: type[SQLModel]) -> int:
         table = model.__tablename__  # type: ignore[attr-defined]
@@ -67,9 +70,25 @@ class Ids:
             waiting.extend(sorted((int(r[0]) for r in rows), reverse=True))
         return waiting.pop()
 
+    def add_event(self, values: dict[str, Any]) -> None:
+        """A history line, inserted with the others in one statement by the next flush, after
+        the claim rows it names: about four a message, each of which the unit of work would
+        otherwise track as an object. Nothing a batch does reads its own history."""
+        self._events.append({**values, "id": self.next(ClaimEvent)})
+
+    def finish(self) -> None:
+        """Write what the last flush left (a batch whose last writes were history lines only)."""
+        self._write_events(self._session)
+
     def close(self) -> None:
         self._session.info.pop(KEY, None)
         event.remove(self._session, "before_flush", self._number)
+        event.remove(self._session, "after_flush", self._write_events)
+
+    def _write_events(self, session: Session, *rest: object) -> None:
+        if self._events:
+            rows, self._events = self._events, []
+            session.connection().execute(insert(ClaimEvent.__table__), rows)  # type: ignore[attr-defined]
 
     def _number(self, session: Session, context: Any, instances: Any) -> None:
         for row in session.new:

@@ -3,10 +3,11 @@ engine and transactions are ``bot.storage.database``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from bot.stages.assess import Assessment
 from bot.stages.match import OrderMatch
+from bot.storage import ids
 from bot.storage.database import chunks
 from bot.storage.tables import (
     Claim,
@@ -144,8 +146,31 @@ def claim_by_reply_message_id(session: Session, *, message_ids: Sequence[str]) -
     return session.exec(stmt).first()
 
 
-def record_event(session: Session, *, claim_id: int, actor: str, event: str, detail: str = "") -> None:
-    session.add(ClaimEvent(claim_id=claim_id, at=utcnow(), actor=actor, event=event, detail=detail))
+def record_event(
+    session: Session,
+    *,
+    claim_id: int,
+    actor: str,
+    event: str,
+    detail: str = "",
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> None:
+    """A line of the claim's history; in a batch, written with the batch's rows (``ids.Ids``)."""
+    values: dict[str, Any] = {
+        "claim_id": claim_id,
+        "at": utcnow(),
+        "actor": actor,
+        "event": event,
+        "detail": detail,
+        "from_state": from_state,
+        "to_state": to_state,
+    }
+    taken = ids.of(session)
+    if taken is not None:
+        taken.add_event(values)
+    else:
+        session.add(ClaimEvent(**values))
 
 
 def history(session: Session, *, claim_id: int) -> Sequence[ClaimEvent]:
@@ -298,6 +323,17 @@ def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | N
                 row.restore_amount = remedy.amount
         row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
         row.workings = json.dumps(
-            {r.kind: asdict(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
+            {r.kind: _as_json(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
         )
     return row
+
+
+def _as_json(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copy of every value, which JSON does not need."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    return value
