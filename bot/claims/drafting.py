@@ -70,20 +70,32 @@ class DraftedElsewhere:
             self._send()
 
     def settle(self) -> None:
-        """Wait for every text sent over and write each into its reply."""
+        """Write every text into its reply: those the other process has not started on are
+        drafted here, from the last back, while it works through the first; then the rest are
+        waited for."""
         self._send()
         sent, self._sent = self._sent, []
+        for chunk, future in reversed(sent):
+            if future.cancel():
+                self._write(
+                    chunk, letter_context.draft_texts([letter for _, letter in chunk], self._templates_dir)
+                )
         for chunk, future in sent:
-            letters = [letter for _, letter in chunk]
+            if future.cancelled():
+                continue
             try:
                 texts = future.result()
             except TemplateProblem:
                 raise
             except Exception as exc:
                 log.warning("drafting letters elsewhere failed (%s); drafted here", exc.__class__.__name__)
-                texts = letter_context.draft_texts(letters, self._templates_dir)
-            for (reply, _), (subject, body) in zip(chunk, texts, strict=True):
-                reply.subject, reply.body_text = subject, body
+                texts = letter_context.draft_texts([letter for _, letter in chunk], self._templates_dir)
+            self._write(chunk, texts)
+
+    @staticmethod
+    def _write(chunk: list[tuple[Reply, Letter]], texts: list[tuple[str, str]]) -> None:
+        for (reply, _), (subject, body) in zip(chunk, texts, strict=True):
+            reply.subject, reply.body_text = subject, body
 
     def _send(self) -> None:
         if self._unsent:

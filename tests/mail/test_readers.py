@@ -95,12 +95,19 @@ def test_letters_drafted_in_another_process_say_what_drafting_here_says(
     engine = engine_for(settings)
     messages = _batch_of_claims()
 
-    def not_here(*args: Any) -> Any:
-        raise AssertionError("drafted in this process")
+    def not_inline(*args: Any) -> Any:
+        raise AssertionError("drafted inline")
 
-    # The other process was spawned with its own copies of the modules: only this one refuses.
-    monkeypatch.setattr(letter_context, "draft", not_here)
-    monkeypatch.setattr(replies, "draft", not_here)
+    here: list[str] = []
+
+    def counted(kind: str, *args: Any, **kwargs: Any) -> Any:
+        here.append(kind)
+        return draft(kind, *args, **kwargs)
+
+    # The other process was spawned with its own copies of the modules: only this one counts.
+    # Letters it has not started on when the batch is done are drafted here, the same way.
+    monkeypatch.setattr(letter_context, "draft", counted)
+    monkeypatch.setattr(replies, "draft", not_inline)
     ahead = readers.ReadAhead(settings)
     try:
         with (
@@ -115,6 +122,7 @@ def test_letters_drafted_in_another_process_say_what_drafting_here_says(
     with database.session_scope(engine) as session:
         drafted = session.exec(select(Reply).order_by(Reply.id)).all()  # type: ignore[arg-type]
         assert len(drafted) > 2 * drafting.DraftedElsewhere.CHUNK, "letters went over in several chunks"
+        assert len(here) <= len(drafted) - drafting.DraftedElsewhere.CHUNK, "the other process drafted some"
         assert {r.language for r in drafted} == {"en", "zh-Hans", "zh-Hant"}
         assert {"offer", "acknowledgement"} <= {r.kind for r in drafted}
         for reply in drafted:
