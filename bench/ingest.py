@@ -107,6 +107,9 @@ class Run:
     summary: str
     statements: int = 0
     shares: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of the workers themselves, and of the processes they started (the reader).
+    cpu: float = 0.0
+    cpu_children: float = 0.0
 
 
 def child_run(config: Path, workers: int = 1) -> Run:
@@ -120,6 +123,11 @@ def child_run(config: Path, workers: int = 1) -> Run:
         # VmHWM, not ru_maxrss: after fork and exec, ru_maxrss still counts the parent's pages.
         "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024; "
         "print('RSS', rss, 'T', time.perf_counter() - t); print('PROBE', json.dumps(probe.report())); "
+        # The reading process is left to end by itself: wait for it, so that its time is counted.
+        "import multiprocessing, resource; [p.join(30) for p in multiprocessing.active_children()]; "
+        "own, kids = (resource.getrusage(w) for w in "
+        "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)); "
+        "print('CPU', own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime); "
         "sys.exit(rc)"
     )
     started = time.perf_counter()
@@ -139,6 +147,9 @@ def child_run(config: Path, workers: int = 1) -> Run:
         run.rss_mib = max(run.rss_mib, float(rss[-1].split()[1]))
         probe = json.loads(next(line for line in lines if line.startswith("PROBE")).split(" ", 1)[1])
         run.statements += probe["statements"]
+        cpu = next(line for line in lines if line.startswith("CPU")).split()
+        run.cpu += float(cpu[1])
+        run.cpu_children += float(cpu[2])
         for name, spent in probe["seconds"].items():
             run.shares[name] = run.shares.get(name, 0.0) + spent
         summary = next((line for line in lines if line.startswith("cycle:")), stderr[-300:])
@@ -146,6 +157,28 @@ def child_run(config: Path, workers: int = 1) -> Run:
     if workers == 1:
         run.seconds = float(rss[-1].split()[3])
     return run
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a server process and all its descendants, living or already reaped."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, ..., utime, stime, cutime, cstime (fields 14-17).
+        process = int(stat.parent.name)
+        parents[process] = int(fields[1])
+        spent[process] = sum(int(f) for f in fields[11:15]) / ticks
+    tree, grew = {pid}, True
+    while grew:
+        found = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(spent.get(p, 0.0) for p in tree)
 
 
 def append_all(server: DovecotServer, messages: list[bytes], folder: str = "INBOX") -> None:
@@ -221,15 +254,16 @@ def main() -> None:
     parser.add_argument("--skip-extras", action="store_true", help="only the storm: no big message, no polls")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        database_url = ""
+        database_url, database_pid = "", 0
         if args.database == "postgresql":
-            database_url = stack.enter_context(PostgresServer()).new_database()
-        storm(args, database_url)
+            postgres = stack.enter_context(PostgresServer())
+            database_url, database_pid = postgres.new_database(), postgres.pid
+        storm(args, database_url, database_pid)
     if not args.skip_extras:
         extras(args)
 
 
-def storm(args: argparse.Namespace, database_url: str) -> None:
+def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) -> None:
     rng = random.Random(3)
     folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-"))
     settings = settings_from_mapping(
@@ -246,7 +280,10 @@ def storm(args: argparse.Namespace, database_url: str) -> None:
         server.fill(messages)
         appended = time.perf_counter() - started
         floor_s, floor_n = raw_floor(server)
+        servers = [server.pid, *([database_pid] if database_pid else [])]
+        before = [tree_cpu(pid) for pid in servers]
         run = child_run(config_for(folder, server, folder / "data", database_url), args.workers)
+        served = [tree_cpu(pid) - then for pid, then in zip(servers, before, strict=True)]
     floor_rate, run_rate = floor_n / floor_s, args.messages / run.seconds
     where = "PostgreSQL" if database_url else "SQLite"
     print(
@@ -264,6 +301,12 @@ def storm(args: argparse.Namespace, database_url: str) -> None:
     print(f"SQL statements per message: {run.statements / args.messages:.2f}")
     spent = sum(run.shares.values()) or 1.0
     print("time shares: " + ", ".join(f"{k} {v / spent:.0%}" for k, v in sorted(run.shares.items())))
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU seconds: worker(s) {run.cpu:.1f}, their reading processes {run.cpu_children:.1f}, "
+        f"Dovecot {served[0]:.1f}" + (f", {where} {served[1]:.1f}" if database_url else "") + "; "
+        f"{cores} cores over {run.seconds:.1f} s hold {cores * run.seconds:.1f}"
+    )
 
 
 def extras(args: argparse.Namespace) -> None:

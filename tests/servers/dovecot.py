@@ -143,6 +143,12 @@ class DovecotServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The master process's id (every login and IMAP session is its child)."""
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def ca_file(self) -> Path:
         """The CA bundle a client verifies this server's certificate with."""
         return tls_files.ca_file()

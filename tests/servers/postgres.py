@@ -34,6 +34,11 @@ class PostgresServer:
         self.bin = _bin_dir()
         self._databases = 0
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
     def _as_postgres(self, *args: str) -> None:
         command = [str(a) for a in args]
         if os.geteuid() == 0:
