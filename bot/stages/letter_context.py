@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -46,29 +46,55 @@ def decode(text: str) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    """``value`` as JSON keeps it. A letter's context holds hundreds of values, so each is
+    looked up by its exact type first; ``_tagged`` takes any other (a subclass, or a refusal)."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    exact = _EXACT.get(kind)
+    return exact(value) if exact is not None else _tagged(value)
+
+
+def _tagged(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, Decimal):
-        return {TAG: "decimal", "v": str(value)}
-    if isinstance(value, datetime):
-        zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
-        return {TAG: "datetime", "v": value.isoformat(), "zone": zone}
-    if isinstance(value, date):
-        return {TAG: "date", "v": value.isoformat()}
-    if isinstance(value, PerLanguage):
-        return {TAG: "per_language", "v": {k: _plain(v) for k, v in value.items()}}
-    if isinstance(value, dict):
-        if TAG in value or not all(isinstance(k, str) for k in value):
-            raise TypeError(f"a letter's context cannot keep the mapping {sorted(map(str, value))[:5]}")
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {TAG: "tuple", "v": [_plain(v) for v in value]}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    for kind in (Decimal, datetime, date, PerLanguage, dict, tuple, list):
+        if isinstance(value, kind):
+            return _EXACT[kind](value)
     if dataclasses.is_dataclass(value) and type(value).__name__ in _FIGURES:
         fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {TAG: type(value).__name__, "v": fields}
     raise TypeError(f"a letter's context cannot keep a {type(value).__name__}")
+
+
+def _mapping(value: dict[Any, Any]) -> dict[str, Any]:
+    if TAG in value or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"a letter's context cannot keep the mapping {sorted(map(str, value))[:5]}")
+    return {k: _plain(v) for k, v in value.items()}
+
+
+def _moment(value: datetime) -> dict[str, Any]:
+    zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
+    return {TAG: "datetime", "v": value.isoformat(), "zone": zone}
+
+
+def _figure(value: Any) -> dict[str, Any]:
+    names = _FIELDS[type(value)]
+    return {TAG: type(value).__name__, "v": {name: _plain(getattr(value, name)) for name in names}}
+
+
+_AS_IS = frozenset({type(None), bool, int, float, str})
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _FIGURES.values()}
+_EXACT: dict[type, Callable[[Any], Any]] = {
+    Decimal: lambda value: {TAG: "decimal", "v": str(value)},
+    datetime: _moment,
+    date: lambda value: {TAG: "date", "v": value.isoformat()},
+    PerLanguage: lambda value: {TAG: "per_language", "v": {k: _plain(v) for k, v in value.items()}},
+    dict: _mapping,
+    tuple: lambda value: {TAG: "tuple", "v": [_plain(v) for v in value]},
+    list: lambda value: [_plain(v) for v in value],
+    **{cls: _figure for cls in _FIGURES.values()},
+}
 
 
 def _typed(data: dict[str, Any]) -> Any:
