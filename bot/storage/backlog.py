@@ -102,7 +102,7 @@ def ensure(engine: Engine) -> None:
     """Create the table if missing (once per process and database)."""
     url = engine.url.render_as_string(hide_password=True)
     if url not in _ready:
-        METADATA.create_all(engine)
+        locks.create_missing(engine, METADATA)
         _ready.add(url)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, MetaData, text
 from sqlalchemy.exc import OperationalError
 
 from bot.storage.database import StoreError
@@ -38,6 +38,22 @@ def key(name: str) -> int:
     """A stable signed 64-bit number for ``name``: the key of its PostgreSQL advisory lock."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def schema_changes(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other process changing the schema (until this transaction
+    ends): an upgrade, or a worker creating a table it needs."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key("schema")})
+
+
+def create_missing(engine: Engine, metadata: MetaData) -> None:
+    """Create the tables of ``metadata`` the database lacks (operational state, made when first
+    needed). Workers starting together on a new database take turns (``schema_changes``), so the
+    later ones find the tables made instead of failing on PostgreSQL's catalogue."""
+    with engine.begin() as connection:
+        schema_changes(connection)
+        metadata.create_all(connection)
 
 
 def held(connection: Connection, names: Iterable[str]) -> set[str]:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, Text, insert, select, update
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.storage import locks
 from bot.storage.tables import utcnow
 from bot.storage.types import UTCDateTime
 
@@ -66,12 +67,8 @@ class DigestRun:
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the two tables if missing; several workers starting together may race to create
-    them, and the loser finds them made."""
-    try:
-        METADATA.create_all(engine)
-    except (ProgrammingError, IntegrityError):
-        METADATA.create_all(engine)
+    """Create the two tables if missing; several workers starting together take turns."""
+    locks.create_missing(engine, METADATA)
 
 
 def _upsert(session: Session, name: str, **values: object) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.config import Settings
 from bot.reports import status
-from bot.storage import backlog, database, locks, schema
+from bot.storage import backlog, database, locks, runs, schema
 from bot.storage.tables import utcnow
 from tests.conftest import make_settings
 
@@ -44,6 +46,34 @@ def add(engine: Engine, *senders: str) -> None:
 
 def take(engine: Engine, by: str, limit: int = 10, lease: timedelta = LEASE) -> list[int]:
     return [w.uid for w in backlog.take(engine, by=by, limit=limit, retake_after=lease)]
+
+
+@pytest.mark.parametrize(
+    ("make", "table"), [(backlog.ensure, backlog.backlog.name), (runs.ensure_tables, runs.job_run.name)]
+)
+def test_workers_starting_together_on_a_new_database_all_find_the_tables_made_when_needed(
+    settings: Settings, make: Callable[[Engine], None], table: str
+) -> None:
+    engines = [schema.open_engine(settings) for _ in range(6)]
+    together = threading.Barrier(len(engines))
+    failures: list[Exception] = []
+
+    def start(engine: Engine) -> None:
+        together.wait()
+        try:
+            make(engine)
+        except Exception as exc:
+            failures.append(exc)
+
+    workers = [threading.Thread(target=start, args=(engine,)) for engine in engines]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    assert inspect(engines[0]).has_table(table)
+    for engine in engines:
+        engine.dispose()
 
 
 def test_a_clients_second_email_waits_while_the_first_is_taken(shared: Engine) -> None:

@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -28,7 +28,7 @@ import bot.storage.access
 import bot.storage.casework
 import bot.storage.tables  # noqa: F401  (the table models fill SQLModel.metadata)
 from bot.storage.database import StoreError
-from bot.storage.locks import key
+from bot.storage.locks import schema_changes
 
 HERE = Path(__file__).parent
 
@@ -53,7 +53,7 @@ def upgrade(engine: Engine) -> tuple[set[str], set[str]]:
 
 def _upgrade(engine: Engine) -> tuple[set[str], set[str]]:
     with engine.begin() as connection:
-        _serialise(connection)
+        schema_changes(connection)
         context = MigrationContext.configure(connection)
         before = set(context.get_current_heads())
         if not inspect(connection).has_table("alembic_version") and inspect(connection).has_table("claim"):
@@ -75,7 +75,7 @@ def prepare(engine: Engine) -> None:
     existed: it is stamped as the first revision, which is that schema.
     """
     with engine.begin() as connection:
-        _serialise(connection)
+        schema_changes(connection)
         context = MigrationContext.configure(connection)
         script = ScriptDirectory.from_config(alembic_config())
         wanted = set(script.get_heads())
@@ -105,9 +105,3 @@ def _base() -> str:
     bases = ScriptDirectory.from_config(alembic_config()).get_bases()
     assert len(bases) == 1, "the migrations must start from one revision"
     return bases[0]
-
-
-def _serialise(connection: Connection) -> None:
-    """On PostgreSQL, wait for any other process changing the schema (until this transaction ends)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key("schema")})
