@@ -218,11 +218,10 @@ def make_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
         "max_instances": 1,
         "misfire_grace_time": settings.jobs.misfire_grace_seconds,
     }
-    return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=TABLE)},
-        job_defaults=defaults,
-        timezone=UTC,
-    )
+    store = SQLAlchemyJobStore(engine=engine, tablename=TABLE)
+    # Made before the scheduler's start would: workers starting together take turns.
+    locks.create_missing(engine, store.jobs_t.metadata)
+    return BackgroundScheduler(jobstores={"default": store}, job_defaults=defaults, timezone=UTC)
 
 
 def start(

@@ -72,9 +72,16 @@ def ensure_tables(engine: Engine) -> None:
 
 
 def _upsert(session: Session, name: str, **values: object) -> None:
-    done = session.execute(update(job_run).where(job_run.c.name == name).values(**values))
-    if done.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(insert(job_run).values(name=name, **values))
+    """Update the job's row, or add it; a worker that added it meanwhile (its first run on a new
+    database, begun at the same moment) leaves it to be updated."""
+    changed = update(job_run).where(job_run.c.name == name).values(**values)
+    if session.execute(changed).rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.execute(insert(job_run).values(name=name, **values))
+    except IntegrityError:
+        session.execute(changed)
 
 
 def started(session: Session, *, name: str, at: datetime) -> None:

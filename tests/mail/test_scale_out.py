@@ -152,6 +152,39 @@ def test_three_workers_share_the_stage_work_store_each_complaint_once_and_send_n
     assert len(sent) + sum(r.status == ReplyStatus.UNCERTAIN for r in replies) == len(replies)
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("imap_server", ["dovecot"], indirect=True)
+@pytest.mark.parametrize("once", [False, True], ids=["run", "run --once"])
+def test_workers_started_together_on_a_new_database_all_start(
+    settings: Settings, imap_server: DovecotServer, smtp_sink: SmtpSink, tmp_path: Path, once: bool
+) -> None:
+    imap_server.fill([raw for _, raw in variants("en-alice-best-price.eml", 40)])
+    config = worker_config(settings, tmp_path / "worker.toml", batch_size=10)
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    engine = database.make_engine(settings, create=False)
+    # The tables made when first needed (the job store's, the job runs', the shared intake)
+    # do not exist yet, nor the job runs' rows: every worker tries to make them at once.
+    logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
+    command = ["-v", "run", *(["--once"] if once else []), "--config", str(config)]
+    workers = [start_worker(command, settings, log) for log in logs]
+    try:
+        if once:
+            ended = [worker.wait(timeout=60) for worker in workers]
+        else:
+            assert wait_for(lambda: all("polling INBOX every" in log.read_text() for log in logs), 60)
+            assert wait_for(lambda: progress(engine)[0] == 40, 60)
+            ended = [worker.poll() for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    texts = [log.read_text() for log in logs]
+    assert ended == [0 if once else None] * len(workers), "\n".join(text[-3000:] for text in texts)
+    assert not any("internal error" in text or "level=ERROR" in text for text in texts)
+    assert progress(engine)[0] == 40
+
+
 @pytest.mark.parametrize("imap_server", ["pymap"], indirect=True)
 def test_a_cycle_leaves_the_mailbox_to_the_worker_reading_it_and_reads_it_once_free(
     settings: Settings, engine: Engine
