@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -212,6 +213,25 @@ def _same(old: BaseTrigger, new: BaseTrigger) -> bool:
     )
 
 
+class _Executor(ThreadPoolExecutor):
+    """APScheduler's thread pool, except that a run handed over after it has shut down is let go
+    with a debug line: its scheduler can wake for a due job between being told to stop and
+    stopping (``_process_jobs`` checks for a pause, not a stop), and would log the refusal as
+    an error with a traceback on every such stop."""
+
+    _stopped = False
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._stopped = True
+        super().shutdown(wait)
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        if self._stopped:
+            log.debug("job %s came due as the worker stopped; left to the next run", job.id)
+            return
+        super()._do_submit_job(job, run_times)
+
+
 def make_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     defaults = {
         "coalesce": True,
@@ -221,7 +241,9 @@ def make_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     store = SQLAlchemyJobStore(engine=engine, tablename=TABLE)
     # Made before the scheduler's start would: workers starting together take turns.
     locks.create_missing(engine, store.jobs_t.metadata)
-    return BackgroundScheduler(jobstores={"default": store}, job_defaults=defaults, timezone=UTC)
+    return BackgroundScheduler(
+        jobstores={"default": store}, executors={"default": _Executor()}, job_defaults=defaults, timezone=UTC
+    )
 
 
 def start(
@@ -281,6 +303,7 @@ def serve_forever(scheduler: BackgroundScheduler, worker: Worker, stop: threadin
         pass
     worker.stop.set()
     # Paused first, no run is handed to the executors while they shut down (APScheduler would
-    # log "cannot schedule new futures after shutdown" with a traceback).
+    # log "cannot schedule new futures after shutdown" with a traceback); one already on its
+    # way is let go by ``_Executor``.
     scheduler.pause()
     scheduler.shutdown(wait=True)

@@ -4,6 +4,7 @@ their next run times, a run missed while the worker was down happens once, and
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -158,3 +159,18 @@ def test_the_job_store_counts_no_job_twice_after_many_restarts(settings: Setting
     with engine.connect() as connection:
         ids = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 5
+
+
+def test_a_run_due_as_the_worker_stops_is_let_go_without_an_error(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = jobs.make_scheduler(settings, engine)
+    scheduler.start(paused=True)
+    job = scheduler.add_job(jobs.run_job, "interval", seconds=60, args=["poll"], id="due-as-it-stops")
+    executor = scheduler._lookup_executor("default")
+    scheduler.shutdown(wait=True)
+    # What the scheduler's thread does when it wakes between the stop and its end.
+    with caplog.at_level(logging.DEBUG):
+        executor.submit_job(job, [datetime.now(UTC)])
+    assert "came due as the worker stopped" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
