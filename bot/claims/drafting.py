@@ -77,9 +77,7 @@ class DraftedElsewhere:
         sent, self._sent = self._sent, []
         for chunk, future in reversed(sent):
             if future.cancel():
-                self._write(
-                    chunk, letter_context.draft_texts([letter for _, letter in chunk], self._templates_dir)
-                )
+                self._write(chunk, self._draft_here(chunk))
         for chunk, future in sent:
             if future.cancelled():
                 continue
@@ -89,8 +87,11 @@ class DraftedElsewhere:
                 raise
             except Exception as exc:
                 log.warning("drafting letters elsewhere failed (%s); drafted here", exc.__class__.__name__)
-                texts = letter_context.draft_texts([letter for _, letter in chunk], self._templates_dir)
+                texts = self._draft_here(chunk)
             self._write(chunk, texts)
+
+    def _draft_here(self, chunk: list[tuple[Reply, Letter]]) -> list[tuple[str, str]]:
+        return letter_context.draft_texts([letter for _, letter in chunk], self._templates_dir)
 
     @staticmethod
     def _write(chunk: list[tuple[Reply, Letter]], texts: list[tuple[str, str]]) -> None:
