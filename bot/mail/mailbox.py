@@ -79,6 +79,14 @@ class Mailbox:
             raise MailboxError("mailbox is not open")
         return self._client
 
+    @property
+    def folder(self) -> str:
+        return self.settings.folder
+
+    def uids_through(self, uid: int) -> list[int]:
+        """The UIDs still in the folder from 1 to ``uid``."""
+        return sorted(u for u in self.client.search(["UID", f"1:{uid}"]) if u <= uid)
+
     def new_messages(self, after_uid: int, *, max_bytes: int = 0) -> Iterator[list[Fetched]]:
         """Batches of messages with a UID above ``after_uid``, oldest first.
 

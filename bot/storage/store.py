@@ -126,6 +126,19 @@ def forget_uids(session: Session, *, folder: str, keep_uidvalidity: int) -> None
     )
 
 
+def known_uids(session: Session, *, folder: str, uidvalidity: int, uids: Sequence[int]) -> set[int]:
+    """Which of these UIDs a stored message came from."""
+    found: set[int] = set()
+    for part in chunks(sorted(uids)):
+        stmt = select(InboundMessage.uid).where(
+            InboundMessage.folder == folder,
+            InboundMessage.uidvalidity == uidvalidity,
+            InboundMessage.uid.in_(part),  # type: ignore[union-attr]
+        )
+        found.update(session.exec(stmt).all())
+    return found
+
+
 def unarchived(session: Session, *, folder: str, uidvalidity: int) -> Sequence[InboundMessage]:
     stmt = select(InboundMessage).where(
         InboundMessage.archived == False,  # noqa: E712

@@ -419,3 +419,34 @@ def test_auto_replies_to_our_replies_do_not_start_a_loop(
     assert report.outcomes == {"automated": 2}
     with database.session_scope(engine) as session:
         assert len(store.replies(session)) == 2
+
+
+class _Killed(BaseException):
+    pass
+
+
+def _killed(mailbox: object, uids: list[int], target: str) -> None:
+    if uids:
+        raise _Killed
+
+
+def test_a_duplicate_left_in_the_inbox_by_a_run_that_ended_before_archiving_is_archived_next(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.mail import cycle
+    from bot.mail.mailbox import Mailbox
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH)), (ENGLISH, eml(ENGLISH)), (CHINESE_GBK, eml(CHINESE_GBK))])
+    # The run dies after its commit, before its move to the archive.
+    with monkeypatch.context() as patched, pytest.raises(_Killed):
+        patched.setattr(Mailbox, "archive", _killed)
+        cycle.run_cycle(settings, engine)
+    assert folder_count(settings, "INBOX") == 3
+
+    second = cycle.run_cycle(settings, engine)
+
+    assert second.fetched == 0
+    assert folder_count(settings, "INBOX") == 0
+    assert folder_count(settings, settings.imap.processed_folder) == 3
+    with database.session_scope(engine) as session:
+        assert len(session.exec(select(Claim)).all()) == 2
