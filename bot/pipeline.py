@@ -27,7 +27,7 @@ from bot.claims.batch import Batch
 from bot.claims.followups import Voice
 from bot.claims.lifecycle import State
 from bot.config import Settings
-from bot.stages.assess import Assessment, assess
+from bot.stages.assess import Assessment, Workings, assess
 from bot.stages.attachments import read_attachments
 from bot.stages.authenticity import vouched_for
 from bot.stages.classify import Kind, Verdict
@@ -341,7 +341,10 @@ def _open_claim(
             return
         store.record_event(session, claim_id=claim.id, actor="bot", event="needs_a_person", detail=why)
     moves.move(session, claim, State.ASSESSED, actor="bot", reason=f"{len(assessments)} orders assessed")
-    offer = replies.offer(session, claim, settings, records, written=(rows, covered))
+    figures: dict[str, dict[str, Workings]] = {}
+    for assessment in assessments:
+        figures.setdefault(assessment.ticket, {r.kind: r.workings for r in assessment.remedies if r.workings})
+    offer = replies.offer(session, claim, settings, records, written=(rows, covered), figures=figures)
     amount, _ = replies.stated_amount("offer", offer)
     waits = amount is not None and amount > settings.approval.four_eyes_amount
     if waits or not settings.letters.fold_acknowledgement:

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.claims import moves
+from bot.claims import moves, replies
 from bot.claims.lifecycle import State
 from bot.config import Settings
 from bot.pipeline import process_message
 from bot.reports.report import claim_summaries
+from bot.stages import letter_context
 from bot.storage import database, store
 from bot.storage.tables import Claim, InboundMessage, Reply, ReplyStatus, utcnow
 from tests.conftest import make_settings
@@ -186,3 +187,26 @@ def test_an_offer_ready_at_once_is_the_claims_only_letter_unless_it_waits_for_a_
         assert [r.kind for r in drafted] == kinds
         offer = drafted[-1].body_text.split("English version")[0]
     assert "我们已于" in offer and "收到" in offer, "the offer says when the claim was received"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "en-alice-best-price.eml",
+        "zh-hans-gbk-under-gb2312-label.eml",
+        "zh-hant-big5.eml",
+        "outlook-table-two-accounts.eml",
+    ],
+)
+def test_the_offer_drafted_from_the_workings_at_hand_is_the_one_the_stored_rows_give(
+    book_engine: Engine, tmp_path: Path, name: str
+) -> None:
+    settings = make_settings(tmp_path / "book")
+    inbound = ingest(book_engine, tmp_path, eml(name), settings=settings)
+    with database.session_scope(book_engine) as session:
+        claim = session.get(Claim, inbound.claim_id or 0)
+        assert claim is not None
+        drafted = session.exec(select(Reply).where(Reply.claim_id == claim.id, Reply.kind == "offer")).one()
+        again = replies.offer(session, claim, settings)
+    assert any(r["workings"] for order in again["orders"] for r in order["remedies"])
+    assert letter_context.encode(again) == drafted.context

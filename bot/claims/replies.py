@@ -50,9 +50,13 @@ def common(claim: Claim, settings: Settings) -> dict[str, Any]:
 
 def _workings(stored: str, tz: tzinfo) -> dict[str, Workings]:
     """Each remedy's stored workings, its moments in the letter's zone ({} before revision 0007)."""
+    figures = json.loads(stored) if stored else {}
+    return _in_zone({kind: Workings.from_dict(data) for kind, data in figures.items()}, tz)
+
+
+def _in_zone(figures: Mapping[str, Workings], tz: tzinfo) -> dict[str, Workings]:
     found = {}
-    for kind, data in (json.loads(stored) if stored else {}).items():
-        workings = Workings.from_dict(data)
+    for kind, workings in figures.items():
         legs = tuple(replace(leg, at=leg.at.astimezone(tz) if leg.at else None) for leg in workings.legs)
         conversion = workings.conversion
         if conversion is not None and conversion.time is not None:
@@ -84,10 +88,12 @@ def offer(
     book: trade_book.TradeBook | None = None,
     *,
     written: tuple[list[ClaimOrder], list[str]] | None = None,
+    figures: Mapping[str, Mapping[str, Workings]] | None = None,
 ) -> dict[str, Any]:
     """Per eligible order: what happened and each remedy with its amount and how it was computed
     (``book``: the trade records already open in this session, with what they have read;
-    ``written``: the claim's order rows and accounts, when they were just written and are known)."""
+    ``written``: the claim's order rows and accounts, when they were just written and are known;
+    ``figures``: the workings just stored in those rows, by ticket and remedy)."""
     assert claim.id is not None
     rows, accounts = written or (
         list(store.claim_orders(session, claim_id=claim.id)),
@@ -97,7 +103,8 @@ def offer(
     incident = next((i for i in settings.incidents if i.name == claim.incident), settings.incidents[0])
     # The letter's times are the incident's, in the zone its notice gave them.
     zone = incident.start.tzinfo or UTC
-    orders, ineligible = offered_orders(rows, {row.ticket: book.order(row.ticket) for row in rows}, zone)
+    records = {row.ticket: book.order(row.ticket) for row in rows}
+    orders, ineligible = offered_orders(rows, records, zone, figures=figures)
     tz = settings.deadlines.tz
     if claim.consent_deadline is None:
         # The date the letter states is the deadline enforced: the end of that day, locally.
@@ -125,11 +132,16 @@ def incident_window(incident: IncidentSettings) -> str:
 
 
 def offered_orders(
-    rows: list[ClaimOrder], records: Mapping[str, OrderRecord | None], zone: tzinfo
+    rows: list[ClaimOrder],
+    records: Mapping[str, OrderRecord | None],
+    zone: tzinfo,
+    *,
+    figures: Mapping[str, Mapping[str, Workings]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The offer's orders, from the claim's stored rows and the orders' trade records: each
     eligible one with its remedies and their workings (moments in ``zone``), and the others
-    with the reason they are not included."""
+    with the reason they are not included. ``figures``: the rows' workings as computed, when
+    at hand: what reading back the JSON stored in each row gives, without reading it back."""
     orders, ineligible = [], []
     for row in rows:
         order = records.get(row.ticket)
@@ -140,7 +152,8 @@ def offered_orders(
             ineligible.append({"ticket": row.claimed_as or row.ticket, "reason": reason})
             continue
         how = dict(line.split(": ", 1) for line in row.explanation.splitlines() if ": " in line)
-        workings = _workings(row.workings, zone)
+        known = figures.get(row.ticket) if figures is not None else None
+        workings = _in_zone(known, zone) if known is not None else _workings(row.workings, zone)
         remedies = []
         if row.best_price_amount is not None:
             remedies.append(

@@ -53,17 +53,16 @@ class Ids:
 
     def next(self, model: type[SQLModel]) -> int:
         table = model.__tablename__  # type: ignore[attr-defined]
-        connection = self._session.connection()
         if self._sqlite:
-            if table not in self._next:
+            taken = self._next.get(table)
+            if taken is None:
                 column = model.__table__.c.id  # type: ignore[attr-defined]
-                self._next[table] = int(connection.execute(select(func.max(column))).scalar() or 0) + 1
-            taken = self._next[table]
+                taken = int(self._session.connection().execute(select(func.max(column))).scalar() or 0) + 1
             self._next[table] = taken + 1
             return taken
         waiting = self._taken.setdefault(table, [])
         if not waiting:
-            rows = connection.execute(
+            rows = self._session.connection().execute(
                 text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                 {"table": table, "n": self._messages * PER_MESSAGE[table]},
             )
