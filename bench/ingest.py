@@ -110,6 +110,8 @@ class Run:
     # CPU seconds of the workers themselves, and of the processes they started (the reader).
     cpu: float = 0.0
     cpu_children: float = 0.0
+    # The workers' garbage collections: seconds, of them in the oldest generation, and how many.
+    gc: dict[str, float] = field(default_factory=dict)
 
 
 def child_run(config: Path, workers: int = 1) -> Run:
@@ -152,6 +154,8 @@ def child_run(config: Path, workers: int = 1) -> Run:
         run.cpu_children += float(cpu[2])
         for name, spent in probe["seconds"].items():
             run.shares[name] = run.shares.get(name, 0.0) + spent
+        for name, value in probe["gc"].items():
+            run.gc[name] = run.gc.get(name, 0.0) + value
         summary = next((line for line in lines if line.startswith("cycle:")), stderr[-300:])
         run.summary = f"{run.summary}\n    {summary}" if run.summary else summary
     if workers == 1:
@@ -301,6 +305,10 @@ def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) ->
     print(f"SQL statements per message: {run.statements / args.messages:.2f}")
     spent = sum(run.shares.values()) or 1.0
     print("time shares: " + ", ".join(f"{k} {v / spent:.0%}" for k, v in sorted(run.shares.items())))
+    print(
+        f"garbage collection in the worker(s): {run.gc['seconds']:.1f} s in {run.gc['runs']:,.0f} runs, "
+        f"{run.gc['oldest']:.1f} s of it in the oldest generation"
+    )
     cores = os.cpu_count() or 1
     print(
         f"CPU seconds: worker(s) {run.cpu:.1f}, their reading processes {run.cpu_children:.1f}, "

@@ -1,8 +1,10 @@
 """Where a worker's time goes, for ``bench/ingest.py``: each wrapped function's own seconds (less
-what it calls of the other wrapped ones) and the SQL statements every engine runs."""
+what it calls of the other wrapped ones), the SQL statements every engine runs and the seconds
+the cyclic garbage collector takes (within the others: it runs wherever objects are made)."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +26,9 @@ class Probe:
 
         self.statements = 0
         self.seconds: dict[str, float] = {}
+        self.collected = {"seconds": 0.0, "oldest": 0.0, "runs": 0}
+        self._collecting = 0.0
+        gc.callbacks.append(self._collect)
         self._inner: list[float] = []
         event.listen(Engine, "before_cursor_execute", self._count)
         self._wrap(imapclient.IMAPClient, "fetch", "fetch")
@@ -38,6 +43,8 @@ class Probe:
         self._wrap(bot.storage.backlog, "name_locks", "share")
         # Waiting for the letters drafted in the other process (within a flush, or at the end).
         self._wrap(bot.claims.drafting.DraftedElsewhere, "settle", "drafts")
+        # Letters the other process had not started by then, drafted here instead.
+        self._wrap(bot.claims.drafting.DraftedElsewhere, "_draft_here", "drafted here")
         self._wrap(Session, "flush", "write")
         self._wrap(Session, "commit", "write")
         self._wrap(bot.mail.cycle, "archive_pending", "archive")
@@ -46,7 +53,17 @@ class Probe:
     def report(self) -> dict[str, Any]:
         seconds = dict(self.seconds)
         seconds["other"] = max(0.0, time.perf_counter() - self._started - sum(seconds.values()))
-        return {"statements": self.statements, "seconds": seconds}
+        return {"statements": self.statements, "seconds": seconds, "gc": self.collected}
+
+    def _collect(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collecting = time.perf_counter()
+            return
+        spent = time.perf_counter() - self._collecting
+        self.collected["seconds"] += spent
+        self.collected["runs"] += 1
+        if info.get("generation") == 2:
+            self.collected["oldest"] += spent
 
     def _count(self, *args: Any) -> None:
         self.statements += 1

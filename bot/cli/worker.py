@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -23,6 +24,20 @@ def register(command: Command) -> None:
     command("jobs", "list the worker's scheduled jobs and their next run", _jobs)
 
 
+# New container objects between two runs of the cyclic garbage collector: Python's default is 700.
+COLLECT_EVERY = 10_000
+
+
+def _collect_less() -> None:
+    """A batch makes hundreds of thousands of objects, nearly all freed by their reference
+    counts. With Python's defaults the collector took 2.0 s of a 20,000-message storm's 28 s of
+    the worker's CPU, 1.2 s of it scanning the oldest generation, which holds what the worker
+    keeps for its whole life (modules, settings, templates): that is frozen out of the scans,
+    and the collector runs every ``COLLECT_EVERY`` new objects (0.5 s over the same storm)."""
+    gc.freeze()
+    gc.set_threshold(COLLECT_EVERY, *gc.get_threshold()[1:])
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.mail import jobs
     from bot.mail.cycle import CycleFailed, run_cycle
@@ -35,6 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     engine = schema.open_engine(settings)
     check_templates(settings.templates_dir)
+    _collect_less()
     if args.once:
         runs.ensure_tables(engine)
         with session_scope(engine) as session:
