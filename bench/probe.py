@@ -18,6 +18,7 @@ class Probe:
         import imapclient
 
         import bot.claims.drafting
+        import bot.mail.archive
         import bot.mail.cycle
         import bot.mail.intake
         import bot.mail.shared
@@ -47,7 +48,7 @@ class Probe:
         self._wrap(bot.claims.drafting.DraftedElsewhere, "_draft_here", "drafted here")
         self._wrap(Session, "flush", "write")
         self._wrap(Session, "commit", "write")
-        self._wrap(bot.mail.cycle, "archive_pending", "archive")
+        self._wrap(bot.mail.archive, "pending", "archive")
         self._started = time.perf_counter()
 
     def report(self) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from bot.stages.draft import (
     draft_html,
     draftable,
     option_totals,
-    utc_offset,
 )
 from bot.stages.parse import msg_ids
 from bot.stages.records import OrderRecord
+from bot.stages.wording import utc_offset
 from bot.storage import ids, store, trade_book
 from bot.storage.tables import Claim, ClaimOrder, Reply, ReplyStatus, utcnow
 

@@ -22,18 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imapclient.exceptions import IMAPClientError
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from bot.config import ImapSettings, Settings
-from bot.mail import shared
+from bot.mail import archive, shared
 from bot.mail.intake import RUN, process_after_death, process_safely, record_oversized, store_batch
 from bot.mail.mailbox import Fetched, Mailbox, MailboxError
 from bot.mail.outbox import SendReport, send_approved
 from bot.mail.readers import ReadAhead
 from bot.stages.reading import Reading
-from bot.storage import backlog, database, locks, store
-from bot.storage.tables import InboundMessage, MessageStatus
+from bot.storage import database, locks, store
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
 PROGRESS_FROM = 50
@@ -43,11 +42,6 @@ WAIT_FOR_READER = 0.2
 # stores one itself: enough that a worker finishing a batch finds the next, few enough that the
 # reader's archive keeps pace.
 SHARED_AHEAD = 3
-# Messages stored between two moves to the archive folders (and at the end of every cycle). A
-# MOVE costs the server in proportion to the size of the folders it changes: Dovecot rewrites
-# both folders' indexes. Moving each batch of 100 of a storm of 20,000 spent 4.6 s of the
-# worker's 35 in MOVE, and more with each batch; the messages wait in the inbox meanwhile.
-ARCHIVE_EVERY = 2_000
 log = logging.getLogger(__name__)
 
 
@@ -175,8 +169,8 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 # recognised by Message-ID or content, then filed as a duplicate.
                 store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
         sharing = shared.sharing(settings, engine)
-        left = [] if sharing else left_behind(engine, mailbox, after)
-        archive_pending(engine, mailbox, settings, duplicates=left)
+        left = [] if sharing else archive.left_behind(engine, mailbox, after)
+        archive.pending(engine, mailbox, settings, duplicates=left)
         batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
         if sharing:
             share(engine, settings, mailbox, uidvalidity, batches, report)
@@ -197,20 +191,6 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
             ahead.close()
 
 
-def left_behind(engine: Engine, mailbox: Mailbox, cursor: int) -> list[int]:
-    """Messages still in the folder at or below the cursor that no row names: each was found a
-    duplicate of one stored, and the run that found it ended before the move to the archive.
-    (The shared intake keeps its duplicates in its own table: ``archive_shared``.)"""
-    if cursor <= 0:
-        return []
-    there = mailbox.uids_through(cursor)
-    if not there:
-        return []
-    with database.session_scope(engine) as session:
-        known = store.known_uids(session, folder=mailbox.folder, uidvalidity=mailbox.uidvalidity, uids=there)
-    return sorted(set(there) - known)
-
-
 def share(
     engine: Engine,
     settings: Settings,
@@ -220,7 +200,7 @@ def share(
     report: CycleReport,
 ) -> None:
     """Add each batch to the shared intake, storing from there whenever the other workers leave
-    more than ``SHARED_AHEAD`` batches waiting, then store what is left; every ``ARCHIVE_EVERY``
+    more than ``SHARED_AHEAD`` batches waiting, then store what is left; every ``archive.EVERY``
     messages and at the end, archive what any worker has stored."""
     work = shared.Shared(engine, settings)
     since_archived = 0
@@ -232,23 +212,14 @@ def share(
             while shared.waiting(engine) > SHARED_AHEAD * settings.imap.batch_size and work.step():
                 pass
             since_archived += len(batch)
-            if since_archived >= ARCHIVE_EVERY:
-                archive_shared(engine, mailbox, settings)
+            if since_archived >= archive.EVERY:
+                archive.shared(engine, mailbox, settings)
                 since_archived = 0
         work.drain()
-        archive_shared(engine, mailbox, settings)
+        archive.shared(engine, mailbox, settings)
     finally:
         work.close()
         _count(report, work)
-
-
-def archive_shared(engine: Engine, mailbox: Mailbox, settings: Settings) -> None:
-    """Archive what the workers stored, and the messages they found already stored."""
-    with database.session_scope(engine) as session:
-        found = backlog.duplicates(session, folder=settings.imap.folder, uidvalidity=mailbox.uidvalidity)
-    archive_pending(engine, mailbox, settings, duplicates=[uid for _, uid in found])
-    with database.session_scope(engine) as session:
-        backlog.done(session, [row_id for row_id, _ in found])
 
 
 def _count(report: CycleReport, work: shared.Shared) -> None:
@@ -275,13 +246,13 @@ class Stored:
     def archive(self) -> None:
         """Move what is stored and not yet archived (``archive_pending``), with the duplicates
         found since the last move."""
-        archive_pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
+        archive.pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
         self.unarchived, self.duplicates = 0, []
 
     def _archive_soon(self, batch: list[Fetched], duplicates: list[int]) -> None:
         self.unarchived += len(batch)
         self.duplicates += duplicates
-        if self.unarchived >= ARCHIVE_EVERY:
+        if self.unarchived >= archive.EVERY:
             self.archive()
 
     def batch(
@@ -347,30 +318,6 @@ def _outcomes(report: CycleReport, before: dict[str, int]) -> str:
     """What a batch became: the report's outcomes less those counted ``before`` it."""
     counts = {k: v - before.get(k, 0) for k, v in sorted(report.outcomes.items())}
     return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
-
-
-def archive_pending(
-    engine: Engine, mailbox: Mailbox, settings: Settings, duplicates: list[int] | None = None
-) -> None:
-    """Move what the database holds but the server still shows in the inbox.
-
-    Quarantined messages go to the quarantine folder, everything else to the processed folder.
-    ``duplicates`` are UIDs of this batch found already stored: their first copy was filed.
-    """
-    folder = settings.imap.folder
-    with database.session_scope(engine) as session:
-        pending = store.unarchived(session, folder=folder, uidvalidity=mailbox.uidvalidity)
-        quarantined = {m.uid for m in pending if m.status == MessageStatus.QUARANTINED}
-        processed = {m.uid for m in pending} - quarantined
-        ids = [m.id for m in pending]
-    processed |= set(duplicates or []) - quarantined
-    mailbox.archive(sorted(processed), settings.imap.processed_folder)
-    mailbox.archive(sorted(quarantined), settings.imap.quarantine_folder)
-    if ids:
-        with database.session_scope(engine) as session:
-            session.exec(  # type: ignore[call-overload]
-                update(InboundMessage).where(InboundMessage.id.in_(ids)).values(archived=True)
-            )
 
 
 def local_messages(path: Path) -> Iterator[tuple[str, bytes]]:

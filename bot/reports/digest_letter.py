@@ -25,7 +25,7 @@ from bot.config import DEFAULT_TEMPLATES
 from bot.reports.digest import Digest
 from bot.reports.digest_chart import chart_png
 from bot.reports.digest_words import ENGLISH, Words, words_for
-from bot.stages.draft import sandboxed, utc_offset
+from bot.stages.wording import sandboxed, utc_offset
 
 __all__ = ["CLAIM_PATH", "chart_png", "compose_digest", "template_names"]
 

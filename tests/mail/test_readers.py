@@ -61,12 +61,12 @@ def test_the_worker_stores_a_large_batch_read_in_another_process(
     taken: list[int] = []
     real = readers.ReadAhead.result
 
-    def result(reading: Any) -> Any:
-        found = real(reading)
+    def result(ahead: readers.ReadAhead, reading: Any) -> Any:
+        found = real(ahead, reading)
         taken.append(len(found or []))
         return found
 
-    monkeypatch.setattr(readers.ReadAhead, "result", staticmethod(result))
+    monkeypatch.setattr(readers.ReadAhead, "result", result)
     count = readers.READ_AHEAD_FROM + 5
     deliver(settings, variants(SAMPLES[1], count))
     report = run_cycle(settings, engine)
@@ -197,3 +197,29 @@ def test_small_batches_draft_their_letters_where_they_are_stored(tmp_path: Path,
         assert elsewhere is None
         assert drafting.DraftedElsewhere.of(session) is None
     ahead.close()
+
+
+def test_a_batch_read_in_pieces_between_letters_comes_back_whole_and_in_order(
+    tmp_path: Path, engine_for: Any
+) -> None:
+    settings = _drafting_settings(tmp_path)
+    engine = engine_for(settings)
+    names = [SAMPLES[uid % 3] for uid in range(4 * readers.READ_PIECE + 3)]
+    following = [
+        Fetched(uid, raw, 0) for uid, (name, raw) in enumerate(v for n in names for v in variants(n, 1))
+    ]
+    messages = _batch_of_claims()
+    ahead = readers.ReadAhead(settings)
+    try:
+        reading = ahead.start(following)
+        # The letters of the batch being stored go over while the next one is read, between its pieces.
+        with (
+            database.session_scope(engine) as session,
+            ahead.drafting(session, len(messages)),
+        ):
+            process_batch(messages, session=session, settings=settings, folder="INBOX", uidvalidity=1)
+        found = ahead.result(reading)
+    finally:
+        ahead.close()
+    own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
+    assert found == readers.read_all([f.raw or b"" for f in following], own, settings.claims.reference_prefix)

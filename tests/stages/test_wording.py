@@ -1,0 +1,62 @@
+"""The letters' wording: each shortcut gives what Jinja's general path gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.filters import do_wordwrap
+
+from bot.config import DEFAULT_TEMPLATES
+from bot.stages.draft import _environment
+from bot.stages.wording import _wordwrap
+
+_SPACES = " \t\u3000\u00a0"
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "bb", "-", "客", "x" * 30, *_SPACES]), max_size=40).map("".join),
+        max_size=4,
+    ).map("\n".join),
+    st.integers(min_value=1, max_value=40),
+    st.booleans(),
+    st.sampled_from([None, "\n    ", ""]),
+    st.booleans(),
+)
+def test_wordwrap_gives_what_jinjas_gives(
+    text: str, width: int, break_long_words: bool, wrapstring: str | None, break_on_hyphens: bool
+) -> None:
+    env = _environment(DEFAULT_TEMPLATES.resolve())
+    args = (width, break_long_words, wrapstring, break_on_hyphens)
+    assert _wordwrap(env, text, *args) == do_wordwrap(env, text, *args)
+
+
+@dataclass
+class _Leg:
+    used: Decimal
+    _hidden: str = "secret"
+    label: object = None
+
+
+def test_the_sandbox_reads_keys_and_fields_as_before_and_still_refuses_the_private() -> None:
+    env = _environment(DEFAULT_TEMPLATES.resolve())
+
+    def render(source: str, **values: object) -> str:
+        return env.from_string(source).render(**values)
+
+    assert render("{{ o.ticket }} {{ o['ticket'] }}", o={"ticket": "123"}) == "123 123"
+    # A dict's own attribute is still the attribute, as in Jinja: not a key of the same name.
+    assert render("{{ o.items is callable }}", o={"items": "mine"}) == "True"
+    assert render("{{ leg.used }}", leg=_Leg(Decimal("1.25"))) == "1.25"
+    assert render("{{ leg.label.upper() }}", leg=_Leg(Decimal(1), label="abc")) == "ABC"
+    with pytest.raises(UndefinedError):
+        render("{{ o.missing }}", o={"ticket": "123"})
+    with pytest.raises(SecurityError):
+        render("{{ leg._hidden }}", leg=_Leg(Decimal(1)))
+    with pytest.raises(SecurityError):
+        render("{{ leg.label.__class__ }}", leg=_Leg(Decimal(1), label="x"))
