@@ -88,7 +88,9 @@ def complaint(i: int, accounts: int, rng: random.Random) -> bytes:
     ).encode()
 
 
-def config_for(folder: Path, server: DovecotServer, database: Path, database_url: str = "") -> Path:
+def config_for(
+    folder: Path, server: DovecotServer, database: Path, database_url: str = "", *, share: bool = True
+) -> Path:
     path = folder / "bench.toml"
     path.write_text(
         f'data_dir = "{database}"\ndatabase_url = "{database_url}"\n'
@@ -96,6 +98,7 @@ def config_for(folder: Path, server: DovecotServer, database: Path, database_url
         f'[imap]\nhost = "{server.host}"\nport = {server.port}\nssl = false\nusername = "{server.username}"\n'
         f'password = "{server.password}"\nidle = false\n'
         '[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\n'
+        f"[intake]\nshare_stage_work = {str(share).lower()}\n"
     )
     return path
 
@@ -255,6 +258,11 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=25)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="`run --once` processes started at once")
+    parser.add_argument(
+        "--no-share",
+        action="store_true",
+        help="[intake] share_stage_work = false: on PostgreSQL, the worker reading the mailbox does it all",
+    )
     parser.add_argument("--skip-extras", action="store_true", help="only the storm: no big message, no polls")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
@@ -286,13 +294,15 @@ def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) ->
         floor_s, floor_n = raw_floor(server)
         servers = [server.pid, *([database_pid] if database_pid else [])]
         before = [tree_cpu(pid) for pid in servers]
-        run = child_run(config_for(folder, server, folder / "data", database_url), args.workers)
+        config = config_for(folder, server, folder / "data", database_url, share=not args.no_share)
+        run = child_run(config, args.workers)
         served = [tree_cpu(pid) - then for pid, then in zip(servers, before, strict=True)]
     floor_rate, run_rate = floor_n / floor_s, args.messages / run.seconds
     where = "PostgreSQL" if database_url else "SQLite"
+    alone = ", stage work not shared" if args.no_share else ""
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-        f"Dovecot, {where}, {args.workers} worker(s); book {args.orders:,} orders"
+        f"Dovecot, {where}, {args.workers} worker(s){alone}; book {args.orders:,} orders"
     )
     print(f"maildir filled with {args.messages:,} messages in {appended:.1f} s")
     print(f"(a) raw FETCH + mail-parser: {floor_rate:,.0f} msg/s ({floor_s:.1f} s)")

@@ -44,6 +44,10 @@ class Probe:
         self._wrap(bot.storage.backlog, "name_locks", "share")
         # Waiting for the letters drafted in the other process (within a flush, or at the end).
         self._wrap(bot.claims.drafting.DraftedElsewhere, "settle", "drafts")
+        # Waiting for the next batch read in the other process.
+        import bot.mail.readers
+
+        self._wrap(bot.mail.readers.ReadAhead, "result", "readings")
         # Letters the other process had not started by then, drafted here instead.
         self._wrap(bot.claims.drafting.DraftedElsewhere, "_draft_here", "drafted here")
         self._wrap(Session, "flush", "write")
