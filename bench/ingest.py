@@ -31,7 +31,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from email.header import Header
@@ -43,7 +42,7 @@ import mailparser
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.compensation import generate  # noqa: E402
+from bench.compensation import generate, scratch  # noqa: E402
 from bot.config import settings_from_mapping  # noqa: E402
 from bot.mail.cycle import run_cycle  # noqa: E402
 from bot.records.importer import import_file  # noqa: E402
@@ -277,7 +276,7 @@ def main() -> None:
 
 def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) -> None:
     rng = random.Random(3)
-    folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-"))
+    folder = scratch("claimsbot-ingest-")
     settings = settings_from_mapping(
         {"data_dir": str(folder / "data"), "database_url": database_url}, source="bench"
     )
@@ -328,7 +327,7 @@ def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) ->
 
 
 def extras(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="claimsbot-ingest-extras-"))
+    folder = scratch("claimsbot-ingest-extras-")
 
     attachment = base64.encodebytes(os.urandom(args.big_mb * 1024 * 1024 * 3 // 4))
     raw = (

@@ -28,8 +28,12 @@ def main(count: int) -> None:
         raw = templates[i % len(templates)]
         head, _, rest = raw.partition(b"Message-ID: <")
         messages.append((f"m{i}", head + f"Message-ID: <bench-{i}.".encode() + rest))
-    with EmbeddedImapServer() as imap, SmtpSink() as smtp:
-        settings = demo_settings(Path(tempfile.mkdtemp(prefix="claimsbot-bench-")), imap, smtp)
+    with (
+        tempfile.TemporaryDirectory(prefix="claimsbot-bench-") as folder,
+        EmbeddedImapServer() as imap,
+        SmtpSink() as smtp,
+    ):
+        settings = demo_settings(Path(folder), imap, smtp)
         engine = schema.open_engine(settings)
         load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
         deliver(settings, messages)
