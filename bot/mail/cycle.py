@@ -244,7 +244,7 @@ class Stored:
     duplicates: list[int] = field(default_factory=list)
 
     def archive(self) -> None:
-        """Move what is stored and not yet archived (``archive_pending``), with the duplicates
+        """Move what is stored and not yet archived (``archive.pending``), with the duplicates
         found since the last move."""
         archive.pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
         self.unarchived, self.duplicates = 0, []

@@ -7,7 +7,7 @@ one before it is stored. A batch is stored in one commit that also deletes its r
 fails is stored one message at a time. A row taken again after its taker died is read alone,
 and one whose taker died with it alone ``[intake] max_kills`` times is kept for a person
 unread (a batch's death is no one message's). The mailbox's reader archives what any of them
-stored (``cycle.archive_shared``).
+stored (``archive.shared``).
 """
 
 from __future__ import annotations
