@@ -33,6 +33,7 @@ from bot.mail.outbox import SendReport, send_approved
 from bot.mail.readers import ReadAhead
 from bot.stages.reading import Reading
 from bot.storage import database, locks, store
+from bot.storage.trade_book import Kept
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
 PROGRESS_FROM = 50
@@ -239,6 +240,8 @@ class Stored:
     uidvalidity: int
     report: CycleReport
     ahead: ReadAhead | None = None
+    # The symbols and window quotes every batch of the cycle reads.
+    kept: Kept = field(default_factory=Kept)
     # Stored since the last move to the archive folders, and of them the duplicates' UIDs.
     unarchived: int = 0
     duplicates: list[int] = field(default_factory=list)
@@ -268,7 +271,11 @@ class Stored:
         before = dict(report.outcomes)
         # A batch a run died with is read one message at a time, to find the one that killed it.
         alone = any(f.raw is None or f.uid == died_with or died_in[0] <= f.uid <= died_in[1] for f in batch)
-        outcomes = None if alone else store_batch(engine, settings, uidvalidity, batch, readings, self.ahead)
+        outcomes = (
+            None
+            if alone
+            else store_batch(engine, settings, uidvalidity, batch, readings, self.ahead, self.kept)
+        )
         if outcomes is not None:
             for outcome in outcomes:
                 report.count(outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,13 +15,25 @@ from sqlmodel import Session, select
 
 from bot.config import IncidentSettings
 from bot.stages.assess import Conversion, Quote, WindowPrices
-from bot.stages.records import AccountRecord, OrderRecord
+from bot.stages.records import AccountRecord, OrderRecord, SymbolRecord
 from bot.storage.database import chunks
 from bot.storage.tables import Account, ClaimOrder, Symbol, Tick, TicketAlias, TradeOrder, WindowQuote
 
 _ORDERS, _ACCOUNTS = TradeOrder.__table__, Account.__table__  # type: ignore[attr-defined]
+_SYMBOLS, _WINDOWS = Symbol.__table__, WindowQuote.__table__  # type: ignore[attr-defined]
 _ORDER = sa_select(_ORDERS).where(_ORDERS.c.ticket == bindparam("ticket"))
 _ACCOUNT = sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login == bindparam("login"))
+
+
+@dataclass
+class Kept:
+    """What every batch of a cycle reads the same: the symbols and the window quotes, read once
+    for the cycle as plain values (no session's objects), as ``TradeBook`` reads them. Ticks
+    imported while a cycle runs are seen from the next cycle on (an import replaces the window
+    quotes it changes)."""
+
+    symbols: dict[str, SymbolRecord | None] = field(default_factory=dict)
+    windows: dict[tuple[str, str], WindowQuote] = field(default_factory=dict)
 
 
 class TradeBook:
@@ -30,12 +43,13 @@ class TradeBook:
     Decimal and UTC), not as an ORM object: loading one through the identity map costs about
     three times as much, and nothing downstream writes to the records."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, kept: Kept | None = None) -> None:
         self._session = session
-        # Symbols and window extremes are few and read for every order: keep them at hand
-        # (the session's identity map holds objects only weakly).
-        self._symbols: dict[str, Symbol | None] = {}
-        self._windows: dict[tuple[str, str], WindowQuote] = {}
+        # Symbols and window extremes are few and read for every order: kept at hand, for the
+        # cycle when it gives them (``kept``), else for this session.
+        kept = kept or Kept()
+        self._symbols = kept.symbols
+        self._windows = kept.windows
         # What ``prefetch`` read ahead for a batch: a key present is answered from here.
         self._accounts: dict[str, AccountRecord | None] = {}
         self._orders: dict[str, OrderRecord | None] = {}
@@ -94,11 +108,14 @@ class TradeBook:
             return self._orders[ticket]
         return self._session.execute(_ORDER, {"ticket": ticket}).first()
 
-    def symbol(self, name: str) -> Symbol | None:
+    def symbol(self, name: str) -> SymbolRecord | None:
         if name not in self._symbols:
-            # What the batch has not yet written is no symbol: nothing to flush before asking.
+            # A row, not an object of this session: it outlives the session. What the batch has
+            # not yet written is no symbol: nothing to flush before asking.
             with self._session.no_autoflush:
-                self._symbols[name] = self._session.get(Symbol, name)
+                self._symbols[name] = self._session.execute(
+                    sa_select(_SYMBOLS).where(_SYMBOLS.c.symbol == name)
+                ).first()
         return self._symbols[name]
 
     def accounts_of(self, emails: Sequence[str]) -> Sequence[AccountRecord]:
@@ -140,11 +157,16 @@ class TradeBook:
         return self._session.exec(stmt).first() is not None
 
     def window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
-        """The symbol's quote extremes over the incident window, computed once and kept."""
+        """The symbol's quote extremes over the incident window, computed once and kept (as a
+        copy no session holds, so that it outlives this one)."""
         key = (incident.name, symbol)
-        if key not in self._windows:
-            self._windows[key] = self._window(incident, symbol)
-        return self._windows[key]
+        kept = self._windows.get(key)
+        if kept is None or (kept.window_start, kept.window_end) != (incident.start, incident.end):
+            found = self._window(incident, symbol)
+            kept = self._windows[key] = WindowQuote(
+                **{c.key: getattr(found, c.key) for c in _WINDOWS.columns}
+            )
+        return kept
 
     def _window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
         with self._session.no_autoflush:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.config import IncidentSettings
@@ -86,3 +87,27 @@ def test_what_a_batch_reads_ahead_answers_as_the_records_would_one_by_one(
             )
         ahead.note_claimed(orders[1].ticket)
         assert ahead.already_claimed(orders[1].ticket)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_what_a_cycle_keeps_is_read_once_and_outlives_each_batchs_session(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path / "d", database_url=database_url)
+    engine = schema.open_engine(settings)
+    load_sample_book(engine, settings.data_dir / "book", settings.trade_server.tz)
+    incident = settings.incidents[0]
+    with database.session_scope(engine) as session:
+        alone = trade_book.TradeBook(session)
+        expected = (alone.symbol("EURUSD"), trade_book.window_from_quote(alone.window(incident, "EURUSD")))
+    kept = trade_book.Kept()
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for _ in range(3):
+        # One session a batch, as the cycle stores them; its commit expires what it loaded.
+        with database.session_scope(engine) as session:
+            book = trade_book.TradeBook(session, kept)
+            found = (book.symbol("EURUSD"), trade_book.window_from_quote(book.window(incident, "EURUSD")))
+        assert found == expected and found[1] is not None
+    asked = [s for s in statements if "FROM symbol" in s or "FROM window_quote" in s]
+    assert len(asked) == 2, asked
