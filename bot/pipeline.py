@@ -65,15 +65,15 @@ def process_batch(
     folder: str,
     uidvalidity: int,
     readings: Sequence[Reading] | None = None,
-    kept: trade_book.Kept | None = None,
+    cycle_records: trade_book.CycleRecords | None = None,
 ) -> list[InboundMessage | None]:
     """Store messages (UID, bytes) and everything they lead to in the caller's transaction; None
     for each that was already stored. All are read first (``readings``, when another process
-    read them already), what they name is looked up for all at once (``Batch``; ``kept``: what
+    read them already), what they name is looked up for all at once (``Batch``; ``cycle_records``: what
     the cycle's batches read once between them), then each is stored in turn as it would be alone."""
     found = list(readings) if readings is not None else [_reading(settings, raw) for _, raw in messages]
     keys = [(hashlib.sha256(raw).hexdigest(), intake.message_id(raw)) for _, raw in messages]
-    with Batch(session, settings, keys, found, kept) as batch:
+    with Batch(session, settings, keys, found, cycle_records) as batch:
         return [
             _store(
                 session, settings, batch, raw, reading, key, folder=folder, uidvalidity=uidvalidity, uid=uid

@@ -26,14 +26,14 @@ class Batch:
         settings: Settings,
         keys: Sequence[tuple[str, str | None]],
         readings: Sequence[Reading],
-        kept: trade_book.Kept | None = None,
+        cycle_records: trade_book.CycleRecords | None = None,
     ) -> None:
         """``keys``: each message's content hash and Message-ID; ``readings``: what each says;
-        ``kept``: the symbols and window quotes the cycle's batches read once between them."""
+        ``cycle_records``: the symbols and window quotes the cycle's batches read once between them."""
         self._session = session
         senders = sorted({r.parsed.sender for r in readings if r.parsed is not None and r.parsed.sender})
         aliases = settings.claims.email_aliases
-        self.book = trade_book.TradeBook(session, kept)
+        self.book = trade_book.TradeBook(session, cycle_records)
         self.book.prefetch(
             set().union(*(r.numbers() for r in readings)),
             {a for s in senders for a in addresses_of(s, aliases)},

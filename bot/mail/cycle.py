@@ -33,7 +33,7 @@ from bot.mail.outbox import SendReport, send_approved
 from bot.mail.readers import ReadAhead
 from bot.stages.reading import Reading
 from bot.storage import database, locks, store
-from bot.storage.trade_book import Kept
+from bot.storage.trade_book import CycleRecords
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
 PROGRESS_FROM = 50
@@ -241,7 +241,7 @@ class Stored:
     report: CycleReport
     ahead: ReadAhead | None = None
     # The symbols and window quotes every batch of the cycle reads.
-    kept: Kept = field(default_factory=Kept)
+    cycle_records: CycleRecords = field(default_factory=CycleRecords)
     # Stored since the last move to the archive folders, and of them the duplicates' UIDs.
     unarchived: int = 0
     duplicates: list[int] = field(default_factory=list)
@@ -274,7 +274,7 @@ class Stored:
         outcomes = (
             None
             if alone
-            else store_batch(engine, settings, uidvalidity, batch, readings, self.ahead, self.kept)
+            else store_batch(engine, settings, uidvalidity, batch, readings, self.ahead, self.cycle_records)
         )
         if outcomes is not None:
             for outcome in outcomes:

@@ -23,7 +23,7 @@ from bot.stages.reading import Reading
 from bot.storage import database, store
 from bot.storage.intake import hold_for_staff
 from bot.storage.tables import IntakeAttempt, MessageStatus, utcnow
-from bot.storage.trade_book import Kept
+from bot.storage.trade_book import CycleRecords
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def store_batch(
     batch: list[Fetched],
     readings: list[Reading] | None = None,
     ahead: ReadAhead | None = None,
-    kept: Kept | None = None,
+    cycle_records: CycleRecords | None = None,
 ) -> list[str | None] | None:
     """Store a whole batch in one commit, which also moves the cursor past it; each message's
     outcome, or None if the batch failed on some message (the caller then stores each alone,
@@ -60,7 +60,7 @@ def store_batch(
                     folder=folder,
                     uidvalidity=uidvalidity,
                     readings=readings,
-                    kept=kept,
+                    cycle_records=cycle_records,
                 )
             store.advance_cursor(session, folder=folder, uidvalidity=uidvalidity, uid=batch[-1].uid)
             return [str(inbound.status) if inbound else None for inbound in stored]

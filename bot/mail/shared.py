@@ -33,7 +33,7 @@ from bot.storage import backlog, database, locks, store
 from bot.storage.backlog import Waiting
 from bot.storage.intake import envelope_hint, hold_for_staff
 from bot.storage.tables import MessageStatus
-from bot.storage.trade_book import Kept
+from bot.storage.trade_book import CycleRecords
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Shared:
     _ahead: ReadAhead | None = None
     _next: tuple[list[Waiting], Future[list[Reading]] | None] | None = None
     _alive: ExitStack = field(default_factory=ExitStack)
-    _kept: Kept = field(default_factory=Kept)
+    _cycle_records: CycleRecords = field(default_factory=CycleRecords)
 
     def __post_init__(self) -> None:
         backlog.ensure(self.engine)
@@ -197,7 +197,7 @@ class Shared:
                 folder=first.folder,
                 uidvalidity=first.uidvalidity,
                 readings=[r for r in found if r is not None],
-                kept=self._kept,
+                cycle_records=self._cycle_records,
             )
         rows = [w.id for w, _ in kept]
         backlog.done(

@@ -26,7 +26,7 @@ _ACCOUNT = sa_select(_ACCOUNTS).where(_ACCOUNTS.c.login == bindparam("login"))
 
 
 @dataclass
-class Kept:
+class CycleRecords:
     """What every batch of a cycle reads the same: the symbols and the window quotes, read once
     for the cycle as plain values (no session's objects), as ``TradeBook`` reads them. Ticks
     imported while a cycle runs are seen from the next cycle on (an import replaces the window
@@ -43,11 +43,11 @@ class TradeBook:
     Decimal and UTC), not as an ORM object: loading one through the identity map costs about
     three times as much, and nothing downstream writes to the records."""
 
-    def __init__(self, session: Session, kept: Kept | None = None) -> None:
+    def __init__(self, session: Session, cycle_records: CycleRecords | None = None) -> None:
         self._session = session
         # Symbols and window extremes are few and read for every order: kept at hand, for the
-        # cycle when it gives them (``kept``), else for this session.
-        kept = kept or Kept()
+        # cycle when it gives them (``cycle_records``), else for this session.
+        kept = cycle_records or CycleRecords()
         self._symbols = kept.symbols
         self._windows = kept.windows
         # What ``prefetch`` read ahead for a batch: a key present is answered from here.

@@ -100,13 +100,13 @@ def test_what_a_cycle_keeps_is_read_once_and_outlives_each_batchs_session(
     with database.session_scope(engine) as session:
         alone = trade_book.TradeBook(session)
         expected = (alone.symbol("EURUSD"), trade_book.window_from_quote(alone.window(incident, "EURUSD")))
-    kept = trade_book.Kept()
+    cycle_records = trade_book.CycleRecords()
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     for _ in range(3):
         # One session a batch, as the cycle stores them; its commit expires what it loaded.
         with database.session_scope(engine) as session:
-            book = trade_book.TradeBook(session, kept)
+            book = trade_book.TradeBook(session, cycle_records)
             found = (book.symbol("EURUSD"), trade_book.window_from_quote(book.window(incident, "EURUSD")))
         assert found == expected and found[1] is not None
     asked = [s for s in statements if "FROM symbol" in s or "FROM window_quote" in s]
