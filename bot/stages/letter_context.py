@@ -62,8 +62,7 @@ def _tagged(value: Any) -> Any:
         if isinstance(value, kind):
             return _EXACT[kind](value)
     if dataclasses.is_dataclass(value) and type(value).__name__ in _FIGURES:
-        fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {TAG: type(value).__name__, "v": fields}
+        return _figure(value)
     raise TypeError(f"a letter's context cannot keep a {type(value).__name__}")
 
 
@@ -79,7 +78,7 @@ def _moment(value: datetime) -> dict[str, Any]:
 
 
 def _figure(value: Any) -> dict[str, Any]:
-    names = _FIELDS[type(value)]
+    names = _FIELDS.get(type(value)) or tuple(f.name for f in dataclasses.fields(value))
     return {TAG: type(value).__name__, "v": {name: _plain(getattr(value, name)) for name in names}}
 
 
