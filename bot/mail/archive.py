@@ -43,24 +43,29 @@ def pending(
             )
 
 
-def left_behind(engine: Engine, mailbox: Mailbox, cursor: int) -> list[int]:
+def left_behind(engine: Engine, mailbox: Mailbox, cursor: int, *, sharing: bool = False) -> list[int]:
     """Messages still in the folder at or below the cursor that no row names: each was found a
     duplicate of one stored, and the run that found it ended before the move to the archive.
-    (The shared intake keeps its duplicates in its own table: ``shared``.)"""
+    (The shared intake keeps its messages, and its duplicates, in its own table: ``sharing``
+    says to look there too.)"""
     if cursor <= 0:
         return []
     there = mailbox.uids_through(cursor)
     if not there:
         return []
     with database.session_scope(engine) as session:
-        known = store.known_uids(session, folder=mailbox.folder, uidvalidity=mailbox.uidvalidity, uids=there)
+        where = {"folder": mailbox.folder, "uidvalidity": mailbox.uidvalidity}
+        known = store.known_uids(session, **where, uids=there)
+        if sharing:
+            known |= backlog.uids(session, **where)
     return sorted(set(there) - known)
 
 
-def shared(engine: Engine, mailbox: Mailbox, settings: Settings) -> None:
-    """Archive what the workers stored, and the messages they found already stored."""
+def shared(engine: Engine, mailbox: Mailbox, settings: Settings, duplicates: list[int] | None = None) -> None:
+    """Archive what the workers stored, and the messages they found already stored (with
+    ``duplicates`` found outside the shared intake, as ``pending``)."""
     with database.session_scope(engine) as session:
         found = backlog.duplicates(session, folder=settings.imap.folder, uidvalidity=mailbox.uidvalidity)
-    pending(engine, mailbox, settings, duplicates=[uid for _, uid in found])
+    pending(engine, mailbox, settings, duplicates=[uid for _, uid in found] + (duplicates or []))
     with database.session_scope(engine) as session:
         backlog.done(session, [row_id for row_id, _ in found])

@@ -32,7 +32,7 @@ from bot.mail.mailbox import Fetched, Mailbox, MailboxError
 from bot.mail.outbox import SendReport, send_approved
 from bot.mail.readers import ReadAhead
 from bot.stages.reading import Reading
-from bot.storage import database, locks, store
+from bot.storage import backlog, database, locks, store
 from bot.storage.trade_book import CycleRecords
 
 # Fewer messages than this are ingested without a bar: it would only flicker.
@@ -125,18 +125,20 @@ def take_share(settings: Settings, engine: Engine, report: CycleReport) -> None:
     if not shared.sharing(settings, engine):
         return
     work, reading = shared.Shared(engine, settings), mailbox_lock(settings.imap)
-    try:
-        while True:
-            if work.step():
-                continue
-            if not locks.held_anywhere(engine, reading):
-                break
-            time.sleep(WAIT_FOR_READER)
-        # What the reader added between this worker's last look and the end of its reading.
-        work.drain()
-    finally:
-        work.close()
-        _count(report, work)
+    # Standing by: the reader adds its batches to the shared intake while someone does.
+    with locks.member(engine, shared.HELPERS, RUN):
+        try:
+            while True:
+                if work.step():
+                    continue
+                if not locks.held_anywhere(engine, reading):
+                    break
+                time.sleep(WAIT_FOR_READER)
+            # What the reader added between this worker's last look and the end of its reading.
+            work.drain()
+        finally:
+            work.close()
+            _count(report, work)
 
 
 def keep_sent_copies(settings: Settings, outgoing: SendReport) -> str:
@@ -170,57 +172,34 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 # recognised by Message-ID or content, then filed as a duplicate.
                 store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
         sharing = shared.sharing(settings, engine)
-        left = [] if sharing else archive.left_behind(engine, mailbox, after)
+        if sharing:
+            backlog.ensure(engine)
+        left = archive.left_behind(engine, mailbox, after, sharing=sharing)
         archive.pending(engine, mailbox, settings, duplicates=left)
         batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
-        if sharing:
-            share(engine, settings, mailbox, uidvalidity, batches, report)
-            return
         ahead = ReadAhead(settings)
-        stored = Stored(engine, settings, mailbox, uidvalidity, report, ahead)
+        stored = Stored(engine, settings, mailbox, uidvalidity, report, ahead, sharing=sharing)
         try:
             current = next(batches, None)
-            reading = ahead.start(current)
+            here = stored.keeps(current)
+            reading = ahead.start(current) if here else None
             while current is not None:
-                # The next batch is fetched and read elsewhere while this one is stored.
+                if not here:
+                    stored.share(current)
+                # The next batch is fetched (and read elsewhere, if it is stored here) while
+                # this one is stored; it is added to the shared intake only after this one.
                 following = next(batches, None)
-                upcoming = ahead.start(following)
-                stored.batch(current, ahead.result(reading), died_with=died_with, died_in=died_in)
-                current, reading = following, upcoming
-            stored.archive()
+                follows_here = stored.keeps(following)
+                upcoming = ahead.start(following) if follows_here else None
+                if here:
+                    stored.batch(current, ahead.result(reading), died_with=died_with, died_in=died_in)
+                current, reading, here = following, upcoming, follows_here
+            stored.finish()
         finally:
-            ahead.close()
-
-
-def share(
-    engine: Engine,
-    settings: Settings,
-    mailbox: Mailbox,
-    uidvalidity: int,
-    batches: Iterator[list[Fetched]],
-    report: CycleReport,
-) -> None:
-    """Add each batch to the shared intake, storing from there whenever the other workers leave
-    more than ``SHARED_AHEAD`` batches waiting, then store what is left; every ``archive.EVERY``
-    messages and at the end, archive what any worker has stored."""
-    work = shared.Shared(engine, settings)
-    since_archived = 0
-    try:
-        for batch in batches:
-            for outcome in shared.enqueue(engine, settings, uidvalidity, batch):
-                report.count(outcome)
-            report.queued += len(batch)
-            while shared.waiting(engine) > SHARED_AHEAD * settings.imap.batch_size and work.step():
-                pass
-            since_archived += len(batch)
-            if since_archived >= archive.EVERY:
-                archive.shared(engine, mailbox, settings)
-                since_archived = 0
-        work.drain()
-        archive.shared(engine, mailbox, settings)
-    finally:
-        work.close()
-        _count(report, work)
+            try:
+                stored.close()
+            finally:
+                ahead.close()
 
 
 def _count(report: CycleReport, work: shared.Shared) -> None:
@@ -242,14 +221,54 @@ class Stored:
     ahead: ReadAhead | None = None
     # The symbols and window quotes every batch of the cycle reads.
     cycle_records: CycleRecords = field(default_factory=CycleRecords)
+    # Whether batches may go through the shared intake (PostgreSQL), and this worker's share
+    # of the work there once one has.
+    sharing: bool = False
+    work: shared.Shared | None = None
     # Stored since the last move to the archive folders, and of them the duplicates' UIDs.
     unarchived: int = 0
     duplicates: list[int] = field(default_factory=list)
 
+    def keeps(self, batch: list[Fetched] | None) -> bool:
+        """Whether ``batch`` is stored here rather than added to the shared intake."""
+        return batch is not None and (not self.sharing or shared.stores_alone(self.engine))
+
+    def share(self, batch: list[Fetched]) -> None:
+        """Add ``batch`` to the shared intake, and store from there whenever the other workers
+        leave more than ``SHARED_AHEAD`` batches waiting."""
+        work = self._share()
+        for outcome in shared.enqueue(self.engine, self.settings, self.uidvalidity, batch):
+            self.report.count(outcome)
+        self.report.queued += len(batch)
+        while shared.waiting(self.engine) > SHARED_AHEAD * self.settings.imap.batch_size and work.step():
+            pass
+        self._archive_soon(batch, [])
+
+    def finish(self) -> None:
+        """Store what is left in the shared intake (by this cycle, or by a run that died), then archive."""
+        if self.work is not None or (self.sharing and shared.left(self.engine)):
+            self._share().drain()
+        self.archive()
+
+    def _share(self) -> shared.Shared:
+        if self.work is None:
+            self.work = shared.Shared(self.engine, self.settings, self.ahead)
+        return self.work
+
+    def close(self) -> None:
+        if self.work is not None:
+            try:
+                self.work.close()
+            finally:
+                _count(self.report, self.work)
+
     def archive(self) -> None:
-        """Move what is stored and not yet archived (``archive.pending``), with the duplicates
-        found since the last move."""
-        archive.pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
+        """Move what is stored and not yet archived (``archive.pending``; ``archive.shared``
+        where the stage work may be shared), with the duplicates found since the last move."""
+        if self.sharing:
+            archive.shared(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
+        else:
+            archive.pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
         self.unarchived, self.duplicates = 0, []
 
     def _archive_soon(self, batch: list[Fetched], duplicates: list[int]) -> None:

@@ -7,7 +7,8 @@ one before it is stored. A batch is stored in one commit that also deletes its r
 fails is stored one message at a time. A row taken again after its taker died is read alone,
 and one whose taker died with it alone ``[intake] max_kills`` times is kept for a person
 unread (a batch's death is no one message's). The mailbox's reader archives what any of them
-stored (``archive.shared``).
+stored (``archive.shared``). The reader stores a batch itself, as without the backlog, while no
+other worker stands by for a share (``HELPERS``) and the backlog is empty (``stores_alone``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ log = logging.getLogger(__name__)
 
 
 sharing = backlog.in_use
+# The group of workers standing by for a share of the work of the worker reading the mailbox.
+HELPERS = "intake:helpers"
+
+
+def stores_alone(engine: Engine) -> bool:
+    """Whether the mailbox's reader stores its next batch itself rather than add it to the
+    backlog: when no other worker stands by to take it, and none waits there (which keeps the
+    order of a sender's messages). One worker alone then never pays for the round trip."""
+    return not locks.members(engine, HELPERS) and not left(engine)
+
+
+def left(engine: Engine) -> int:
+    """Messages in the shared intake not yet stored, taken or not."""
+    with database.session_scope(engine) as session:
+        total, _ = backlog.count(session)
+    return total
 
 
 def enqueue(engine: Engine, settings: Settings, uidvalidity: int, batch: list[Fetched]) -> list[str | None]:
@@ -72,6 +89,8 @@ class Shared:
 
     engine: Engine
     settings: Settings
+    # The reading process to use (the cycle's), or None for one of its own.
+    ahead: ReadAhead | None = None
     outcomes: list[str | None] = field(default_factory=list)
     _ahead: ReadAhead | None = None
     _next: tuple[list[Waiting], Future[list[Reading]] | None] | None = None
@@ -82,7 +101,7 @@ class Shared:
         backlog.ensure(self.engine)
         # Held while this worker may have rows taken, so that its death frees them at once.
         self._alive.enter_context(locks.exclusive(self.engine, backlog.taker(RUN)))
-        self._ahead = ReadAhead(self.settings)
+        self._ahead = self.ahead or ReadAhead(self.settings)
 
     def step(self) -> bool:
         """Store one batch from the backlog; False when there was none to take."""
@@ -107,7 +126,7 @@ class Shared:
         if self._next is not None:
             backlog.give_back(self.engine, self._next[0], by=RUN)
             self._next = None
-        if self._ahead is not None:
+        if self._ahead is not None and self.ahead is None:
             self._ahead.close()
         self._alive.close()
 

@@ -229,6 +229,14 @@ def duplicates(session: Session, *, folder: str, uidvalidity: int) -> list[tuple
     return [(int(row_id), int(uid)) for row_id, uid in found]
 
 
+def uids(session: Session, *, folder: str, uidvalidity: int) -> set[int]:
+    """The UIDs of a folder the backlog holds (waiting, taken, or found already stored)."""
+    found = session.execute(
+        select(backlog.c.uid).where(backlog.c.folder == folder, backlog.c.uidvalidity == uidvalidity)
+    )
+    return {int(uid) for uid in found.scalars()}
+
+
 def give_back(engine: Engine, taken: list[Waiting], *, by: str) -> None:
     """Untake rows not finished for a reason that is not theirs (the database, the templates):
     they are taken afresh later, and a retake given back does not count against them."""

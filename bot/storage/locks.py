@@ -7,6 +7,9 @@ worker that does not get it simply skips the job this time. What the names guard
 - ``outbox``: the SMTP send loop;
 - ``job:<name>``: one scheduled job.
 
+``member(engine, group, name)`` is held by many at once, one per member, and ``members`` counts
+who holds it now: the workers standing by to take a share of the mailbox's work.
+
 On PostgreSQL the lock is a session-level advisory lock on a connection of its own, kept open
 while the lock is held; PostgreSQL drops it when that connection ends, so a worker that is
 killed releases its locks as soon as its sockets close. On SQLite (one machine, usually one
@@ -102,16 +105,53 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
             yield held
 
 
+def _member_keys(group: str, name: str) -> dict[str, int]:
+    """The two 32-bit keys of a member's advisory lock: the group's, then the member's."""
+    return {"group": key(group) & 0x7FFFFFFF, "member": key(name) & 0x7FFFFFFF}
+
+
 @contextmanager
-def _advisory(engine: Engine, name: str) -> Iterator[bool]:
-    lock_key = key(name)
+def member(engine: Engine, group: str, name: str) -> Iterator[bool]:
+    """Count ``name`` among the members of ``group`` for the block (PostgreSQL; elsewhere a
+    no-op that yields False); like every lock here, it ends with its holder."""
+    if engine.dialect.name != "postgresql":
+        yield False
+        return
+    with _advisory(engine, f"{group}:{name}", keys=_member_keys(group, name)) as held:
+        yield held
+
+
+def members(engine: Engine, group: str) -> int:
+    """How many hold ``member(engine, group, ...)`` now (0 but on PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    try:
+        with engine.connect() as connection:
+            found = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 2 AND classid::bigint = :group "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"group": _member_keys(group, "")["group"]},
+            )
+    except OperationalError as exc:
+        raise StoreError(f"database unavailable while counting {group}: {exc.__class__.__name__}") from exc
+    return int(found or 0)
+
+
+@contextmanager
+def _advisory(engine: Engine, name: str, keys: dict[str, int] | None = None) -> Iterator[bool]:
+    """``keys``: a lock on two 32-bit keys (``group``, ``member``) instead of one on ``name``."""
+    params = keys or {"key": key(name)}
+    args = "CAST(:group AS integer), CAST(:member AS integer)" if keys else ":key"
     try:
         # Autocommit: the connection must not sit "idle in transaction" for as long as it holds.
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     except OperationalError as exc:
         raise StoreError(f"database unavailable while taking lock {name}: {exc.__class__.__name__}") from exc
     try:
-        held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key}))
+        held = bool(connection.scalar(text(f"SELECT pg_try_advisory_lock({args})"), params))
     except OperationalError as exc:
         connection.invalidate()
         connection.close()
@@ -121,7 +161,7 @@ def _advisory(engine: Engine, name: str) -> Iterator[bool]:
     finally:
         try:
             if held:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
+                connection.execute(text(f"SELECT pg_advisory_unlock({args})"), params)
         except OperationalError:
             # The connection is gone, and the lock went with it; never hand it back to the pool.
             connection.invalidate()
