@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -266,7 +267,10 @@ def _open_claim(
     used = {a.login: "account" for a in result.accounts} | {m.claimed_as: "order" for m in result.orders}
     inbound.evidence = json.dumps(extraction.evidence(used), ensure_ascii=False)
     assessments, unassessable = _assess_all(result, records)
+    taken, created_at = ids.of(session), utcnow()
+    claim_id = taken.next(Claim) if taken is not None else None
     claim = Claim(
+        id=claim_id,
         incident=result.incident.name,
         status=State.RECEIVED,
         sender=parsed.sender,
@@ -275,15 +279,14 @@ def _open_claim(
         sender_verified=result.verified,
         language=extraction.language,
         request=extraction.request,
-        created_at=utcnow(),
+        created_at=created_at,
+        reference=_reference(settings, created_at, claim_id) if claim_id is not None else None,
     )
-    taken = ids.of(session)
-    claim.id = taken.next(Claim) if taken is not None else None
     session.add(claim)
     if claim.id is None:
         session.flush()
-    assert claim.id is not None
-    claim.reference = f"{settings.claims.reference_prefix}-{claim.created_at.year}-{claim.id:06d}"
+        assert claim.id is not None
+        claim.reference = _reference(settings, created_at, claim.id)
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
     for account in result.accounts:
         by_email = account.login in result.by_email
@@ -356,6 +359,10 @@ def _open_claim(
 
 
 _UNKNOWN = (Outcome.UNKNOWN_ORDER, Outcome.NOT_YOUR_ORDER)
+
+
+def _reference(settings: Settings, created_at: datetime, claim_id: int) -> str:
+    return f"{settings.claims.reference_prefix}-{created_at.year}-{claim_id:06d}"
 
 
 def _assess_all(

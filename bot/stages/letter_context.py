@@ -25,7 +25,7 @@ TAG = "__type"
 
 
 def encode(context: dict[str, Any]) -> str:
-    return json.dumps(_plain(context), ensure_ascii=False, sort_keys=True)
+    return json.dumps(_plain(context), ensure_ascii=False)
 
 
 def draft_texts(letters: Sequence[tuple[str, str, str]], templates_dir: Path) -> list[tuple[str, str]]:

@@ -317,7 +317,21 @@ def decide_reply(session: Session, *, reply_id: int, approve: bool, by: str) -> 
 
 def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | None) -> ClaimOrder:
     """The row that keeps what the match and assess stages found for one order of a claim."""
-    row = ClaimOrder(
+    values: dict[str, Any] = {}
+    if found is not None:
+        for remedy in found.remedies:
+            if remedy.kind == "best_price":
+                values["best_price"], values["best_price_amount"] = remedy.price, remedy.amount
+                values["adjusted_open_price"] = remedy.adjusted_open_price
+            else:
+                values["restore_amount"] = remedy.amount
+        values["currency"] = found.currency
+        values["explanation"] = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
+        values["workings"] = json.dumps(
+            {r.kind: _as_json(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
+        )
+    # All at once: a value set on a new row afterwards goes through SQLModel's and the ORM's hooks.
+    return ClaimOrder(
         claim_id=claim_id,
         ticket=order_match.ticket,
         login=order_match.login,
@@ -325,20 +339,8 @@ def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | N
         outcome=order_match.outcome.value,
         category=order_match.category,
         symbol=order_match.order.symbol if order_match.order else "",
+        **values,
     )
-    if found is not None:
-        row.currency = found.currency
-        for remedy in found.remedies:
-            if remedy.kind == "best_price":
-                row.best_price, row.best_price_amount = remedy.price, remedy.amount
-                row.adjusted_open_price = remedy.adjusted_open_price
-            else:
-                row.restore_amount = remedy.amount
-        row.explanation = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
-        row.workings = json.dumps(
-            {r.kind: _as_json(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
-        )
-    return row
 
 
 def _as_json(value: Any) -> Any:
