@@ -337,7 +337,9 @@ def queue(
             i for m in store.claim_messages(session, claim_id=claim.id) for i in msg_ids(m.message_id or "")
         ]
     amount, currency = stated_amount(kind, context)
+    taken = ids.of(session)
     reply = Reply(
+        id=taken.next(Reply) if taken is not None else None,
         claim_id=claim.id,
         kind=kind,
         language=language,
@@ -354,9 +356,6 @@ def queue(
         created_at=utcnow(),
         drafted_by=actor,
     )
-    taken = ids.of(session)
-    if taken is not None:
-        reply.id = taken.next(Reply)
     session.add(reply)
     if elsewhere is not None:
         elsewhere.add(reply, (kind, claim.language, encoded))

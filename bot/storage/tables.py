@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from bot.storage.types import Money, UTCDateTime, hundredths
@@ -157,6 +157,9 @@ class InboundMessage(Row, SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
+    # A claim names its accounts by the sender's address too: every batch looks its senders up.
+    __table_args__ = (Index("ix_account_email_lower", text("lower(email)")),)
+
     login: str = Field(primary_key=True)
     name: str
     email: str
