@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, get_timezone_name
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_name,
+    get_currency_unit_pattern,
+    parse_pattern,
+)
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -59,14 +65,39 @@ def _money(context: Context, amount: Decimal, currency: str, exact: bool = False
 @lru_cache(maxsize=4096)
 def _named_amount(digits: str, currency: str, language: str, exact: bool) -> str:
     """Babel's long currency name is its slowest format, and a letter repeats each amount in
-    its text, its HTML and its English copy."""
-    return format_currency(
-        Decimal(digits),
-        currency,
-        locale=_LOCALE[language],
-        format_type="name",
+    its text, its HTML and its English copy. Worked out as Babel does (CLDR's unit pattern and
+    the currency's name for the amount's plural category, around the amount in the locale's
+    decimal pattern), with the words kept per category: half the cost of ``format_currency``."""
+    number, locale = Decimal(digits), _LOCALE[language]
+    try:
+        category = locale.plural_form(number)
+    except (OverflowError, ValueError):
+        return format_currency(
+            number, currency, locale=locale, format_type="name", decimal_quantization=not exact
+        )
+    words = _CURRENCY_WORDS.get((currency, language, category))
+    if words is None:
+        words = _CURRENCY_WORDS[currency, language, category] = (
+            get_currency_unit_pattern(currency, count=number, locale=locale),
+            get_currency_name(currency, count=number, locale=locale),
+        )
+    amount = _DECIMAL_PATTERN[language].apply(
+        number,
+        locale,
+        currency=currency,
+        currency_digits=True,
         decimal_quantization=not exact,
+        group_separator=True,
+        numbering_system="latn",
     )
+    return words[0].format(amount, words[1])
+
+
+# (currency, language, plural category) -> the unit pattern and the currency's name.
+_CURRENCY_WORDS: dict[tuple[str, str, str], tuple[str, str]] = {}
+_DECIMAL_PATTERN = {
+    language: parse_pattern(locale.decimal_formats[None]) for language, locale in _LOCALE.items()
+}
 
 
 @pass_context

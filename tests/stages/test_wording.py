@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -13,7 +14,7 @@ from jinja2.filters import do_wordwrap
 
 from bot.config import DEFAULT_TEMPLATES
 from bot.stages.draft import _environment
-from bot.stages.wording import _wordwrap
+from bot.stages.wording import LOCALES, _named_amount, _wordwrap
 
 _SPACES = " \t\u3000\u00a0"
 
@@ -34,6 +35,27 @@ def test_wordwrap_gives_what_jinjas_gives(
     env = _environment(DEFAULT_TEMPLATES.resolve())
     args = (width, break_long_words, wrapstring, break_on_hyphens)
     assert _wordwrap(env, text, *args) == do_wordwrap(env, text, *args)
+
+
+@given(
+    st.one_of(
+        st.integers(0, 8).flatmap(
+            lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places)
+        ),
+        st.sampled_from(["0", "1", "1.00", "-1", "0.5", "-0.00", "1E+3", "1179", "-7814.4"]).map(Decimal),
+        st.decimals(allow_nan=False, allow_infinity=False),
+    ),
+    st.sampled_from(["USD", "JPY", "EUR", "HKD", "AUD", "SGD", "GBP", "CNY", "KWD", "XAU", "ZZZ"]),
+    st.sampled_from(sorted(LOCALES)),
+    st.booleans(),
+)
+def test_amounts_are_named_as_babels_format_currency_names_them(
+    amount: Decimal, currency: str, language: str, exact: bool
+) -> None:
+    expected = format_currency(
+        amount, currency, locale=LOCALES[language], format_type="name", decimal_quantization=not exact
+    )
+    assert _named_amount(str(amount), currency, language, exact) == expected
 
 
 @dataclass
