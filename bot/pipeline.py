@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -268,7 +267,8 @@ def _open_claim(
     inbound.evidence = json.dumps(extraction.evidence(used), ensure_ascii=False)
     assessments, unassessable = _assess_all(result, records)
     taken, created_at = ids.of(session), utcnow()
-    claim_id = taken.next(Claim) if taken is not None else None
+    assert taken is not None, "a claim is opened in a batch (bot.claims.batch), which takes its ids"
+    claim_id = taken.next(Claim)
     claim = Claim(
         id=claim_id,
         incident=result.incident.name,
@@ -280,13 +280,9 @@ def _open_claim(
         language=extraction.language,
         request=extraction.request,
         created_at=created_at,
-        reference=_reference(settings, created_at, claim_id) if claim_id is not None else None,
+        reference=f"{settings.claims.reference_prefix}-{created_at.year}-{claim_id:06d}",
     )
     session.add(claim)
-    if claim.id is None:
-        session.flush()
-        assert claim.id is not None
-        claim.reference = _reference(settings, created_at, claim.id)
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
     for account in result.accounts:
         by_email = account.login in result.by_email
@@ -359,10 +355,6 @@ def _open_claim(
 
 
 _UNKNOWN = (Outcome.UNKNOWN_ORDER, Outcome.NOT_YOUR_ORDER)
-
-
-def _reference(settings: Settings, created_at: datetime, claim_id: int) -> str:
-    return f"{settings.claims.reference_prefix}-{created_at.year}-{claim_id:06d}"
 
 
 def _assess_all(

@@ -151,15 +151,13 @@ class InboundMessage(Row, SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     claim_id: int | None = Field(default=None, foreign_key="claim.id", index=True)
     archived: bool = False
-    # What the extract stage read in it (JSON: number, kind, evidence), kept so that the page
-    # shows it without reading the message again.
+    # What the extract stage read in it (JSON: number, kind, evidence), for the page to show.
     evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Account(SQLModel, table=True):
-    # A claim names its accounts by the sender's address too: every batch looks its senders up.
+    # Every batch looks its senders' addresses up (revision 0010).
     __table_args__ = (Index("ix_account_email_lower", text("lower(email)")),)
-
     login: str = Field(primary_key=True)
     name: str
     email: str
