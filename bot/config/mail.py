@@ -131,7 +131,7 @@ class IntakeSettings(Section):
     # Runs that may die with one message in hand before it is kept for a person unread.
     max_kills: int = Field(2, ge=1)
     # On PostgreSQL, every worker takes fetched messages through the stages, not only the one
-    # reading the mailbox (``bot.storage.backlog``); ignored on SQLite.
+    # reading the mailbox (``bot.storage.backlog``), while another stands by; ignored on SQLite.
     share_stage_work: bool = True
     # Seconds after which messages a live worker took and did not finish (it is stuck) are
     # taken by another, one at a time; a killed worker's are taken again at once.
