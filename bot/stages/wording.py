@@ -10,6 +10,7 @@ shortcut gives exactly what the general path gives.
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -139,6 +140,10 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
             # What TextWrapper gives a line that fits and ends in no space: the line.
             lines.append(line)
             continue
+        words = _plain_words(line, width)
+        if words is not None:
+            lines.append(joint.join(_filled(words, width)))
+            continue
         wrapped = textwrap.wrap(
             line,
             width=width,
@@ -149,6 +154,31 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
         )
         lines.append(joint.join(wrapped))
     return joint.join(lines)
+
+
+def _plain_words(line: str, width: int) -> list[str] | None:
+    """The words of a line TextWrapper would only fill, greedily: words of no hyphen and none
+    longer than ``width``, between single spaces, and no other whitespace (it strips Unicode's
+    too). None for any other line."""
+    if "-" in line or not _SPACED_WORDS.fullmatch(line):
+        return None
+    words = line.split(" ")
+    return words if all(len(word) <= width for word in words) else None
+
+
+_SPACED_WORDS = re.compile(r"\S+(?: \S+)*")
+
+
+def _filled(words: list[str], width: int) -> list[str]:
+    lines, current = [], words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) <= width:
+            current += " " + word
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines
 
 
 @pass_context
