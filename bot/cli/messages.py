@@ -61,7 +61,7 @@ def _others(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from bot.mail.cycle import ingest
+    from bot.mail.local import ingest
     from bot.mail.worker import describe
     from bot.stages.draft import check_templates
 

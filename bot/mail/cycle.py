@@ -14,16 +14,11 @@ still send approved replies if the ``outbox`` lock is theirs.
 from __future__ import annotations
 
 import logging
-import mailbox as local_mailbox
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine
-from tqdm import tqdm
 
 from bot.config import ImapSettings, Settings
 from bot.mail import archive, shared
@@ -35,8 +30,6 @@ from bot.stages.reading import Reading
 from bot.storage import backlog, database, locks, store
 from bot.storage.trade_book import CycleRecords
 
-# Fewer messages than this are ingested without a bar: it would only flicker.
-PROGRESS_FROM = 50
 # Seconds a worker sharing the stage work waits for the mailbox's reader to add a batch.
 WAIT_FOR_READER = 0.2
 # Batches the mailbox's reader keeps waiting in the shared intake for the other workers before it
@@ -124,9 +117,10 @@ def take_share(settings: Settings, engine: Engine, report: CycleReport) -> None:
     the mailbox into it, then what it left."""
     if not shared.sharing(settings, engine):
         return
-    work, reading = shared.Shared(engine, settings), mailbox_lock(settings.imap)
+    reading = mailbox_lock(settings.imap)
     # Standing by: the reader adds its batches to the shared intake while someone does.
     with locks.member(engine, shared.HELPERS, RUN):
+        work = shared.Shared(engine, settings)
         try:
             while True:
                 if work.step():
@@ -171,15 +165,19 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
                 # Old UIDs mean nothing now: what is still in the folder is read again and
                 # recognised by Message-ID or content, then filed as a duplicate.
                 store.forget_uids(session, folder=folder, keep_uidvalidity=uidvalidity)
-        sharing = shared.sharing(settings, engine)
-        if sharing:
+        # On PostgreSQL the shared intake may hold what a run left, even with sharing now off.
+        kept = engine.dialect.name == "postgresql"
+        if kept:
             backlog.ensure(engine)
-        left = archive.left_behind(engine, mailbox, after, sharing=sharing)
+        left = archive.left_behind(engine, mailbox, after, sharing=kept)
         archive.pending(engine, mailbox, settings, duplicates=left)
         batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
         ahead = ReadAhead(settings)
-        stored = Stored(engine, settings, mailbox, uidvalidity, report, ahead, sharing=sharing)
+        sharing = shared.sharing(settings, engine)
+        stored = Stored(engine, settings, mailbox, uidvalidity, report, ahead, sharing=sharing, backlog=kept)
         try:
+            # What a run left in the shared intake is stored before anything newer.
+            stored.leftovers()
             current = next(batches, None)
             here = stored.keeps(current)
             reading = ahead.start(current) if here else None
@@ -221,17 +219,32 @@ class Stored:
     ahead: ReadAhead | None = None
     # The symbols and window quotes every batch of the cycle reads.
     cycle_records: CycleRecords = field(default_factory=CycleRecords)
-    # Whether batches may go through the shared intake (PostgreSQL), and this worker's share
-    # of the work there once one has.
+    # Whether batches may go through the shared intake, whether the database has one (PostgreSQL,
+    # sharing or not), and this worker's share of the work there once it has one.
     sharing: bool = False
+    backlog: bool = False
     work: shared.Shared | None = None
     # Stored since the last move to the archive folders, and of them the duplicates' UIDs.
     unarchived: int = 0
     duplicates: list[int] = field(default_factory=list)
 
     def keeps(self, batch: list[Fetched] | None) -> bool:
-        """Whether ``batch`` is stored here rather than added to the shared intake."""
-        return batch is not None and (not self.sharing or shared.stores_alone(self.engine))
+        """Whether ``batch`` is stored here rather than added to the shared intake: when no
+        other worker stands by to take it and nothing waits there (which keeps the order of a
+        sender's messages). What waits when the last helper has gone is stored first."""
+        if batch is None:
+            return False
+        if not self.sharing:
+            return True
+        if shared.standing_by(self.engine):
+            return False
+        if self.work is not None and shared.left(self.engine):
+            self.work.drain()
+        return not shared.left(self.engine)
+
+    def leftovers(self) -> None:
+        if self.backlog and shared.left(self.engine):
+            self._share().drain()
 
     def share(self, batch: list[Fetched]) -> None:
         """Add ``batch`` to the shared intake, and store from there whenever the other workers
@@ -245,9 +258,9 @@ class Stored:
         self._archive_soon(batch, [])
 
     def finish(self) -> None:
-        """Store what is left in the shared intake (by this cycle, or by a run that died), then archive."""
-        if self.work is not None or (self.sharing and shared.left(self.engine)):
-            self._share().drain()
+        """Store what is left in the shared intake, then archive."""
+        if self.work is not None:
+            self.work.drain()
         self.archive()
 
     def _share(self) -> shared.Shared:
@@ -264,8 +277,8 @@ class Stored:
 
     def archive(self) -> None:
         """Move what is stored and not yet archived (``archive.pending``; ``archive.shared``
-        where the stage work may be shared), with the duplicates found since the last move."""
-        if self.sharing:
+        where there is a shared intake), with the duplicates found since the last move."""
+        if self.backlog:
             archive.shared(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
         else:
             archive.pending(self.engine, self.mailbox, self.settings, duplicates=self.duplicates)
@@ -344,46 +357,3 @@ def _outcomes(report: CycleReport, before: dict[str, int]) -> str:
     """What a batch became: the report's outcomes less those counted ``before`` it."""
     counts = {k: v - before.get(k, 0) for k, v in sorted(report.outcomes.items())}
     return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
-
-
-def local_messages(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Messages in an .eml file, an mbox file or a Maildir folder, with a label for each."""
-    if path.is_dir():
-        if not (path / "cur").is_dir() and not (path / "new").is_dir():
-            raise MailboxError(f"{path}: a folder must be a Maildir (with cur/ and new/)")
-        box = local_mailbox.Maildir(str(path), factory=None, create=False)
-        for key in sorted(box.keys()):
-            yield f"{path}:{key}", box.get_bytes(key)
-        return
-    with path.open("rb") as handle:
-        start = handle.read(5)
-    if start == b"From ":
-        box = local_mailbox.mbox(str(path), factory=None, create=False)
-        for key in box.iterkeys():
-            yield f"{path}:{key}", box.get_bytes(key, from_=False)
-        return
-    yield str(path), path.read_bytes()
-
-
-def ingest(settings: Settings, engine: Engine, paths: list[Path], *, progress: bool = False) -> CycleReport:
-    """Run local messages through the same pipeline, exactly once by Message-ID or content hash;
-    ``progress`` draws a bar on standard error (the command asks for it on a terminal)."""
-    report = CycleReport()
-    for path in paths:
-        try:
-            messages = list(local_messages(path))
-        except OSError as exc:
-            raise MailboxError(f"{path}: {exc.strerror or exc}") from None
-        shown = tqdm(
-            messages,
-            desc=path.name,
-            unit="msg",
-            file=sys.stderr,
-            disable=not progress or len(messages) < PROGRESS_FROM,
-            leave=False,
-        )
-        for index, (label, raw) in enumerate(shown, start=1):
-            report.count(
-                process_safely(engine, settings, raw, f"local:{label}"[:255], 0, index, on_server=False)
-            )
-    return report

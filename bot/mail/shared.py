@@ -8,7 +8,7 @@ fails is stored one message at a time. A row taken again after its taker died is
 and one whose taker died with it alone ``[intake] max_kills`` times is kept for a person
 unread (a batch's death is no one message's). The mailbox's reader archives what any of them
 stored (``archive.shared``). The reader stores a batch itself, as without the backlog, while no
-other worker stands by for a share (``HELPERS``) and the backlog is empty (``stores_alone``).
+other worker stands by for a share (``HELPERS``) and the backlog is empty (``cycle.Stored.keeps``).
 """
 
 from __future__ import annotations
@@ -44,11 +44,9 @@ sharing = backlog.in_use
 HELPERS = "intake:helpers"
 
 
-def stores_alone(engine: Engine) -> bool:
-    """Whether the mailbox's reader stores its next batch itself rather than add it to the
-    backlog: when no other worker stands by to take it, and none waits there (which keeps the
-    order of a sender's messages). One worker alone then never pays for the round trip."""
-    return not locks.members(engine, HELPERS) and not left(engine)
+def standing_by(engine: Engine) -> int:
+    """How many workers stand by for a share of the work of the one reading the mailbox."""
+    return locks.members(engine, HELPERS)
 
 
 def left(engine: Engine) -> int:

@@ -450,3 +450,31 @@ def test_a_duplicate_left_in_the_inbox_by_a_run_that_ended_before_archiving_is_a
     assert folder_count(settings, settings.imap.processed_folder) == 3
     with database.session_scope(engine) as session:
         assert len(session.exec(select(Claim)).all()) == 2
+
+
+def test_what_a_run_left_in_the_shared_intake_is_stored_even_once_sharing_is_turned_off(
+    settings: Settings, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the shared intake is PostgreSQL's")
+    from bot.mail import cycle, shared
+    from bot.mail.mailbox import Mailbox
+    from bot.storage import backlog
+
+    deliver(settings, [(ENGLISH, eml(ENGLISH)), (CHINESE_GBK, eml(CHINESE_GBK))])
+    # A run added the mail to the shared intake (and moved the cursor past it), then was killed.
+    backlog.ensure(engine)
+    with Mailbox(settings.imap) as mailbox:
+        for batch in mailbox.new_messages(0, max_bytes=settings.imap.max_message_bytes):
+            shared.enqueue(engine, settings, mailbox.uidvalidity, batch)
+    assert shared.left(engine) == 2
+    alone = settings.model_copy(
+        update={"intake": settings.intake.model_copy(update={"share_stage_work": False})}
+    )
+
+    report = cycle.run_cycle(alone, engine)
+
+    assert report.fetched == 2 and report.outcomes == {"claim": 2}
+    assert shared.left(engine) == 0
+    assert folder_count(settings, "INBOX") == 0
+    assert folder_count(settings, settings.imap.processed_folder) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,9 +20,10 @@ from bot.claims import replies
 from bot.config import Settings
 from bot.demo.run import deliver
 from bot.demo.smtp_sink import SmtpSink
+from bot.mail import shared
 from bot.mail.cycle import run_cycle
 from bot.mail.outbox import send_approved
-from bot.storage import database, store
+from bot.storage import database, locks, store
 from bot.storage.tables import Claim, ClaimEvent, InboundMessage, Reply, ReplyStatus, utcnow
 from tests import ROOT
 from tests.conftest import approve_all, make_settings
@@ -226,27 +228,39 @@ sys.exit(main(["run", "--once", "--config", sys.argv[1]]))
 """
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize(
+    ("database_url", "standing_by"),
+    [("sqlite", False), ("postgres", False), ("postgres", True)],
+    indirect=["database_url"],
+    ids=["sqlite", "postgres", "postgres-shared"],
+)
 def test_a_message_that_kills_the_worker_twice_alone_is_quarantined_on_the_fourth_start(
-    guarded: Settings, engine_for: Any, tmp_path: Path
+    guarded: Settings, engine_for: Any, tmp_path: Path, standing_by: bool, request: pytest.FixtureRequest
 ) -> None:
     """The first death is the batch's (no one message is known to have caused it); the next run
-    reads that batch one message at a time, and the poison then kills it twice more, alone. On
-    PostgreSQL the batch goes through the shared intake, and a start retakes the rows its killed
-    predecessor had taken at once, not after [intake] retake_after_seconds."""
+    reads that batch one message at a time, and the poison then kills it twice more, alone. With
+    another worker standing by, the batch goes through the shared intake, and a start retakes the
+    rows its killed predecessor had taken at once, not after [intake] retake_after_seconds."""
     engine = engine_for(guarded)
+    if standing_by:
+        helper = ExitStack()
+        request.addfinalizer(helper.close)
+        assert helper.enter_context(locks.member(engine, shared.HELPERS, "a worker standing by"))
     messages = variants("en-alice-best-price.eml", 3)
     poison = b"X-Test: KILL-THE-WORKER\r\n" + eml("zh-hant-big5.eml")
     deliver(guarded, [messages[0], ("poison", poison), *messages[1:]])
     config = worker_config(guarded, tmp_path / "w.toml")
     env = {"CLAIMSBOT_IMAP_PASSWORD": guarded.imap.password.get_secret_value(), "PATH": ""}
-    codes = [
+    runs = [
         subprocess.run(
             [sys.executable, "-c", KILLER, str(config)], cwd=ROOT, env=env, capture_output=True, timeout=120
-        ).returncode
+        )
         for _ in range(4)
     ]
+    codes = [run.returncode for run in runs]
     assert codes[:3] == [-9, -9, -9] and codes[3] == 0, codes
+    logs = b"".join(run.stdout + run.stderr for run in runs)
+    assert (b"from the shared intake" in logs) is standing_by
     with database.session_scope(engine) as session:
         stored = session.exec(select(InboundMessage)).all()
     assert len(stored) == 4
