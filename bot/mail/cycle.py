@@ -1,14 +1,15 @@
 """One worker cycle: the I/O around the pipeline.
 
-Read new mail from IMAP (or local files), store each batch through ``pipeline.process_batch`` in
-one transaction (``bot.mail.intake``: each message alone when the batch fails or a run died with
-it), archive what was committed, then send the approved replies. The order is what makes a crash
-at any moment harmless: a message is archived only after its transaction committed, and one
-found stored but not archived is only archived.
+Read new mail from IMAP (local files: ``bot.mail.local``), store each batch through
+``pipeline.process_batch`` in one transaction (``bot.mail.intake``: each message alone when the
+batch fails or a run died with it), archive what was committed, then send the approved
+replies. The order is what makes a crash at any moment harmless: a message is archived only
+after its transaction committed, and one found stored but not archived is only archived.
 
 Several workers may run cycles at once: the mailbox is read only by the worker holding its
-lock (``bot.storage.locks``), and the others skip reading for this cycle (the report says so) but
-still send approved replies if the ``outbox`` lock is theirs.
+lock (``bot.storage.locks``), and the others skip reading for this cycle (the report says so),
+standing by for a share of its stage work on PostgreSQL (``bot.mail.shared``), and still send
+approved replies if the ``outbox`` lock is theirs.
 """
 
 from __future__ import annotations
