@@ -43,10 +43,10 @@ def pending(
             )
 
 
-def left_behind(engine: Engine, mailbox: Mailbox, cursor: int, *, sharing: bool = False) -> list[int]:
+def left_behind(engine: Engine, mailbox: Mailbox, cursor: int, *, with_backlog: bool = False) -> list[int]:
     """Messages still in the folder at or below the cursor that no row names: each was found a
     duplicate of one stored, and the run that found it ended before the move to the archive.
-    (The shared intake keeps its messages, and its duplicates, in its own table: ``sharing``
+    (The shared intake keeps its messages, and its duplicates, in its own table: ``with_backlog``
     says to look there too.)"""
     if cursor <= 0:
         return []
@@ -56,7 +56,7 @@ def left_behind(engine: Engine, mailbox: Mailbox, cursor: int, *, sharing: bool 
     with database.session_scope(engine) as session:
         where = {"folder": mailbox.folder, "uidvalidity": mailbox.uidvalidity}
         known = store.known_uids(session, **where, uids=there)
-        if sharing:
+        if with_backlog:
             known |= backlog.uids(session, **where)
     return sorted(set(there) - known)
 

@@ -170,7 +170,7 @@ def read_mailbox(settings: Settings, engine: Engine, report: CycleReport) -> Non
         kept = engine.dialect.name == "postgresql"
         if kept:
             backlog.ensure(engine)
-        left = archive.left_behind(engine, mailbox, after, sharing=kept)
+        left = archive.left_behind(engine, mailbox, after, with_backlog=kept)
         archive.pending(engine, mailbox, settings, duplicates=left)
         batches = (b for b in mailbox.new_messages(after, max_bytes=settings.imap.max_message_bytes) if b)
         ahead = ReadAhead(settings)
