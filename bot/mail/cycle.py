@@ -239,9 +239,11 @@ class Stored:
             return True
         if shared.standing_by(self.engine):
             return False
-        if self.work is not None and shared.left(self.engine):
+        waiting = shared.left(self.engine)
+        if waiting and self.work is not None:
             self.work.drain()
-        return not shared.left(self.engine)
+            waiting = shared.left(self.engine)
+        return not waiting
 
     def leftovers(self) -> None:
         if self.backlog and shared.left(self.engine):
