@@ -37,13 +37,16 @@ def test_wordwrap_gives_what_jinjas_gives(
     assert _wordwrap(env, text, *args) == do_wordwrap(env, text, *args)
 
 
+# Amounts of up to 18 digits before the point: beyond the 28 digits of Python's decimal context,
+# Babel's own quantize fails (1E+26 with two places), and no claim comes near.
+_AMOUNTS = {"min_value": Decimal("-1E18"), "max_value": Decimal("1E18"), "allow_nan": False}
+
+
 @given(
     st.one_of(
-        st.integers(0, 8).flatmap(
-            lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places)
-        ),
+        st.integers(0, 8).flatmap(lambda places: st.decimals(**_AMOUNTS, places=places)),
         st.sampled_from(["0", "1", "1.00", "-1", "0.5", "-0.00", "1E+3", "1179", "-7814.4"]).map(Decimal),
-        st.decimals(allow_nan=False, allow_infinity=False),
+        st.decimals(**_AMOUNTS),
     ),
     st.sampled_from(["USD", "JPY", "EUR", "HKD", "AUD", "SGD", "GBP", "CNY", "KWD", "XAU", "ZZZ"]),
     st.sampled_from(sorted(LOCALES)),
