@@ -3,12 +3,11 @@ engine and transactions are ``bot.storage.database``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -327,9 +326,12 @@ def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | N
                 values["restore_amount"] = remedy.amount
         values["currency"] = found.currency
         values["explanation"] = "\n".join(f"{r.kind}: {r.explanation}" for r in found.remedies)
-        values["workings"] = json.dumps(
-            {r.kind: _as_json(r.workings) for r in found.remedies if r.workings}, default=str, sort_keys=True
-        )
+        # Decimals and moments as ``str`` writes them: what ``Workings.from_dict`` reads back.
+        values["workings"] = orjson.dumps(
+            {r.kind: r.workings for r in found.remedies if r.workings},
+            default=str,
+            option=orjson.OPT_PASSTHROUGH_DATETIME,
+        ).decode()
     # All at once: a value set on a new row afterwards goes through SQLModel's and the ORM's hooks.
     return ClaimOrder(
         claim_id=claim_id,
@@ -341,14 +343,3 @@ def assessed_order(claim_id: int, order_match: OrderMatch, found: Assessment | N
         symbol=order_match.order.symbol if order_match.order else "",
         **values,
     )
-
-
-def _as_json(value: Any) -> Any:
-    """``dataclasses.asdict`` without its deep copy of every value, which JSON does not need."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_as_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _as_json(v) for k, v in value.items()}
-    return value
