@@ -47,3 +47,8 @@ def test_a_value_it_cannot_give_back_is_refused_when_the_letter_is_drafted() -> 
         letter_context.encode({"tickets": {"1", "2"}})
     with pytest.raises(TypeError, match="mapping"):
         letter_context.encode({"odd": {1: "a"}})
+
+
+def test_an_integer_orjson_cannot_write_is_kept_all_the_same() -> None:
+    context = {"ticket": 2**70, "amount": Decimal("1.5")}
+    assert letter_context.decode(letter_context.encode(context)) == context
