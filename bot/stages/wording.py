@@ -140,9 +140,9 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
             # What TextWrapper gives a line that fits and ends in no space: the line.
             lines.append(line)
             continue
-        words = _plain_words(line, width)
-        if words is not None:
-            lines.append(joint.join(_filled(words, width)))
+        chunks = _plain_chunks(line, width, break_on_hyphens)
+        if chunks is not None:
+            lines.append(joint.join(_filled(chunks, width)))
             continue
         wrapped = textwrap.wrap(
             line,
@@ -156,28 +156,42 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
     return joint.join(lines)
 
 
-def _plain_words(line: str, width: int) -> list[str] | None:
-    """The words of a line TextWrapper would only fill, greedily: words of no hyphen and none
-    longer than ``width``, between single spaces, and no other whitespace (it strips Unicode's
-    too). None for any other line."""
-    if "-" in line or not _SPACED_WORDS.fullmatch(line):
+def _plain_chunks(line: str, width: int, break_on_hyphens: bool) -> list[str] | None:
+    """The chunks of a line TextWrapper would only fill: words between single spaces and no
+    other whitespace (it strips Unicode's too), cut where it cuts them (after a hyphen between
+    letters, with ``break_on_hyphens``), none longer than ``width``. None for any other line."""
+    if not _SPACED_WORDS.fullmatch(line):
         return None
-    words = line.split(" ")
-    return words if all(len(word) <= width for word in words) else None
+    if break_on_hyphens and "-" in line:
+        chunks = [chunk for chunk in _CHUNKS.split(line) if chunk]
+    else:
+        chunks = _SPACE.split(line)
+    return chunks if all(len(chunk) <= width for chunk in chunks) else None
 
 
 _SPACED_WORDS = re.compile(r"\S+(?: \S+)*")
+_SPACE = re.compile("( )")
+# TextWrapper's own pattern for the chunks of a line it may break at hyphens.
+_CHUNKS = textwrap.TextWrapper.wordsep_re
 
 
-def _filled(words: list[str], width: int) -> list[str]:
-    lines, current = [], words[0]
-    for word in words[1:]:
-        if len(current) + 1 + len(word) <= width:
-            current += " " + word
-        else:
-            lines.append(current)
-            current = word
-    lines.append(current)
+def _filled(chunks: list[str], width: int) -> list[str]:
+    """TextWrapper's greedy fill of such chunks: as many as fit on each line, the space a line
+    would end or start with dropped."""
+    lines: list[str] = []
+    line: list[str] = []
+    length = 0
+    for chunk in chunks:
+        if length + len(chunk) > width:
+            if line[-1] == " ":
+                line.pop()
+            lines.append("".join(line))
+            line, length = ([], 0) if chunk == " " else ([chunk], len(chunk))
+            continue
+        line.append(chunk)
+        length += len(chunk)
+    if line:
+        lines.append("".join(line))
     return lines
 
 

@@ -17,11 +17,12 @@ from bot.stages.draft import _environment
 from bot.stages.wording import LOCALES, _named_amount, _wordwrap
 
 _SPACES = " \t\u3000\u00a0"
+_PIECES = ["a", "bb", "-", "--", "7", "客", "x" * 30, *_SPACES]
 
 
 @given(
     st.lists(
-        st.lists(st.sampled_from(["a", "bb", "-", "客", "x" * 30, *_SPACES]), max_size=40).map("".join),
+        st.lists(st.sampled_from(_PIECES), max_size=40).map("".join),
         max_size=4,
     ).map("\n".join),
     st.integers(min_value=1, max_value=40),
