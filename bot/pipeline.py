@@ -286,7 +286,7 @@ def _open_claim(
     followups.attach(session, inbound, claim, MessageStatus.CLAIM, "received")
     for account in result.accounts:
         by_email = account.login in result.by_email
-        session.add(ClaimAccount(claim_id=claim.id, login=account.login, by_email=by_email))
+        taken.add_row(ClaimAccount(claim_id=claim.id, login=account.login, by_email=by_email))
     if result.by_email:
         detail = f"no number in the message names {', '.join(result.by_email)}; registered to {parsed.sender}"
         store.record_event(session, claim_id=claim.id, actor="bot", event="account_by_email", detail=detail)
@@ -294,7 +294,7 @@ def _open_claim(
     for order_match in result.orders:
         found = next((a for a in assessments if a.ticket == order_match.ticket), None)
         rows.append(store.assessed_order(claim.id, order_match, found))
-        session.add(rows[-1])
+        taken.add_row(rows[-1])
         if order_match.outcome is Outcome.ELIGIBLE:
             records.note_claimed(order_match.ticket)
     covered = list(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Column, Table, event, func, insert, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.storage.tables import Claim, ClaimEvent, ClaimOrder, InboundMessage, Reply
@@ -23,6 +23,7 @@ KEY = "claimsbot.ids"
 # sequence that many at a time, so a batch asks once per table and a claim's reference
 # numbers barely skip.
 TABLES = {m.__tablename__: m for m in (InboundMessage, Claim, ClaimOrder, ClaimEvent, Reply)}  # type: ignore[attr-defined]
+_EVENTS: Table = ClaimEvent.__table__  # type: ignore[attr-defined]
 PER_MESSAGE = {"inboundmessage": 1, "claim": 1, "claimorder": 3, "claimevent": 6, "reply": 2}
 
 
@@ -45,11 +46,12 @@ class Ids:
             # A write that changes nothing: pysqlite begins the transaction and SQLite takes
             # the write lock, held to the commit, before any largest id is read.
             session.connection().execute(text("UPDATE claim SET id = id WHERE 1 = 0"))
-        # Lines of claims' history, written after the rows they belong to (``add_event``).
-        self._events: list[dict[str, Any]] = []
+        # New rows no later step changes (``add_row``), by table, written after the rows they
+        # belong to.
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
         session.info[KEY] = self
         event.listen(session, "before_flush", self._number)
-        event.listen(session, "after_flush", self._write_events)
+        event.listen(session, "after_flush", self._write_rows)
 
     def next(self, model: type[SQLModel]) -> int:
         table = model.__tablename__  # type: ignore[attr-defined]
@@ -73,24 +75,45 @@ class Ids:
         """A history line, inserted with the others in one statement by the next flush, after
         the claim rows it names: about four a message, each of which the unit of work would
         otherwise track as an object. Nothing a batch does reads its own history."""
-        self._events.append({**values, "id": self.next(ClaimEvent)})
+        self._rows.setdefault(_EVENTS, []).append({**values, "id": self.next(ClaimEvent)})
+
+    def add_row(self, row: SQLModel) -> None:
+        """A new row nothing later in the batch changes (a claim's orders and accounts), not
+        added to the session: inserted with the others of its table in one statement by the
+        next flush, after the claim it belongs to, which any query of the batch sets off first.
+        The unit of work tracking it cost about 30 µs a row."""
+        table: Table = row.__table__  # type: ignore[attr-defined]
+        if "id" in table.c and row.id is None:  # type: ignore[attr-defined]
+            row.id = self.next(type(row))  # type: ignore[attr-defined]
+        state = row.__dict__
+        self._rows.setdefault(table, []).append(
+            {c.key: state[c.key] if c.key in state else _unset(table, c) for c in table.columns}
+        )
 
     def finish(self) -> None:
-        """Write what the last flush left (a batch whose last writes were history lines only)."""
-        self._write_events(self._session)
+        """Write what the last flush left (a batch whose last writes were rows of ``add_row``)."""
+        self._write_rows(self._session)
 
     def close(self) -> None:
         self._session.info.pop(KEY, None)
         event.remove(self._session, "before_flush", self._number)
-        event.remove(self._session, "after_flush", self._write_events)
+        event.remove(self._session, "after_flush", self._write_rows)
 
-    def _write_events(self, session: Session, *rest: object) -> None:
-        if self._events:
-            rows, self._events = self._events, []
-            session.connection().execute(insert(ClaimEvent.__table__), rows)  # type: ignore[attr-defined]
+    def _write_rows(self, session: Session, *rest: object) -> None:
+        waiting, self._rows = self._rows, {}
+        for table, rows in waiting.items():
+            session.connection().execute(insert(table), rows)
 
     def _number(self, session: Session, context: Any, instances: Any) -> None:
         for row in session.new:
             model = TABLES.get(getattr(row, "__tablename__", ""))
             if model is not None and row.id is None:
                 row.id = self.next(model)
+
+
+def _unset(table: Table, column: Column[Any]) -> None:
+    """What the unit of work would have written for a column the row left unset: NULL, if that is
+    what the column holds without a value (one statement for all rows needs every column)."""
+    if column.nullable and column.default is None and column.server_default is None:
+        return None
+    raise ValueError(f"{table.name}.{column.key} needs a value")

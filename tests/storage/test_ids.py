@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from bot.storage import database, ids, schema
-from bot.storage.tables import Claim, ClaimEvent, State, utcnow
+from bot.storage.tables import Claim, ClaimAccount, ClaimEvent, ClaimOrder, State, utcnow
 from tests.conftest import make_settings
 
 
@@ -55,3 +55,38 @@ def test_a_batch_writes_each_table_in_one_statement_with_ids_no_one_else_gets(
     assert len(stored) == len(set(stored)) == (3 if database_url else 2)
     assert database_url or claim.id == max(stored)
     assert len(events) == len(set(events)) == 25
+
+
+def test_rows_kept_out_of_the_session_are_written_after_their_claim_and_seen_by_the_next_query(
+    tmp_path: Path,
+) -> None:
+    engine = schema.open_engine(make_settings(tmp_path / "d"))
+    with database.session_scope(engine) as session:
+        taken = ids.Ids(session)
+        claim = _claim(id=taken.next(Claim), reference="CB-1")
+        session.add(claim)
+        order = ClaimOrder(claim_id=claim.id, ticket="55667788", outcome="eligible", category=1)
+        taken.add_row(order)
+        taken.add_row(ClaimAccount(claim_id=claim.id, login="1001"))
+        assert order.id is not None and order not in session
+        # The query flushes the claim first, then the rows that name it.
+        found = session.exec(select(ClaimOrder).where(ClaimOrder.claim_id == claim.id)).one()
+        assert (found.id, found.ticket, found.chosen_at, found.restore_amount) == (
+            order.id,
+            "55667788",
+            None,
+            None,
+        )
+        taken.finish()
+        taken.close()
+    with database.session_scope(engine) as session:
+        assert session.exec(select(ClaimAccount.login)).all() == ["1001"]
+
+
+def test_a_row_kept_out_of_the_session_names_the_column_it_lacks(tmp_path: Path) -> None:
+    engine = schema.open_engine(make_settings(tmp_path / "d"))
+    with database.session_scope(engine) as session:
+        taken = ids.Ids(session)
+        with pytest.raises(ValueError, match=r"claimorder\.outcome needs a value"):
+            taken.add_row(ClaimOrder(claim_id=1, ticket="1"))
+        taken.close()
