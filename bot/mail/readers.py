@@ -11,8 +11,9 @@ reading it again here either works or fails as it would have anyway.
 The other process works through what it is sent in order. The letters of the batch being
 stored are wanted first (the batch waits for the last of them before it commits); the next
 batch is wanted only when this one is done. So the next batch goes over in pieces
-(``READ_PIECE``), each sent only when no letters wait there, and whatever is left is sent
-when the next batch is asked for (``result``).
+(``READ_PIECE``), each sent only when no letters wait there, and whatever is left when the
+next batch is asked for (``result``) is read here, from the last piece, while the other
+process reads on from the first.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class Ahead:
 
     def next_piece(self) -> tuple[int, list[bytes]] | None:
         return self.unsent.pop(0) if self.unsent else None
+
+    def last_piece(self) -> tuple[int, list[bytes]] | None:
+        return self.unsent.pop() if self.unsent else None
 
 
 class ReadAhead:
@@ -149,19 +153,23 @@ class ReadAhead:
 
     def result(self, reading: Ahead | None) -> list[Reading] | None:
         """What was read ahead, or None (read it where it is stored) if it was not or failed:
-        the pieces not sent yet are sent now, whatever else waits there."""
+        the pieces not sent yet are read here, from the last, while the other process goes on
+        with the first (waiting for them there had this process idle for about 6 % of a run)."""
         if reading is None:
             return None
         try:
+            here: dict[int, list[Reading]] = {}
             while True:
                 with self._lock:
-                    piece = reading.next_piece()
+                    piece = reading.last_piece()
                 if piece is None:
                     break
-                self._send(reading, piece)
+                index, raws = piece
+                here[index] = read_all(raws, self._own, self._prefix)
             with self._lock:
-                sent = [reading.sent[index] for index in sorted(reading.sent)]
-            return [found for part in sent for found in part.result()]
+                sent = dict(reading.sent)
+            parts = here | {index: future.result() for index, future in sent.items()}
+            return [found for index in sorted(parts) for found in parts[index]]
         except Exception as exc:
             log.warning(
                 "reading a batch ahead failed (%s); it is read where it is stored", exc.__class__.__name__

@@ -223,3 +223,24 @@ def test_a_batch_read_in_pieces_between_letters_comes_back_whole_and_in_order(
         ahead.close()
     own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
     assert found == readers.read_all([f.raw or b"" for f in following], own, settings.claims.reference_prefix)
+
+
+def test_pieces_not_sent_when_the_batch_is_wanted_are_read_here_and_fit_in_their_place(
+    tmp_path: Path,
+) -> None:
+    settings = _drafting_settings(tmp_path)
+    names = [SAMPLES[uid % 3] for uid in range(5 * readers.READ_PIECE + 1)]
+    following = [
+        Fetched(uid, raw, 0) for uid, (name, raw) in enumerate(v for n in names for v in variants(n, 1))
+    ]
+    ahead = readers.ReadAhead(settings)
+    try:
+        reading = ahead.start(following)
+        assert reading is not None
+        found = ahead.result(reading)
+    finally:
+        ahead.close()
+    # Asked for at once: the other process had the first piece, this one read the rest.
+    assert len(reading.sent) < 6 and not reading.unsent
+    own = frozenset({settings.smtp.from_address.lower(), settings.imap.username.lower()})
+    assert found == readers.read_all([f.raw or b"" for f in following], own, settings.claims.reference_prefix)
