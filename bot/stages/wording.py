@@ -140,9 +140,9 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
             # What TextWrapper gives a line that fits and ends in no space: the line.
             lines.append(line)
             continue
-        chunks = _plain_chunks(line, width, break_on_hyphens)
-        if chunks is not None:
-            lines.append(joint.join(_filled(chunks, width)))
+        pieces = _plain_pieces(line, width, break_on_hyphens)
+        if pieces is not None:
+            lines.append(joint.join(_filled(pieces, width)))
             continue
         wrapped = textwrap.wrap(
             line,
@@ -156,42 +156,48 @@ def _wrapped(s: str, width: int, break_long_words: bool, joint: str, break_on_hy
     return joint.join(lines)
 
 
-def _plain_chunks(line: str, width: int, break_on_hyphens: bool) -> list[str] | None:
-    """The chunks of a line TextWrapper would only fill: words between single spaces and no
+def _plain_pieces(line: str, width: int, break_on_hyphens: bool) -> list[str] | None:
+    """The pieces of a line TextWrapper would only fill: words between single spaces and no
     other whitespace (it strips Unicode's too), cut where it cuts them (after a hyphen between
-    letters, with ``break_on_hyphens``), none longer than ``width``. None for any other line."""
+    letters, with ``break_on_hyphens``), none longer than ``width``; each piece after the first
+    starts with the space before it, if any. None for any other line."""
     if not _SPACED_WORDS.fullmatch(line):
         return None
     if break_on_hyphens and "-" in line:
-        chunks = [chunk for chunk in _CHUNKS.split(line) if chunk]
-    else:
-        chunks = _SPACE.split(line)
-    return chunks if all(len(chunk) <= width for chunk in chunks) else None
+        pieces: list[str] = []
+        spaced = False
+        for chunk in _CHUNKS.split(line):
+            if chunk == " ":
+                spaced = True
+            elif chunk:
+                if len(chunk) > width:
+                    return None
+                pieces.append(" " + chunk if spaced else chunk)
+                spaced = False
+        return pieces
+    words = line.split(" ")
+    if any(len(word) > width for word in words):
+        return None
+    return [words[0], *(" " + word for word in words[1:])]
 
 
 _SPACED_WORDS = re.compile(r"\S+(?: \S+)*")
-_SPACE = re.compile("( )")
 # TextWrapper's own pattern for the chunks of a line it may break at hyphens.
 _CHUNKS = textwrap.TextWrapper.wordsep_re
 
 
-def _filled(chunks: list[str], width: int) -> list[str]:
-    """TextWrapper's greedy fill of such chunks: as many as fit on each line, the space a line
-    would end or start with dropped."""
-    lines: list[str] = []
-    line: list[str] = []
-    length = 0
-    for chunk in chunks:
-        if length + len(chunk) > width:
-            if line[-1] == " ":
-                line.pop()
-            lines.append("".join(line))
-            line, length = ([], 0) if chunk == " " else ([chunk], len(chunk))
-            continue
-        line.append(chunk)
-        length += len(chunk)
-    if line:
-        lines.append("".join(line))
+def _filled(pieces: list[str], width: int) -> list[str]:
+    """TextWrapper's greedy fill: as many pieces as fit on each line, without the space a line
+    would end or start with."""
+    lines = []
+    current = pieces[0]
+    for piece in pieces[1:]:
+        if len(current) + len(piece) <= width:
+            current += piece
+        else:
+            lines.append(current)
+            current = piece[1:] if piece[0] == " " else piece
+    lines.append(current)
     return lines
 
 
