@@ -203,7 +203,15 @@ def _filled(pieces: list[str], width: int) -> list[str]:
 
 @pass_context
 def _date(context: Context, value: date | datetime) -> str:
-    return format_date(value, format="long", locale=_LOCALE[context["language"]])
+    # Babel writes a moment's own day, in its zone: the day is the key.
+    day = value.date() if isinstance(value, datetime) else value
+    return _day_text(day, context["language"])
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: date, language: str) -> str:
+    """A letter names the same few days (its deadline, the day the claim came) again and again."""
+    return format_date(day, format="long", locale=_LOCALE[language])
 
 
 def utc_offset(moment: datetime) -> str:
@@ -229,7 +237,7 @@ def _moment(context: Context, value: date | datetime, inline: bool = False) -> s
 @lru_cache(maxsize=4096)
 def _moment_text(value: datetime, zone_key: object, language: str, inline: bool) -> str:
     locale = _LOCALE[language]
-    day = format_date(value, format="long", locale=locale)
+    day = _day_text(value.date(), language)
     utc = utc_offset(value)
     named = isinstance(value.tzinfo, ZoneInfo)
     zone = get_timezone_name(value, width="long", locale=locale) if named else ""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +17,7 @@ from jinja2.filters import do_wordwrap
 
 from bot.config import DEFAULT_TEMPLATES
 from bot.stages.draft import _environment
-from bot.stages.wording import LOCALES, _named_amount, _wordwrap
+from bot.stages.wording import LOCALES, _date, _moment, _named_amount, _wordwrap
 
 _SPACES = " \t\u3000\u00a0"
 _PIECES = ["a", "bb", "-", "--", "7", "客", "x" * 30, *_SPACES]
@@ -86,3 +89,22 @@ def test_the_sandbox_reads_keys_and_fields_as_before_and_still_refuses_the_priva
         render("{{ leg._hidden }}", leg=_Leg(Decimal(1)))
     with pytest.raises(SecurityError):
         render("{{ leg.label.__class__ }}", leg=_Leg(Decimal(1), label="x"))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([ZoneInfo("Asia/Hong_Kong"), ZoneInfo("America/New_York"), UTC]),
+    ),
+    st.sampled_from(sorted(LOCALES)),
+)
+def test_days_are_named_as_babels_format_date_names_them_in_the_moments_own_zone(
+    moment: datetime, language: str
+) -> None:
+    context = {"language": language}
+    locale = LOCALES[language]
+    # The same instant in another zone may fall on another day: each is named by its own.
+    for value in (moment, moment.astimezone(ZoneInfo("Pacific/Kiritimati")), moment.date()):
+        assert _date(context, value) == format_date(value, format="long", locale=locale)
+    assert _moment(context, moment).startswith(format_date(moment, format="long", locale=locale))
