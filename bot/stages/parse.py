@@ -247,8 +247,13 @@ def _header_text(value: object) -> str:
     """Decoded header text; an encoded word in an unknown or wrong charset is kept readable."""
     if not value:
         return ""
+    text = str(value)
+    if "=?" not in text:
+        # No encoded word: what the email package would give back is the text itself (a tenth
+        # of the cost, for the ten headers of a message).
+        return text
     try:
-        return str(email.header.make_header(email.header.decode_header(str(value))))
+        return str(email.header.make_header(email.header.decode_header(text)))
     except (LookupError, UnicodeDecodeError, ValueError):
         parts = []
         for chunk, charset in email.header.decode_header(str(value)):

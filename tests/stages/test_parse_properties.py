@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import email.header
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stages.parse import Unreadable, parse
+from bot.stages.parse import Unreadable, _header_text, parse
 
 COMMON = "的我是您好请號号單单帳账户订訂交易價价格故障賠赔償偿補补恢復复謝谢"
 SIMPLIFIED = "我是您好请号单账户订交易价格故障赔偿补恢复谢的了在有不这个们"
@@ -70,3 +71,15 @@ def test_any_body_is_read_or_refused_with_a_reason_never_crashes(body: bytes, la
         assert str(exc)
     else:
         assert isinstance(parsed.text, str)
+
+
+# Raw 8-bit bytes in a header reach it as surrogate escapes; folding as CR LF and a tab.
+_HEADER_CHARACTERS = st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from(
+    "\udce9\udcff=? \t\r\n"
+)
+
+
+@given(st.text(_HEADER_CHARACTERS))
+def test_a_header_without_an_encoded_word_reads_as_the_email_package_reads_it(value: str) -> None:
+    expected = str(email.header.make_header(email.header.decode_header(value)))
+    assert "=?" in value or _header_text(value) == (expected if value else "")
