@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,8 +20,10 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@lru_cache(maxsize=256)
 def parse_timezone(value: str) -> tzinfo:
-    """An IANA name (``Europe/Athens``) or a fixed offset (``+03:00``)."""
+    """An IANA name (``Europe/Athens``) or a fixed offset (``+03:00``); kept, as every letter
+    asks for the zones of the settings."""
     unknown = f"unknown time zone {value[:64]!r}; use an IANA name or an offset like +03:00"
     match = re.fullmatch(r"(?:UTC|GMT)?([+-])(1\d|2[0-3]|0?\d):?([0-5]\d)?", value.strip())
     if match:
