@@ -369,12 +369,11 @@ def _assess_all(
         if order_match.outcome is not Outcome.ELIGIBLE or order is None or order_match.category is None:
             continue
         symbol = records.symbol(order.symbol)
-        quote = records.window(incident, order.symbol)
         account = result.account_of(order.login)
         if symbol is None or account is None:
             unassessable.append((order.ticket, f"symbol {order.symbol} is not in the trade records"))
             continue
-        prices = trade_book.window_from_quote(quote)
+        prices = records.prices(incident, order.symbol)
         if prices is None:
             unassessable.append((order.ticket, f"no reference ticks for {order.symbol} in the window"))
             continue

@@ -24,6 +24,8 @@ KEY = "claimsbot.ids"
 # numbers barely skip.
 TABLES = {m.__tablename__: m for m in (InboundMessage, Claim, ClaimOrder, ClaimEvent, Reply)}  # type: ignore[attr-defined]
 _EVENTS: Table = ClaimEvent.__table__  # type: ignore[attr-defined]
+# Each table's columns by key, for the rows of ``add_row`` (SQLAlchemy lists them anew each time).
+_COLUMNS: dict[Table, tuple[tuple[str, Column[Any]], ...]] = {}
 PER_MESSAGE = {"inboundmessage": 1, "claim": 1, "claimorder": 3, "claimevent": 6, "reply": 2}
 
 
@@ -86,8 +88,11 @@ class Ids:
         if "id" in table.c and row.id is None:  # type: ignore[attr-defined]
             row.id = self.next(type(row))  # type: ignore[attr-defined]
         state = row.__dict__
+        columns = _COLUMNS.get(table)
+        if columns is None:
+            columns = _COLUMNS[table] = tuple((c.key, c) for c in table.columns)
         self._rows.setdefault(table, []).append(
-            {c.key: state[c.key] if c.key in state else _unset(table, c) for c in table.columns}
+            {key: state[key] if key in state else _unset(table, column) for key, column in columns}
         )
 
     def finish(self) -> None:

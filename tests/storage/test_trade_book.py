@@ -41,7 +41,13 @@ def test_window_extremes_from_stored_ticks_equal_the_stages_own(tmp_path: Path, 
     incident = IncidentSettings(name="i", start=START, end=END)
     expected = window_prices((t.time, t.bid, t.ask) for t in ticks if START <= t.time <= END)
     with database.session_scope(engine) as session:
-        found = trade_book.window_from_quote(trade_book.TradeBook(session).window(incident, "EURUSD"))
+        book = trade_book.TradeBook(session)
+        found = trade_book.window_from_quote(book.window(incident, "EURUSD"))
+        # As the assessment takes them, once: the same prices, whatever window the incident has.
+        assert book.prices(incident, "EURUSD") == found and book.prices(incident, "EURUSD") is not None
+        assert book.prices(incident, "EURUSD") is book.prices(incident, "EURUSD")
+        shorter = IncidentSettings(name="i", start=START, end=START + (END - START) / 2)
+        assert book.prices(shorter, "EURUSD") == trade_book.window_from_quote(book.window(shorter, "EURUSD"))
     assert expected is not None and found == expected
     assert found.low_bid.time.tzinfo is not None
 
