@@ -60,6 +60,7 @@ def test_ingest_benchmark_runs_on_a_small_dovecot_mailbox() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cycle: 60 fetched, 0 already stored, outcomes: claim 60" in result.stdout, result.stdout
     assert re.search(r"ratio \(b\)/\(a\): \d", result.stdout)
+    assert re.search(r"mean of [\d,]+ before the run and [1-9][\d,]* after it", result.stdout), result.stdout
     assert re.search(r"empty poll, 100 messages seen: [\d.]+ ms; 300 seen", result.stdout)
 
 
