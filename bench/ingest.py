@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compensation import generate, scratch  # noqa: E402
-from bot.config import settings_from_mapping  # noqa: E402
+from bot.config import ImapSettings, settings_from_mapping  # noqa: E402
 from bot.mail.cycle import run_cycle  # noqa: E402
 from bot.records.importer import import_file  # noqa: E402
 from bot.storage import database, schema  # noqa: E402
@@ -299,7 +299,7 @@ def storm(args: argparse.Namespace, database_url: str, database_pid: int = 0) ->
         served = [tree_cpu(pid) - then for pid, then in zip(servers, before, strict=True)]
         # The same messages again, now in the processed folder: this machine's speed drifts by
         # a fifth within minutes, so the floor is taken on both sides of the run.
-        after_s, after_n = raw_floor(server, folder="Processed")
+        after_s, after_n = raw_floor(server, folder=ImapSettings().processed_folder)
     floor_rates = (floor_n / floor_s, after_n / after_s)
     floor_rate, run_rate = statistics.mean(floor_rates), args.messages / run.seconds
     where = "PostgreSQL" if database_url else "SQLite"

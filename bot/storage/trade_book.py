@@ -56,8 +56,8 @@ class TradeBook:
         self._aliases: dict[str, list[TicketAlias]] = {}
         self._by_email: dict[str, list[AccountRecord]] = {}
         self._claimed: dict[str, bool] = {}
-        # Each window's extremes as the assessment takes them, by the quote they come from.
-        self._prices: dict[int, tuple[WindowQuote, WindowPrices | None]] = {}
+        # Each window's extremes as the assessment takes them, with the quote they come from.
+        self._prices: dict[tuple[str, str], tuple[WindowQuote, WindowPrices | None]] = {}
 
     def prefetch(self, numbers: Collection[str], emails: Collection[str]) -> None:
         """Read ahead, in a few queries for a whole batch, what matching messages that name
@@ -161,9 +161,9 @@ class TradeBook:
     def prices(self, incident: IncidentSettings, symbol: str) -> WindowPrices | None:
         """``window_from_quote`` of the symbol's ``window``: worked out once a batch, not an order."""
         quote = self.window(incident, symbol)
-        found = self._prices.get(id(quote))
+        found = self._prices.get((incident.name, symbol))
         if found is None or found[0] is not quote:
-            found = self._prices[id(quote)] = (quote, window_from_quote(quote))
+            found = self._prices[incident.name, symbol] = (quote, window_from_quote(quote))
         return found[1]
 
     def window(self, incident: IncidentSettings, symbol: str) -> WindowQuote:
